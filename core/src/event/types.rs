@@ -1,0 +1,265 @@
+//! Small enumerations stored as `u8` inside Pod records.
+//!
+//! Records keep the raw byte so that any byte pattern is a valid record (a `Pod` requirement and
+//! what makes decoding a damaged or newer journal safe); these enums are the checked view.
+
+use core::fmt;
+
+macro_rules! code_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $var:ident = $val:literal => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[repr(u8)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $var = $val),+
+        }
+
+        impl $name {
+            /// Every value, in code order.
+            pub const ALL: &'static [Self] = &[$(Self::$var),+];
+
+            /// Decodes a stored byte.
+            pub fn from_code(code: u8) -> Option<Self> {
+                match code {
+                    $($val => Some(Self::$var),)+
+                    _ => None,
+                }
+            }
+
+            /// The stored byte.
+            pub fn code(self) -> u8 {
+                self as u8
+            }
+
+            /// A stable lower-case name (journal JSON, config, CLI).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$var => $text),+
+                }
+            }
+
+            /// Looks a value up by its name.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($text => Some(Self::$var),)+
+                    _ => None,
+                }
+            }
+
+            /// Name of a stored byte, or `"?<byte>"` for one this build does not know.
+            pub fn describe(code: u8) -> String {
+                Self::from_code(code).map_or_else(|| format!("?{code}"), |v| v.name().to_owned())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+code_enum!(
+    /// Book side or order direction.
+    Side {
+        /// Bid / buy.
+        Buy = 1 => "buy",
+        /// Ask / sell.
+        Sell = 2 => "sell",
+    }
+);
+
+impl Side {
+    /// The other side.
+    pub fn opposite(self) -> Self {
+        match self {
+            Self::Buy => Self::Sell,
+            Self::Sell => Self::Buy,
+        }
+    }
+
+    /// +1 for buy, -1 for sell (position sign).
+    pub fn sign(self) -> i64 {
+        match self {
+            Self::Buy => 1,
+            Self::Sell => -1,
+        }
+    }
+}
+
+code_enum!(
+    /// Order type.
+    OrderType {
+        /// Limit order.
+        Limit = 1 => "limit",
+        /// Market order.
+        Market = 2 => "market",
+    }
+);
+
+code_enum!(
+    /// Time in force.
+    TimeInForce {
+        /// Good till cancelled.
+        Gtc = 1 => "gtc",
+        /// Immediate or cancel.
+        Ioc = 2 => "ioc",
+        /// Fill or kill.
+        Fok = 3 => "fok",
+        /// Post only (Binance LIMIT_MAKER, OKX post_only): rejected if it would take.
+        PostOnly = 4 => "post-only",
+    }
+);
+
+code_enum!(
+    /// Market-data health as seen by a feed.
+    FeedState {
+        /// Connected and subscribed.
+        Connected = 1 => "connected",
+        /// Connection lost.
+        Disconnected = 2 => "disconnected",
+        /// No data within the staleness threshold.
+        Stale = 3 => "stale",
+        /// A sequence gap: the book is invalid until resynced.
+        Gap = 4 => "gap",
+        /// Book rebuilt after a gap or reconnect.
+        Resynced = 5 => "resynced",
+        /// A frame could not be parsed (kept raw, counted).
+        Malformed = 6 => "malformed",
+        /// The source has no more data (end of a capture or synthetic run).
+        Ended = 7 => "ended",
+    }
+);
+
+code_enum!(
+    /// Whether a fill added or took liquidity.
+    Liquidity {
+        /// Resting order was hit.
+        Maker = 1 => "maker",
+        /// Order crossed the spread.
+        Taker = 2 => "taker",
+    }
+);
+
+code_enum!(
+    /// Why an order or cancel was rejected, normalised across venues (the venue's own code is
+    /// kept beside it).
+    RejectReason {
+        /// Venue said no for a reason not listed here.
+        Other = 1 => "other",
+        /// Insufficient balance or margin.
+        InsufficientFunds = 2 => "insufficient-funds",
+        /// Price or quantity filter (tick, lot, min notional).
+        InvalidOrder = 3 => "invalid-order",
+        /// Post-only order would have crossed.
+        WouldTake = 4 => "would-take",
+        /// Rate limited by the venue.
+        RateLimited = 5 => "rate-limited",
+        /// Unknown order (cancel of a closed or never-seen order).
+        UnknownOrder = 6 => "unknown-order",
+        /// Timestamp outside the venue's receive window.
+        Timestamp = 7 => "timestamp",
+        /// Signature or credentials refused.
+        Auth = 8 => "auth",
+        /// Refused by the engine's own risk checks.
+        Risk = 9 => "risk",
+        /// The venue is not reachable or not trading.
+        VenueUnavailable = 10 => "venue-unavailable",
+    }
+);
+
+code_enum!(
+    /// Order status as a venue reports it.
+    OrderStatus {
+        /// Accepted, resting, nothing filled.
+        New = 1 => "new",
+        /// Partially filled and still working.
+        PartiallyFilled = 2 => "partially-filled",
+        /// Completely filled.
+        Filled = 3 => "filled",
+        /// Cancelled (possibly after partial fills).
+        Canceled = 4 => "canceled",
+        /// Rejected.
+        Rejected = 5 => "rejected",
+        /// Expired (IOC remainder, GTD).
+        Expired = 6 => "expired",
+        /// The venue does not know the order.
+        NotFound = 7 => "not-found",
+    }
+);
+
+code_enum!(
+    /// Why an order's state became unknown.
+    UnknownCause {
+        /// HTTP 5xx from order entry.
+        ServerError = 1 => "server-error",
+        /// No answer within the timeout.
+        Timeout = 2 => "timeout",
+        /// Connection lost with the request in flight.
+        Disconnect = 3 => "disconnect",
+    }
+);
+
+code_enum!(
+    /// Operator commands (control socket, CLI).
+    OperatorAction {
+        /// Stop opening new orders; keep managing open ones.
+        Pause = 1 => "pause",
+        /// Back to normal.
+        Resume = 2 => "resume",
+        /// Only orders that reduce position.
+        ReduceOnly = 3 => "reduce-only",
+        /// Close positions under the flattening budget.
+        Flatten = 4 => "flatten",
+        /// Cancel everything, confirm, flatten.
+        Kill = 5 => "kill",
+        /// Stop the engine cleanly.
+        Shutdown = 6 => "shutdown",
+    }
+);
+
+code_enum!(
+    /// Engine-side order lifecycle state (the result of a transition).
+    OrderState {
+        /// Sent, not yet acknowledged.
+        PendingNew = 1 => "pending-new",
+        /// Acknowledged and working.
+        Working = 2 => "working",
+        /// Partially filled, still working.
+        PartiallyFilled = 3 => "partially-filled",
+        /// Completely filled.
+        Filled = 4 => "filled",
+        /// Cancel sent, not yet confirmed.
+        PendingCancel = 5 => "pending-cancel",
+        /// Cancelled.
+        Canceled = 6 => "canceled",
+        /// Rejected.
+        Rejected = 7 => "rejected",
+        /// State unknown: must be resolved by querying the venue.
+        Unknown = 8 => "unknown",
+    }
+);
+
+impl OrderState {
+    /// True once the order can no longer trade.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Filled | Self::Canceled | Self::Rejected)
+    }
+}
+
+code_enum!(
+    /// Alert classes raised by the core.
+    AlertCode {
+        /// A fill that the order model could not place (overfill beyond tolerance, unknown id).
+        FillAnomaly = 1 => "fill-anomaly",
+        /// The exec ring stayed full; commands are being delayed.
+        ExecBackpressure = 2 => "exec-backpressure",
+        /// An order was rejected by the venue.
+        Rejected = 3 => "rejected",
+        /// Market data is unhealthy (stale, gap, disconnected).
+        DataAnomaly = 4 => "data-anomaly",
+        /// The order table is full; a strategy's order was refused.
+        OrderTableFull = 5 => "order-table-full",
+    }
+);

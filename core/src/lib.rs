@@ -1,0 +1,9 @@
+//! tickwire-core: exact numbers, event records, lock-free rings and topology, the deterministic
+//! single-threaded engine, and the memory-mapped journal.
+//!
+//! Nothing here performs network I/O. The engine reads no clock and no randomness: its only
+//! notion of time is the event time carried by the record it is processing.
+
+pub mod event;
+pub mod ids;
+pub mod num;
