@@ -1,0 +1,195 @@
+//! Open-order bookkeeping and fill de-duplication, with capacity reserved up front.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, DefaultHasher};
+
+use crate::event::{OrderState, Side};
+use crate::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
+use crate::num::{Px, Qty};
+
+/// Fixed-key SipHash: no per-process random seed, so nothing about the table depends on
+/// anything but its inputs. (Iteration never goes through the hash map anyway; see `slots`.)
+type Fixed = BuildHasherDefault<DefaultHasher>;
+
+/// One open order as the engine tracks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderEntry {
+    /// Client order id.
+    pub id: ClientOrderId,
+    /// Owning strategy.
+    pub strategy: StrategyId,
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Direction.
+    pub side: Side,
+    /// Limit price.
+    pub px: Px,
+    /// Ordered quantity.
+    pub qty: Qty,
+    /// Cumulative filled quantity.
+    pub filled: Qty,
+    /// Lifecycle state.
+    pub state: OrderState,
+    /// The state before a cancel was requested (restored if the cancel is refused).
+    pub before_cancel: OrderState,
+    /// Venue order id once acknowledged.
+    pub venue_order_id: u64,
+}
+
+impl OrderEntry {
+    /// Quantity still open.
+    pub fn leaves(&self) -> Qty {
+        self.qty.saturating_sub(self.filled).max(Qty::ZERO)
+    }
+}
+
+/// Open orders in a slab (deterministic iteration order) with an id index.
+#[derive(Debug)]
+pub struct OrderTable {
+    slots: Vec<Option<OrderEntry>>,
+    free: Vec<u32>,
+    index: HashMap<ClientOrderId, u32, Fixed>,
+}
+
+impl OrderTable {
+    /// A table holding at most `capacity` open orders, allocated now.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            slots: vec![None; capacity],
+            free: (0..capacity as u32).rev().collect(),
+            index: HashMap::with_capacity_and_hasher(capacity, Fixed::default()),
+        }
+    }
+
+    /// Inserts an order; `false` if the table is full.
+    pub fn insert(&mut self, entry: OrderEntry) -> bool {
+        let Some(slot) = self.free.pop() else {
+            return false;
+        };
+        self.slots[slot as usize] = Some(entry);
+        self.index.insert(entry.id, slot);
+        true
+    }
+
+    /// The order with `id`.
+    pub fn get(&self, id: ClientOrderId) -> Option<&OrderEntry> {
+        let slot = *self.index.get(&id)?;
+        self.slots[slot as usize].as_ref()
+    }
+
+    /// The order with `id`, mutably.
+    pub fn get_mut(&mut self, id: ClientOrderId) -> Option<&mut OrderEntry> {
+        let slot = *self.index.get(&id)?;
+        self.slots[slot as usize].as_mut()
+    }
+
+    /// Removes and returns the order with `id`.
+    pub fn remove(&mut self, id: ClientOrderId) -> Option<OrderEntry> {
+        let slot = self.index.remove(&id)?;
+        self.free.push(slot);
+        self.slots[slot as usize].take()
+    }
+
+    /// Open orders in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &OrderEntry> {
+        self.slots.iter().flatten()
+    }
+
+    /// Open orders in slot order, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut OrderEntry> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// Number of open orders.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True if no order is open.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+}
+
+/// Remembers the last `capacity` (venue, trade id) pairs so a fill delivered twice (stream and
+/// poller, or a venue resend) is counted once.
+#[derive(Debug)]
+pub struct FillDedup {
+    seen: HashSet<(VenueId, u64), Fixed>,
+    order: VecDeque<(VenueId, u64)>,
+    capacity: usize,
+}
+
+impl FillDedup {
+    /// A de-duplicator remembering `capacity` fills, allocated now.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            seen: HashSet::with_capacity_and_hasher(capacity, Fixed::default()),
+            order: VecDeque::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    /// True the first time a (venue, trade id) is offered, false for repeats.
+    pub fn first_time(&mut self, venue: VenueId, trade_id: u64) -> bool {
+        if !self.seen.insert((venue, trade_id)) {
+            return false;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.order.push_back((venue, trade_id));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64) -> OrderEntry {
+        OrderEntry {
+            id: ClientOrderId::new(StrategyId(1), seq).expect("small seq"),
+            strategy: StrategyId(1),
+            venue: VenueId::SYNTHETIC,
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            px: Px::ONE,
+            qty: Qty::ONE,
+            filled: Qty::ZERO,
+            state: OrderState::PendingNew,
+            before_cancel: OrderState::PendingNew,
+            venue_order_id: 0,
+        }
+    }
+
+    #[test]
+    fn table_fills_reuses_slots_and_refuses_when_full() {
+        let mut t = OrderTable::with_capacity(2);
+        assert!(t.insert(entry(1)));
+        assert!(t.insert(entry(2)));
+        assert!(!t.insert(entry(3)));
+        assert_eq!(t.remove(entry(1).id).map(|e| e.id), Some(entry(1).id));
+        assert!(t.insert(entry(3)));
+        let ids: Vec<u64> = t.iter().map(|e| e.id.seq()).collect();
+        assert_eq!(ids, vec![3, 2]);
+        assert!(t.get(entry(1).id).is_none());
+    }
+
+    #[test]
+    fn dedup_forgets_only_beyond_capacity() {
+        let mut d = FillDedup::with_capacity(2);
+        assert!(d.first_time(VenueId::OKX, 1));
+        assert!(!d.first_time(VenueId::OKX, 1));
+        assert!(d.first_time(VenueId::BINANCE, 1));
+        assert!(d.first_time(VenueId::OKX, 2));
+        // (OKX, 1) was evicted by the third distinct fill.
+        assert!(d.first_time(VenueId::OKX, 1));
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine runner: placeholder until rings land.

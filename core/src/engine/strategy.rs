@@ -1,0 +1,322 @@
+//! The strategy interface and the context through which a strategy acts.
+
+use core::fmt;
+
+use super::market::{MarketView, Markets};
+use super::orders::{OrderEntry, OrderTable};
+use crate::event::{
+    AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand,
+    OrderState, OrderType, OrderUpdate, Output, Side, TimeInForce, TimerTick, Trade,
+};
+use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
+use crate::num::{Px, Qty};
+
+/// A trading strategy. Every callback runs on the core thread, in input order, with engine time
+/// from the input: a strategy must not read a clock, draw random numbers from an unseeded
+/// source, or do I/O, so that replay reproduces its decisions.
+pub trait Strategy: Send {
+    /// A short name for reports.
+    fn name(&self) -> &str;
+    /// The book or top of book of `instrument` changed and is consistent.
+    fn on_book(&mut self, _ctx: &mut Ctx<'_>, _instrument: InstrumentId) {}
+    /// A public trade printed.
+    fn on_trade(&mut self, _ctx: &mut Ctx<'_>, _trade: &Trade) {}
+    /// One of this strategy's orders changed state.
+    fn on_order_update(&mut self, _ctx: &mut Ctx<'_>, _update: &OrderUpdate) {}
+    /// One of this strategy's orders filled (already applied to the position).
+    fn on_fill(&mut self, _ctx: &mut Ctx<'_>, _fill: &Fill) {}
+    /// A timer tick.
+    fn on_timer(&mut self, _ctx: &mut Ctx<'_>, _tick: &TimerTick) {}
+    /// Feed health changed.
+    fn on_feed_status(&mut self, _ctx: &mut Ctx<'_>, _status: &FeedStatus) {}
+}
+
+/// Operating mode of a strategy, set by operator commands and engine shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrategyMode {
+    /// Trading normally.
+    Active,
+    /// No new orders; open orders are still managed.
+    Paused,
+    /// Only orders that reduce the position.
+    ReduceOnly,
+    /// The engine is shutting down: no new orders.
+    Stopping,
+}
+
+/// An order a strategy wants to place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Direction.
+    pub side: Side,
+    /// Limit price (must be on the tick grid).
+    pub px: Px,
+    /// Quantity (must be on the lot grid and meet the minimums).
+    pub qty: Qty,
+    /// Order type.
+    pub order_type: OrderType,
+    /// Time in force.
+    pub tif: TimeInForce,
+}
+
+/// Why an order was not placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaceError {
+    /// The strategy is paused or the engine is stopping.
+    NotActive(StrategyMode),
+    /// Reduce-only mode and the order would not reduce the position.
+    WouldIncrease,
+    /// No such instrument.
+    UnknownInstrument,
+    /// Price off the tick grid, quantity off the lot grid, or below the minimums.
+    Invalid,
+    /// The open-order table is full.
+    TableFull,
+    /// The strategy's order id space is exhausted.
+    IdsExhausted,
+}
+
+impl fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotActive(m) => write!(f, "strategy is {m:?}"),
+            Self::WouldIncrease => f.write_str("reduce-only: order would increase the position"),
+            Self::UnknownInstrument => f.write_str("unknown instrument"),
+            Self::Invalid => f.write_str("price/quantity off grid or below minimums"),
+            Self::TableFull => f.write_str("open-order table full"),
+            Self::IdsExhausted => f.write_str("order id space exhausted"),
+        }
+    }
+}
+
+/// Why a cancel or amend was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelError {
+    /// Not an open order of this strategy.
+    NotFound,
+    /// Already cancelling or in a terminal state.
+    NotCancelable,
+}
+
+/// Per-strategy state the engine keeps.
+#[derive(Debug)]
+pub(super) struct Book {
+    pub(super) mode: StrategyMode,
+    pub(super) next_seq: u64,
+}
+
+/// The engine state a strategy can see and act on, for one callback.
+pub struct Ctx<'a> {
+    pub(super) strategy: StrategyId,
+    pub(super) now: u64,
+    pub(super) trigger: Meta,
+    pub(super) markets: &'a Markets,
+    pub(super) orders: &'a mut OrderTable,
+    pub(super) positions: &'a [Qty],
+    pub(super) book: &'a mut Book,
+    pub(super) out: &'a mut Vec<Output>,
+}
+
+impl Ctx<'_> {
+    /// Engine time: the event time of the input being processed.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// This strategy's id.
+    pub fn strategy(&self) -> StrategyId {
+        self.strategy
+    }
+
+    /// This strategy's mode.
+    pub fn mode(&self) -> StrategyMode {
+        self.book.mode
+    }
+
+    /// The market view of an instrument.
+    pub fn market(&self, id: InstrumentId) -> Option<&MarketView> {
+        self.markets.get(id)
+    }
+
+    /// This strategy's position in an instrument.
+    pub fn position(&self, id: InstrumentId) -> Qty {
+        self.positions.get(id.0 as usize).copied().unwrap_or(Qty::ZERO)
+    }
+
+    /// This strategy's open orders.
+    pub fn open_orders(&self) -> impl Iterator<Item = &OrderEntry> {
+        let me = self.strategy;
+        self.orders.iter().filter(move |o| o.strategy == me)
+    }
+
+    /// One of this strategy's open orders.
+    pub fn order(&self, id: ClientOrderId) -> Option<&OrderEntry> {
+        self.orders.get(id).filter(|o| o.strategy == self.strategy)
+    }
+
+    fn out_meta(&self, instrument: InstrumentId) -> Meta {
+        out_meta(self.markets, &self.trigger, instrument)
+    }
+
+    /// Places an order; returns its client order id.
+    pub fn place(&mut self, req: OrderRequest) -> Result<ClientOrderId, PlaceError> {
+        let market = self
+            .markets
+            .get(req.instrument)
+            .ok_or(PlaceError::UnknownInstrument)?;
+        match self.book.mode {
+            StrategyMode::Active => {}
+            StrategyMode::ReduceOnly => {
+                let pos = self.position(req.instrument).raw();
+                let pending: i64 = self
+                    .open_orders()
+                    .filter(|o| o.instrument == req.instrument)
+                    .map(|o| o.side.sign() * o.leaves().raw())
+                    .sum();
+                let after = pos + pending + req.side.sign() * req.qty.raw();
+                if after.abs() > pos.abs() || after.signum() * pos.signum() < 0 {
+                    return Err(PlaceError::WouldIncrease);
+                }
+            }
+            mode => return Err(PlaceError::NotActive(mode)),
+        }
+        let spec = &market.spec;
+        let price_ok = req.order_type == OrderType::Market
+            || (req.px.is_positive() && spec.on_tick(req.px));
+        if !price_ok
+            || !req.qty.is_positive()
+            || !spec.on_lot(req.qty)
+            || !spec.meets_minimums(req.px, req.qty)
+        {
+            return Err(PlaceError::Invalid);
+        }
+        let id = ClientOrderId::new(self.strategy, self.book.next_seq)
+            .ok_or(PlaceError::IdsExhausted)?;
+        let venue = spec.venue;
+        let entry = OrderEntry {
+            id,
+            strategy: self.strategy,
+            venue,
+            instrument: req.instrument,
+            side: req.side,
+            px: req.px,
+            qty: req.qty,
+            filled: Qty::ZERO,
+            state: OrderState::PendingNew,
+            before_cancel: OrderState::PendingNew,
+            venue_order_id: 0,
+        };
+        if !self.orders.insert(entry) {
+            return Err(PlaceError::TableFull);
+        }
+        self.book.next_seq += 1;
+        let meta = self.out_meta(req.instrument);
+        self.out.push(Output::Command(OrderCommand::New(NewOrder::new(
+            meta,
+            id,
+            req.side,
+            req.order_type,
+            req.tif,
+            req.px,
+            req.qty,
+        ))));
+        self.out.push(Output::OrderUpdate(OrderUpdate::new(
+            meta,
+            id,
+            OrderState::PendingNew,
+            Qty::ZERO,
+            req.qty,
+        )));
+        Ok(id)
+    }
+
+    /// Requests a cancel of one of this strategy's open orders.
+    pub fn cancel(&mut self, id: ClientOrderId) -> Result<(), CancelError> {
+        let strategy = self.strategy;
+        let entry = self
+            .orders
+            .get_mut(id)
+            .filter(|o| o.strategy == strategy)
+            .ok_or(CancelError::NotFound)?;
+        if entry.state.is_terminal() || entry.state == OrderState::PendingCancel {
+            return Err(CancelError::NotCancelable);
+        }
+        entry.before_cancel = entry.state;
+        entry.state = OrderState::PendingCancel;
+        let (instrument, filled, leaves) = (entry.instrument, entry.filled, entry.leaves());
+        let meta = self.out_meta(instrument);
+        self.out
+            .push(Output::Command(OrderCommand::Cancel(CancelOrder {
+                meta,
+                cl_ord_id: id,
+            })));
+        self.out.push(Output::OrderUpdate(OrderUpdate::new(
+            meta,
+            id,
+            OrderState::PendingCancel,
+            filled,
+            leaves,
+        )));
+        Ok(())
+    }
+
+    /// Requests a price/quantity change of one of this strategy's working orders.
+    pub fn amend(&mut self, id: ClientOrderId, px: Px, qty: Qty) -> Result<(), CancelError> {
+        let strategy = self.strategy;
+        let entry = self
+            .orders
+            .get(id)
+            .filter(|o| o.strategy == strategy)
+            .ok_or(CancelError::NotFound)?;
+        if entry.state.is_terminal() || entry.state == OrderState::PendingCancel {
+            return Err(CancelError::NotCancelable);
+        }
+        let meta = self.out_meta(entry.instrument);
+        self.out.push(Output::Command(OrderCommand::Amend(AmendOrder {
+            meta,
+            cl_ord_id: id,
+            new_px: px,
+            new_qty: qty,
+        })));
+        Ok(())
+    }
+
+    /// Cancels every open order of this strategy, on one instrument or all, one cancel per
+    /// order (so it works across venues and each order's outcome is tracked).
+    pub fn cancel_all(&mut self, instrument: Option<InstrumentId>) {
+        let me = self.strategy;
+        for o in self.orders.iter_mut() {
+            let matches = o.strategy == me && instrument.is_none_or(|i| i == o.instrument);
+            if !matches || o.state.is_terminal() || o.state == OrderState::PendingCancel {
+                continue;
+            }
+            o.before_cancel = o.state;
+            o.state = OrderState::PendingCancel;
+            let meta = out_meta(self.markets, &self.trigger, o.instrument);
+            self.out.push(Output::Command(OrderCommand::Cancel(CancelOrder {
+                meta,
+                cl_ord_id: o.id,
+            })));
+            self.out.push(Output::OrderUpdate(OrderUpdate::new(
+                meta,
+                o.id,
+                OrderState::PendingCancel,
+                o.filled,
+                o.leaves(),
+            )));
+        }
+    }
+}
+
+/// The header of an output caused by `trigger`: the order's venue and instrument, and the
+/// trigger's latency stamps (so tick-to-trade is measured from the record that caused it).
+pub(super) fn out_meta(markets: &Markets, trigger: &Meta, instrument: InstrumentId) -> Meta {
+    let venue = markets
+        .get(instrument)
+        .map_or(trigger.venue, |m| m.spec.venue);
+    let mut meta = Meta::new(venue, instrument, trigger.stamps.recv_ns);
+    meta.stamps = trigger.stamps;
+    meta
+}
