@@ -1,1 +1,10 @@
-//! placeholder
+//! tickwire-exec: order entry and execution reports.
+//!
+//! Today it holds the in-process simulated exchange used by synthetic runs and the exec thread
+//! that drives it. Venue order entry (Binance REST/WS-API, OKX WS), the user-data fill streams,
+//! the reconciliation poller and paper execution are added per venue in their own modules
+//! (see `venue`, `reconcile`).
+
+pub mod reconcile;
+pub mod sim_exchange;
+pub mod venue;

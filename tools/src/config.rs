@@ -1,0 +1,346 @@
+//! The run config (TOML): engine, journal, synthetic market, simulated exchange, strategies.
+//!
+//! Every problem in a config is reported at once (see `tickwire_core::config::Section`), and
+//! unknown keys are errors: a typo in a risk limit must not silently fall back to a default.
+//! The exact text is journaled so `replay` rebuilds the same engine.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use tickwire_core::config::Section;
+use tickwire_core::engine::{Engine, EngineConfig, Strategy};
+use tickwire_core::ids::{InstrumentId, VenueId};
+use tickwire_core::num::InstrumentSpec;
+use tickwire_core::synthetic::SyntheticInstrument;
+use tickwire_core::topology::Topology;
+use tickwire_core::wait::WaitPolicy;
+use tickwire_exec::sim_exchange::FeeSchedule;
+
+/// Engine and threading settings (`[engine]`).
+#[derive(Clone, Debug)]
+pub struct EngineSection {
+    /// Thread topology.
+    pub topology: Topology,
+    /// Wait policy of the hot threads.
+    pub wait: WaitPolicy,
+    /// Capacity of each ring.
+    pub ring_capacity: usize,
+    /// Maximum open orders.
+    pub max_open_orders: usize,
+    /// Book levels reserved per side.
+    pub book_depth: usize,
+    /// Timer tick interval (0 disables timer ticks).
+    pub timer_interval: Duration,
+}
+
+/// Journal settings (`[journal]`).
+#[derive(Clone, Debug)]
+pub struct JournalSection {
+    /// Segment size in bytes.
+    pub segment_bytes: u64,
+    /// Background flush interval.
+    pub flush_interval: Duration,
+}
+
+/// The synthetic market (`[synthetic]` and `[[instrument]]`).
+#[derive(Clone, Debug)]
+pub struct SyntheticSection {
+    /// Generator seed.
+    pub seed: u64,
+    /// Market events to generate (0 = until stopped).
+    pub events: u64,
+    /// Events per second (0 = as fast as the pipeline takes them).
+    pub rate: u64,
+    /// Instruments.
+    pub instruments: Vec<SyntheticInstrument>,
+}
+
+/// The in-process simulated exchange (`[exchange]`).
+#[derive(Clone, Debug)]
+pub struct ExchangeSection {
+    /// Fee rates.
+    pub fees: FeeSchedule,
+    /// Resting order capacity.
+    pub max_resting: usize,
+}
+
+/// A validated run config.
+pub struct RunConfig {
+    /// The text it was read from (journaled).
+    pub text: String,
+    /// `[engine]`.
+    pub engine: EngineSection,
+    /// `[journal]`.
+    pub journal: JournalSection,
+    /// `[synthetic]` + `[[instrument]]`.
+    pub synthetic: SyntheticSection,
+    /// `[exchange]`.
+    pub exchange: ExchangeSection,
+    table: toml::Table,
+}
+
+/// Every error found in a config, one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} config error(s): {}", self.0.len(), self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bps_to_ppb(s: &mut Section<'_>, key: &str, default: i64) -> i64 {
+    let Some(d) = s.opt_parsed::<Decimal>(key, "decimal (basis points)") else {
+        return default;
+    };
+    match (d * Decimal::from(100_000)).trunc().try_into() {
+        Ok(v) if (d * Decimal::from(100_000)).fract().is_zero() => v,
+        _ => {
+            s.error(key, "needs at most 5 decimals and a sane magnitude");
+            default
+        }
+    }
+}
+
+impl RunConfig {
+    /// Parses and validates a config text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError(vec![e.message().replace('\n', " ")]))?;
+        let mut errors = Vec::new();
+        let mut root = Section::new("", &table);
+
+        let mut engine = EngineSection {
+            topology: Topology::Shared,
+            wait: WaitPolicy::default(),
+            ring_capacity: 4096,
+            max_open_orders: 1024,
+            book_depth: 4096,
+            timer_interval: Duration::from_millis(100),
+        };
+        if let Some(mut s) = root.opt_table("engine") {
+            if let Some(t) = s.opt_parsed::<Topology>("topology", "topology (pinned, shared)") {
+                engine.topology = t;
+            }
+            if let Some(w) = s.opt_parsed::<WaitPolicy>(
+                "wait",
+                "wait policy (spin, spin-then-yield, spin-then-park)",
+            ) {
+                engine.wait = w;
+            }
+            engine.ring_capacity = s.int_or("ring_capacity", 16, 1 << 24, 4096) as usize;
+            engine.max_open_orders = s.int_or("max_open_orders", 1, 1 << 20, 1024) as usize;
+            engine.book_depth = s.int_or("book_depth", 1, 1 << 20, 4096) as usize;
+            engine.timer_interval =
+                Duration::from_millis(s.int_or("timer_interval_ms", 0, 3_600_000, 100) as u64);
+            errors.extend(s.finish());
+        }
+
+        let mut journal = JournalSection {
+            segment_bytes: 64 << 20,
+            flush_interval: Duration::from_millis(100),
+        };
+        if let Some(mut s) = root.opt_table("journal") {
+            journal.segment_bytes = (s.int_or("segment_mb", 1, 4096, 64) as u64) << 20;
+            journal.flush_interval =
+                Duration::from_millis(s.int_or("flush_interval_ms", 0, 60_000, 100) as u64);
+            errors.extend(s.finish());
+        }
+
+        let mut synthetic = SyntheticSection {
+            seed: 1,
+            events: 0,
+            rate: 0,
+            instruments: Vec::new(),
+        };
+        if let Some(mut s) = root.opt_table("synthetic") {
+            synthetic.seed = s.int_or("seed", 0, i64::MAX, 1) as u64;
+            synthetic.events = s.int_or("events", 0, i64::MAX, 0) as u64;
+            synthetic.rate = s.int_or("rate", 0, 100_000_000, 0) as u64;
+            errors.extend(s.finish());
+        }
+        for (i, mut s) in root.tables("instrument").into_iter().enumerate() {
+            if let Some(inst) = read_instrument(&mut s, i, &synthetic.instruments) {
+                synthetic.instruments.push(inst);
+            }
+            errors.extend(s.finish());
+        }
+        if synthetic.instruments.is_empty() {
+            errors.push("instrument: at least one [[instrument]] is required".into());
+        }
+
+        let mut exchange = ExchangeSection {
+            fees: FeeSchedule::default(),
+            max_resting: 4096,
+        };
+        if let Some(mut s) = root.opt_table("exchange") {
+            exchange.fees.maker_ppb = bps_to_ppb(&mut s, "maker_fee_bps", 0);
+            exchange.fees.taker_ppb = bps_to_ppb(&mut s, "taker_fee_bps", 0);
+            exchange.max_resting = s.int_or("max_resting", 1, 1 << 20, 4096) as usize;
+            errors.extend(s.finish());
+        }
+
+        let specs: Vec<InstrumentSpec> =
+            synthetic.instruments.iter().map(|i| i.spec.clone()).collect();
+        let mut strategy_sections = root.tables("strategy");
+        if strategy_sections.is_empty() {
+            errors.push("strategy: at least one [[strategy]] is required".into());
+        }
+        for s in &mut strategy_sections {
+            let _ = tickwire_strategies::build(s, &specs);
+        }
+        for s in strategy_sections {
+            errors.extend(s.finish());
+        }
+        errors.extend(root.finish());
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            engine,
+            journal,
+            synthetic,
+            exchange,
+            table,
+        })
+    }
+
+    /// Instrument specs, by id.
+    pub fn instruments(&self) -> Vec<InstrumentSpec> {
+        self.synthetic
+            .instruments
+            .iter()
+            .map(|i| i.spec.clone())
+            .collect()
+    }
+
+    /// A fresh engine with the configured strategies.
+    pub fn build_engine(&self) -> Engine {
+        let specs = self.instruments();
+        let mut root = Section::new("", &self.table);
+        let strategies: Vec<Box<dyn Strategy>> = root
+            .tables("strategy")
+            .iter_mut()
+            .filter_map(|s| tickwire_strategies::build(s, &specs))
+            .collect();
+        Engine::new(
+            &EngineConfig {
+                instruments: specs,
+                max_open_orders: self.engine.max_open_orders,
+                book_depth: self.engine.book_depth,
+                fill_memory: 65_536,
+            },
+            strategies,
+        )
+    }
+}
+
+fn read_instrument(
+    s: &mut Section<'_>,
+    index: usize,
+    earlier: &[SyntheticInstrument],
+) -> Option<SyntheticInstrument> {
+    let venue_name = s.opt_str("venue").unwrap_or("synthetic");
+    let venue = VenueId::from_name(venue_name);
+    if venue.is_none() {
+        s.error("venue", format!("unknown venue {venue_name:?}"));
+    }
+    let symbol = s.str("symbol");
+    if let Some(sym) = symbol {
+        if earlier.iter().any(|e| e.spec.symbol == sym) {
+            s.error("symbol", format!("{sym:?} is configured twice"));
+        }
+    }
+    let mid = s.px("mid");
+    let tick = s.px("tick");
+    let lot = s.qty("lot");
+    let min_qty = s.qty("min_qty");
+    let min_notional = s.opt_parsed("min_notional", "decimal");
+    let depth = s.int_or("depth", 2, 10_000, 20) as u32;
+    let max_level_lots = s.int_or("max_level_lots", 1, 1_000_000, 100) as u32;
+    let spec = InstrumentSpec {
+        id: InstrumentId(index as u32),
+        venue: venue?,
+        symbol: symbol?.to_owned(),
+        tick: tick?,
+        lot: lot?,
+        min_qty: min_qty?,
+        min_notional: min_notional.unwrap_or_default(),
+    };
+    if let Err(e) = spec.validate() {
+        s.error("tick", e);
+        return None;
+    }
+    let mid = mid?;
+    if !mid.is_positive() {
+        s.error("mid", "must be > 0");
+        return None;
+    }
+    Some(SyntheticInstrument {
+        spec,
+        mid,
+        depth,
+        max_level_lots,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = include_str!("../../examples/synthetic.toml");
+
+    #[test]
+    fn example_config_is_valid() {
+        let cfg = RunConfig::parse(GOOD).expect("example parses");
+        assert!(!cfg.synthetic.instruments.is_empty());
+        assert!(cfg.build_engine().strategy_names().count() >= 1);
+    }
+
+    #[test]
+    fn all_errors_reported_together() {
+        let bad = r#"
+            [engine]
+            topology = "sideways"
+            ring_capacity = 3
+            [journal]
+            segmnet_mb = 4
+            [[instrument]]
+            symbol = "X"
+            mid = "100"
+            tick = "0.0x"
+            lot = "0.001"
+            min_qty = "0.001"
+            [[strategy]]
+            kind = "probe"
+            name = "p"
+            instrument = "Y"
+            order_qty = "0.001"
+            max_position = "0.01"
+            [surprise]
+        "#;
+        let err = RunConfig::parse(bad).err().expect("invalid config");
+        let text = err.0.join("\n");
+        for needle in [
+            "engine.topology",
+            "engine.ring_capacity",
+            "journal.segmnet_mb: unknown key",
+            "instrument[0].tick",
+            "strategy[0].instrument",
+            "surprise: unknown key",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn toml_syntax_error_is_one_clear_line() {
+        let err = RunConfig::parse("[engine\n").err().expect("invalid");
+        assert_eq!(err.0.len(), 1);
+        assert!(!err.0[0].contains('\n'));
+    }
+}
