@@ -7,4 +7,5 @@
 
 pub mod reconcile;
 pub mod sim_exchange;
+pub mod sim_thread;
 pub mod venue;

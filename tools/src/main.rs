@@ -1,1 +1,165 @@
-fn main() {}
+//! `tickwire`: run the engine, and inspect, verify and replay its journals.
+
+mod clock;
+mod config;
+mod journal_cmd;
+mod replay_cmd;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tickwire: a low-latency, deterministic trading core.
+#[derive(Parser)]
+#[command(name = "tickwire", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine per a config file (today: synthetic market + simulated exchange).
+    Run {
+        /// Config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Journal directory (created if missing; an existing journal is appended to).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        /// Stop after this many market events (overrides `synthetic.events`).
+        #[arg(long)]
+        events: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+    },
+    /// Journal tools.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Re-run a journal's inputs through the engine and compare every output.
+    Replay {
+        /// Journal directory.
+        dir: PathBuf,
+        /// Fail (exit 1) unless every output is reproduced identically.
+        #[arg(long)]
+        verify: bool,
+        /// Stop after this sequence number.
+        #[arg(long)]
+        until: Option<u64>,
+        /// Print the top of book per instrument at the end.
+        #[arg(long)]
+        print_books: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Print records, human-readable or as JSON lines.
+    Inspect {
+        /// Journal directory.
+        dir: PathBuf,
+        /// First sequence to print.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last sequence to print.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only records of this kind (e.g. fill, new-order, top); repeatable.
+        #[arg(long)]
+        kind: Vec<String>,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow a journal another process is writing.
+    Tail {
+        /// Journal directory.
+        dir: PathBuf,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only records of this kind; repeatable.
+        #[arg(long)]
+        kind: Vec<String>,
+        /// Exit after this many seconds without a new record (default: follow forever).
+        #[arg(long)]
+        idle_exit: Option<f64>,
+    },
+    /// Counts per kind, time span, segments, bytes, rate.
+    Stats {
+        /// Journal directory.
+        dir: PathBuf,
+    },
+    /// Check CRCs and sequence continuity; report a torn tail.
+    Verify {
+        /// Journal directory.
+        dir: PathBuf,
+    },
+}
+
+/// A command's failure: one line for the operator; the process exits 1.
+pub struct Failure {
+    message: String,
+}
+
+impl Failure {
+    /// A failure with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            config,
+            journal,
+            events,
+            duration,
+        } => run::run(&config, journal.as_deref(), events, duration),
+        Command::Journal { command } => match command {
+            JournalCommand::Inspect {
+                dir,
+                from,
+                to,
+                kind,
+                json,
+            } => journal_cmd::inspect(&dir, from, to, &kind, json),
+            JournalCommand::Tail {
+                dir,
+                json,
+                kind,
+                idle_exit,
+            } => journal_cmd::tail(&dir, &kind, json, idle_exit),
+            JournalCommand::Stats { dir } => journal_cmd::stats(&dir),
+            JournalCommand::Verify { dir } => journal_cmd::verify(&dir),
+        },
+        Command::Replay {
+            dir,
+            verify,
+            until,
+            print_books,
+        } => replay_cmd::replay(&dir, verify, until, print_books),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::FAILURE
+        }
+    }
+}
