@@ -155,7 +155,7 @@ pub fn write_nanos(raw: i64, min_decimals: u32, buf: &mut [u8; 32]) -> usize {
     }
     // Fraction: drop trailing zeros beyond min_decimals.
     let mut frac_digits = DECIMALS;
-    while frac_digits > min_decimals.min(DECIMALS) && frac % 10 == 0 {
+    while frac_digits > min_decimals.min(DECIMALS) && frac.is_multiple_of(10) {
         frac /= 10;
         frac_digits -= 1;
     }
@@ -170,6 +170,24 @@ pub fn write_nanos(raw: i64, min_decimals: u32, buf: &mut [u8; 32]) -> usize {
         pos += frac_digits as usize;
     }
     pos
+}
+
+/// The minimum number of decimals requested by a formatter's precision (none: 0).
+fn display_min_decimals(f: &fmt::Formatter<'_>) -> u32 {
+    f.precision()
+        .map_or(0, |p| u32::try_from(p).unwrap_or(u32::MAX))
+}
+
+/// Writes a decimal produced by one of the writers here, honouring width, fill, alignment, `+`
+/// and `0`. `pad` is not used because it would treat the precision as a truncation width;
+/// `pad_integral` ignores the precision, which is already applied as the minimum decimals.
+fn pad_decimal(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    // The writers emit only ASCII digits, '-' and '.'.
+    let s = core::str::from_utf8(bytes).unwrap_or("?");
+    match s.strip_prefix('-') {
+        Some(magnitude) => f.pad_integral(false, "", magnitude),
+        None => f.pad_integral(true, "", s),
+    }
 }
 
 macro_rules! fixed_type {
@@ -303,12 +321,12 @@ macro_rules! fixed_type {
         }
 
         impl fmt::Display for $name {
+            /// Exact decimal; the precision (`{:.8}`) is the minimum number of decimals (it pads,
+            /// never rounds), and width, fill, alignment, `+` and `0` behave as for integers.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let mut buf = [0u8; 32];
-                let bytes = self.write_to(f.precision().unwrap_or(0) as u32, &mut buf);
-                // write_nanos emits only ASCII digits, '-' and '.'; `pad` is not used because it
-                // would treat the precision as a truncation width.
-                f.write_str(core::str::from_utf8(bytes).unwrap_or("?"))
+                let bytes = self.write_to(display_min_decimals(f), &mut buf);
+                pad_decimal(f, bytes)
             }
         }
 
@@ -375,20 +393,75 @@ impl Notional {
         }
     }
 
-    /// Exact conversion to `Decimal`, or `None` past Decimal's 96-bit mantissa.
+    /// Exact conversion to a normalised `Decimal`, or `None` when the value needs more than
+    /// Decimal's 96-bit mantissa even after dropping trailing zeros.
     pub fn to_decimal(self) -> Option<Decimal> {
-        Decimal::try_from_i128_with_scale(self.0, 18)
-            .ok()
-            .map(|d| d.normalize())
+        // Trailing zeros are dropped in i128 first: 10^11 quote units is 10^29 raw, past 2^96,
+        // yet exactly representable as a Decimal.
+        let mut mantissa = self.0;
+        let mut scale = NOTIONAL_DECIMALS;
+        while scale > 0 && mantissa % 10 == 0 {
+            mantissa /= 10;
+            scale -= 1;
+        }
+        Decimal::try_from_i128_with_scale(mantissa, scale).ok()
     }
 }
 
-impl fmt::Display for Notional {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to_decimal() {
-            Some(d) => fmt::Display::fmt(&d, f),
-            None => write!(f, "{}e-18", self.0),
+/// Decimal places carried by [`Notional`].
+const NOTIONAL_DECIMALS: u32 = 18;
+
+/// Writes `raw` 10^-18 units as a plain decimal, like [`write_nanos`] with 18 decimals.
+/// 48 bytes hold any `i128`: a sign, 21 integer digits, a point and 18 decimals.
+fn write_notional(raw: i128, min_decimals: u32, buf: &mut [u8; 48]) -> usize {
+    let mut pos = 0;
+    if raw < 0 {
+        buf[0] = b'-';
+        pos = 1;
+    }
+    let magnitude = raw.unsigned_abs();
+    let scale = NOTIONAL_SCALE as u128;
+    let int = magnitude / scale;
+    let mut frac = magnitude % scale;
+    let mut tmp = [0u8; 24];
+    let mut n = 0;
+    let mut v = int;
+    loop {
+        tmp[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
         }
+    }
+    for k in (0..n).rev() {
+        buf[pos] = tmp[k];
+        pos += 1;
+    }
+    let mut frac_digits = NOTIONAL_DECIMALS;
+    while frac_digits > min_decimals.min(NOTIONAL_DECIMALS) && frac.is_multiple_of(10) {
+        frac /= 10;
+        frac_digits -= 1;
+    }
+    if frac_digits > 0 {
+        buf[pos] = b'.';
+        pos += 1;
+        for k in (0..frac_digits as usize).rev() {
+            buf[pos + k] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        pos += frac_digits as usize;
+    }
+    pos
+}
+
+impl fmt::Display for Notional {
+    /// Exact plain decimal (never exponent notation, never rounded); the precision is the
+    /// minimum number of decimals, as for [`Px`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 48];
+        let n = write_notional(self.0, display_min_decimals(f), &mut buf);
+        pad_decimal(f, &buf[..n])
     }
 }
 

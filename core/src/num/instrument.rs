@@ -60,26 +60,27 @@ pub enum Round {
 }
 
 fn round_to(raw: i64, step: i64, mode: Round) -> Option<i64> {
-    debug_assert!(step > 0);
+    // An unvalidated spec (step <= 0) gives `None` rather than a division panic.
+    if step <= 0 {
+        return None;
+    }
     let rem = raw.rem_euclid(step);
     if rem == 0 {
         return Some(raw);
     }
-    let down = raw - rem;
+    // Each neighbour is computed from `raw` directly: the one below can fall off the bottom of
+    // the range near `i64::MIN` while the one above is still representable, and vice versa.
+    let to_up = step - rem;
+    let down = raw.checked_sub(rem);
+    let up = raw.checked_add(to_up);
     match mode {
-        Round::Down => Some(down),
-        Round::Up => down.checked_add(step),
+        Round::Down => down,
+        Round::Up => up,
         Round::Nearest => {
-            let up_wins = if raw >= 0 {
-                rem * 2 >= step
-            } else {
-                rem * 2 > step
-            };
-            if up_wins {
-                down.checked_add(step)
-            } else {
-                Some(down)
-            }
+            // Comparing `rem` with `to_up` rather than `rem * 2` with `step` cannot overflow for
+            // a step past `i64::MAX / 2`. Ties go away from zero.
+            let up_wins = if raw >= 0 { rem >= to_up } else { rem > to_up };
+            if up_wins { up } else { down }
         }
     }
 }
@@ -99,24 +100,26 @@ impl InstrumentSpec {
         Ok(())
     }
 
-    /// Rounds a price onto the tick grid; `None` only at the edge of the range.
+    /// Rounds a price onto the tick grid; `None` only at the edge of the range (or when the
+    /// tick is not positive, i.e. the spec does not validate).
     pub fn round_px(&self, px: Px, mode: Round) -> Option<Px> {
         round_to(px.raw(), self.tick.raw(), mode).map(Px::from_raw)
     }
 
-    /// Rounds a quantity onto the lot grid; `None` only at the edge of the range.
+    /// Rounds a quantity onto the lot grid; `None` only at the edge of the range (or when the
+    /// lot is not positive, i.e. the spec does not validate).
     pub fn round_qty(&self, qty: Qty, mode: Round) -> Option<Qty> {
         round_to(qty.raw(), self.lot.raw(), mode).map(Qty::from_raw)
     }
 
-    /// True if the price sits exactly on the tick grid.
+    /// True if the price sits exactly on the tick grid (false for a zero tick).
     pub fn on_tick(&self, px: Px) -> bool {
-        px.raw().rem_euclid(self.tick.raw()) == 0
+        px.raw().checked_rem_euclid(self.tick.raw()) == Some(0)
     }
 
-    /// True if the quantity sits exactly on the lot grid.
+    /// True if the quantity sits exactly on the lot grid (false for a zero lot).
     pub fn on_lot(&self, qty: Qty) -> bool {
-        qty.raw().rem_euclid(self.lot.raw()) == 0
+        qty.raw().checked_rem_euclid(self.lot.raw()) == Some(0)
     }
 
     /// True if an order of `qty` at `px` satisfies the minimum quantity and notional.
@@ -151,8 +154,10 @@ impl QtyTolerance {
     /// The tolerance in quantity units for an order of `order_qty` on a grid of `lot`.
     pub fn for_order(self, lot: Qty, order_qty: Qty) -> Qty {
         let abs = lot.raw().saturating_mul(self.lots);
-        let rel = (i128::from(order_qty.raw().saturating_abs()) * i128::from(self.percent_bps)
-            / 10_000) as i64;
+        let rel =
+            i128::from(order_qty.raw().saturating_abs()) * i128::from(self.percent_bps) / 10_000;
+        // Saturate rather than truncate: `as i64` would wrap a large `percent_bps` to garbage.
+        let rel = i64::try_from(rel).unwrap_or(if rel < 0 { i64::MIN } else { i64::MAX });
         Qty::from_raw(abs.max(rel))
     }
 }
