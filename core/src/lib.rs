@@ -7,3 +7,6 @@
 pub mod event;
 pub mod ids;
 pub mod num;
+pub mod ring;
+pub mod topology;
+pub mod wait;
