@@ -10,4 +10,7 @@ pub mod engine;
 pub mod event;
 pub mod ids;
 pub mod num;
+pub mod ring;
 pub mod synthetic;
+pub mod topology;
+pub mod wait;
