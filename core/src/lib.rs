@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod ids;
+pub mod journal;
 pub mod num;
 pub mod ring;
 pub mod synthetic;
