@@ -148,6 +148,15 @@ impl SyntheticMarket {
         ev
     }
 
+    /// True while events of one book update (a snapshot or a step's batch) are still to come:
+    /// a consumer that stops here would leave the book half-updated.
+    pub fn mid_batch(&self) -> bool {
+        if !self.started {
+            return self.snapshot.1 != 0;
+        }
+        self.next < self.queued
+    }
+
     fn snapshot_event(&mut self, recv_ns: u64) -> Option<MarketEvent> {
         let (i, k) = self.snapshot;
         let ladder = self.ladders.get_mut(i)?;

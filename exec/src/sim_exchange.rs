@@ -76,6 +76,7 @@ impl SimExchange {
         let Some(view) = self.markets.get(id) else {
             return;
         };
+        // Mid-batch the book is half-updated: wait for the batch to end before matching.
         if !view.is_healthy() {
             return;
         }
@@ -202,7 +203,8 @@ impl SimExchange {
             out(ExecReport::Reject(Reject::new(meta, o.cl_ord_id, RejectReason::InvalidOrder, -1121)));
             return;
         };
-        if !view.is_healthy() {
+        // A venue trades through its own book updates: only a dead feed makes it unavailable.
+        if !view.feed_ok() {
             out(ExecReport::Reject(Reject::new(
                 meta,
                 o.cl_ord_id,

@@ -56,7 +56,8 @@ pub fn run_sim_exec(exchange: &mut SimExchange, io: SimExecIo) -> SimExecSummary
             exchange.on_market(&ev, clock(), &mut |r| pending.push_back(r));
             worked = true;
         }
-        if let Some(cmd) = commands.try_pop() {
+        // Every queued command, each against the market as it stands now.
+        while let Some(cmd) = commands.try_pop() {
             exchange.on_command(&cmd, clock(), &mut |r| pending.push_back(r));
             summary.commands += 1;
             worked = true;

@@ -33,6 +33,7 @@ pub struct Probe {
     actions: u64,
     bid: Option<ClientOrderId>,
     ask: Option<ClientOrderId>,
+    reducing: Option<ClientOrderId>,
 }
 
 impl Probe {
@@ -44,6 +45,7 @@ impl Probe {
             actions: 0,
             bid: None,
             ask: None,
+            reducing: None,
         }
     }
 
@@ -95,8 +97,7 @@ impl Probe {
             }
             return;
         }
-        let pos = ctx.position(inst);
-        let after = pos.raw() + side.sign() * self.cfg.order_qty.raw();
+        let after = exposure(ctx, inst) + side.sign() * self.cfg.order_qty.raw();
         if after.abs() > self.cfg.max_position.raw() {
             return;
         }
@@ -118,6 +119,10 @@ impl Probe {
 
     fn reduce(&mut self, ctx: &mut Ctx<'_>) {
         let inst = self.cfg.instrument;
+        // One reducing order at a time: fills of earlier ones may still be in flight.
+        if self.reducing.is_some_and(|id| ctx.order(id).is_some()) {
+            return;
+        }
         let pos = ctx.position(inst);
         if pos.is_zero() {
             return;
@@ -140,8 +145,19 @@ impl Probe {
             order_type: OrderType::Limit,
             tif: TimeInForce::Ioc,
         };
-        let _ = ctx.place(req);
+        self.reducing = ctx.place(req).ok();
     }
+}
+
+/// Position plus what open orders would add if they all filled: quoting against this, not the
+/// bare position, keeps in-flight orders from overshooting the limit.
+fn exposure(ctx: &Ctx<'_>, inst: InstrumentId) -> i64 {
+    let pending: i64 = ctx
+        .open_orders()
+        .filter(|o| o.instrument == inst)
+        .map(|o| o.side.sign() * o.leaves().raw())
+        .sum();
+    ctx.position(inst).raw() + pending
 }
 
 impl Strategy for Probe {

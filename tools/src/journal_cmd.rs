@@ -37,6 +37,10 @@ fn parse_kinds(names: &[String]) -> Result<Vec<u16>, Failure> {
         .collect()
 }
 
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
 fn kind_name(code: u16) -> String {
     Kind::from_code(code).map_or_else(|| format!("kind#{code}"), |k| k.name().to_owned())
 }
@@ -221,7 +225,10 @@ pub fn stats(dir: &Path) -> Result<(), Failure> {
             sessions += 1;
         }
     }
-    let span_ns = report.last_ts.saturating_sub(report.first_ts);
+    let span_ns = match (report.first_ts, report.last_ts) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => 0,
+    };
     println!("journal   {}", dir.display());
     println!(
         "segments  {} ({} bytes written)",
@@ -229,7 +236,10 @@ pub fn stats(dir: &Path) -> Result<(), Failure> {
     );
     println!(
         "records   {} (seq {}..={}), {} session(s)",
-        report.records, report.first_seq, report.last_seq, sessions
+        report.records,
+        opt(report.first_seq),
+        opt(report.last_seq),
+        sessions
     );
     println!("span      {:.6} s of event time", span_ns as f64 / 1e9);
     if span_ns > 0 {
@@ -272,7 +282,11 @@ pub fn verify(dir: &Path) -> Result<(), Failure> {
     let r = verify_report(dir)?;
     println!(
         "{} segment(s), {} records, seq {}..={}, {} bytes",
-        r.segments, r.records, r.first_seq, r.last_seq, r.bytes
+        r.segments,
+        r.records,
+        opt(r.first_seq),
+        opt(r.last_seq),
+        r.bytes
     );
     if let Some(c) = r.corruption {
         return Err(Failure::new(format!(

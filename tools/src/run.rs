@@ -13,7 +13,7 @@ use tickwire_core::event::{
 };
 use tickwire_core::ids::VenueId;
 use tickwire_core::journal::{JournalConfig, Writer};
-use tickwire_core::ring::{Consumer, Producer, PushError, StopFlag, channel};
+use tickwire_core::ring::{Producer, PushError, StopFlag, channel};
 use tickwire_core::synthetic::SyntheticMarket;
 use tickwire_core::topology::{Role, ThreadCtx, plan_for_this_host, spawn};
 use tickwire_core::wait::WaitPolicy;
@@ -35,17 +35,17 @@ fn open_journal(dir: &Path, cfg: &RunConfig) -> Result<Writer, Failure> {
     };
     let (mut writer, report) = Writer::open(dir, jcfg)
         .map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))?;
-    if let Some(t) = report.cut {
+    if let Some(t) = report.torn_tail {
         println!(
             "journal: cut a torn tail of {} bytes at segment {} offset {} (an unfinished append)",
             t.bytes, t.segment, t.offset
         );
     }
-    if report.records > 0 {
+    if !report.created {
         println!(
-            "journal: appending to {} after {} records",
+            "journal: appending to {} from seq {}",
             dir.display(),
-            report.records
+            report.next_seq
         );
     }
     // Every session starts with its metadata and the exact config text, so `replay` can
@@ -86,8 +86,9 @@ fn run_feed(mut f: FeedPlan, ctx: ThreadCtx) -> u64 {
     let mut backoff = ctx.backoff();
     let start = mono_ns();
     let mut sent = 0u64;
-    while f.events == 0 || sent < f.events {
-        if f.stop.is_set() {
+    // The last step is completed so the books end consistent.
+    while f.events == 0 || sent < f.events || f.market.mid_batch() {
+        if f.stop.is_set() && !f.market.mid_batch() {
             break;
         }
         if f.rate > 0 {

@@ -40,7 +40,12 @@ impl MarketView {
     /// True if new risk may be added on this data: the feed is healthy and no book update is
     /// half-applied.
     pub fn is_healthy(&self) -> bool {
-        matches!(self.feed, FeedState::Connected | FeedState::Resynced) && !self.in_batch
+        self.feed_ok() && !self.in_batch
+    }
+
+    /// True if the feed is connected and in sequence (a delta batch may be half-applied).
+    pub fn feed_ok(&self) -> bool {
+        matches!(self.feed, FeedState::Connected | FeedState::Resynced)
     }
 
     /// Best bid price: from the depth book if it has one, else from the last top of book.

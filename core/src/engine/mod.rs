@@ -12,6 +12,7 @@
 
 mod market;
 mod orders;
+pub mod replay;
 pub mod runner;
 mod strategy;
 

@@ -55,7 +55,7 @@ pub struct CoreIo {
 }
 
 /// What the core thread did.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CoreSummary {
     /// Market events processed.
     pub market_events: u64,
