@@ -65,7 +65,10 @@ impl<'a> Section<'a> {
         match self.take(key)? {
             Value::String(s) => Some(s.as_str()),
             other => {
-                self.error(key, format!("expected a string, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -89,7 +92,10 @@ impl<'a> Section<'a> {
                 None
             }
             other => {
-                self.error(key, format!("expected an integer, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected an integer, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -110,7 +116,10 @@ impl<'a> Section<'a> {
         match self.take(key)? {
             Value::Boolean(b) => Some(*b),
             other => {
-                self.error(key, format!("expected true/false, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected true/false, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -193,7 +202,10 @@ impl<'a> Section<'a> {
                 out
             }
             Some(other) => {
-                self.error(key, format!("expected an array of tables, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected an array of tables, found {}", other.type_str()),
+                );
                 Vec::new()
             }
         }

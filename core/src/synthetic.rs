@@ -178,7 +178,11 @@ impl SyntheticMarket {
         };
         let meta = Meta::new(ladder.spec.venue, ladder.spec.id, recv_ns);
         let ev = MarketEvent::Delta(BookDelta::new(meta, side, px, qty, ladder.update_id, flags));
-        self.snapshot = if k + 1 == total { (i + 1, 0) } else { (i, k + 1) };
+        self.snapshot = if k + 1 == total {
+            (i + 1, 0)
+        } else {
+            (i, k + 1)
+        };
         Some(ev)
     }
 
@@ -210,47 +214,95 @@ impl SyntheticMarket {
             };
             let qty = l.qty(lots);
             let flags = BookDelta::BATCH_BEGIN | BookDelta::BATCH_END;
-            self.push(MarketEvent::Delta(BookDelta::new(meta, side, px, qty, uid, flags)));
+            self.push(MarketEvent::Delta(BookDelta::new(
+                meta, side, px, qty, uid, flags,
+            )));
         } else if roll < 80 {
             // The mid moves one tick: the touch on one side trades away.
             let depth = l.bids.len();
             l.trade_id += 1;
             let tid = l.trade_id;
-            let (removed_side, removed_px, removed_lots, new_side, new_px, far_side, far_add, far_del) =
-                if buy_side {
-                    // Buyers lift the best ask; the book moves up a tick.
-                    let removed_px = l.ask_px(0);
-                    let removed_lots = l.asks.remove(0);
-                    l.asks.push(lots);
-                    let far_del_px = l.bid_px(depth - 1);
-                    l.bids.pop();
-                    l.bid_ticks += 1;
-                    l.bids.insert(0, lots);
-                    let far_add_px = l.ask_px(depth - 1);
-                    (Side::Sell, removed_px, removed_lots, Side::Buy, l.bid_px(0), Side::Sell, far_add_px, far_del_px)
-                } else {
-                    // Sellers hit the best bid; the book moves down a tick.
-                    let removed_px = l.bid_px(0);
-                    let removed_lots = l.bids.remove(0);
-                    l.bids.push(lots);
-                    let far_del_px = l.ask_px(depth - 1);
-                    l.asks.pop();
-                    l.bid_ticks -= 1;
-                    l.asks.insert(0, lots);
-                    let far_add_px = l.bid_px(depth - 1);
-                    (Side::Buy, removed_px, removed_lots, Side::Sell, l.ask_px(0), Side::Buy, far_add_px, far_del_px)
-                };
+            let (
+                removed_side,
+                removed_px,
+                removed_lots,
+                new_side,
+                new_px,
+                far_side,
+                far_add,
+                far_del,
+            ) = if buy_side {
+                // Buyers lift the best ask; the book moves up a tick.
+                let removed_px = l.ask_px(0);
+                let removed_lots = l.asks.remove(0);
+                l.asks.push(lots);
+                let far_del_px = l.bid_px(depth - 1);
+                l.bids.pop();
+                l.bid_ticks += 1;
+                l.bids.insert(0, lots);
+                let far_add_px = l.ask_px(depth - 1);
+                (
+                    Side::Sell,
+                    removed_px,
+                    removed_lots,
+                    Side::Buy,
+                    l.bid_px(0),
+                    Side::Sell,
+                    far_add_px,
+                    far_del_px,
+                )
+            } else {
+                // Sellers hit the best bid; the book moves down a tick.
+                let removed_px = l.bid_px(0);
+                let removed_lots = l.bids.remove(0);
+                l.bids.push(lots);
+                let far_del_px = l.ask_px(depth - 1);
+                l.asks.pop();
+                l.bid_ticks -= 1;
+                l.asks.insert(0, lots);
+                let far_add_px = l.bid_px(depth - 1);
+                (
+                    Side::Buy,
+                    removed_px,
+                    removed_lots,
+                    Side::Sell,
+                    l.ask_px(0),
+                    Side::Buy,
+                    far_add_px,
+                    far_del_px,
+                )
+            };
             let aggressor = removed_side.opposite();
             let trade_qty = l.qty(removed_lots);
             let new_qty = l.qty(lots);
             let zero = Qty::ZERO;
             let b = BookDelta::BATCH_BEGIN;
             let e = BookDelta::BATCH_END;
-            self.push(MarketEvent::Trade(Trade::new(meta, removed_px, trade_qty, tid, aggressor)));
-            self.push(MarketEvent::Delta(BookDelta::new(meta, removed_side, removed_px, zero, uid, b)));
-            self.push(MarketEvent::Delta(BookDelta::new(meta, new_side, new_px, new_qty, uid, 0)));
-            self.push(MarketEvent::Delta(BookDelta::new(meta, far_side, far_add, new_qty, uid, 0)));
-            self.push(MarketEvent::Delta(BookDelta::new(meta, far_side.opposite(), far_del, zero, uid, e)));
+            self.push(MarketEvent::Trade(Trade::new(
+                meta, removed_px, trade_qty, tid, aggressor,
+            )));
+            self.push(MarketEvent::Delta(BookDelta::new(
+                meta,
+                removed_side,
+                removed_px,
+                zero,
+                uid,
+                b,
+            )));
+            self.push(MarketEvent::Delta(BookDelta::new(
+                meta, new_side, new_px, new_qty, uid, 0,
+            )));
+            self.push(MarketEvent::Delta(BookDelta::new(
+                meta, far_side, far_add, new_qty, uid, 0,
+            )));
+            self.push(MarketEvent::Delta(BookDelta::new(
+                meta,
+                far_side.opposite(),
+                far_del,
+                zero,
+                uid,
+                e,
+            )));
         } else {
             let top = TopOfBook {
                 meta,
@@ -301,12 +353,12 @@ mod tests {
             let ev = a.next_event(n);
             assert_eq!(ev, b.next_event(n));
             markets.apply(&ev, n);
-            if let MarketEvent::Delta(d) = ev {
-                if d.flags & BookDelta::BATCH_END != 0 {
-                    let view = markets.get(d.meta.instrument).expect("known instrument");
-                    assert!(!view.book.is_crossed(), "crossed at event {n}");
-                    assert_eq!(view.book.depth(), (10, 10), "depth kept at event {n}");
-                }
+            if let MarketEvent::Delta(d) = ev
+                && d.flags & BookDelta::BATCH_END != 0
+            {
+                let view = markets.get(d.meta.instrument).expect("known instrument");
+                assert!(!view.book.is_crossed(), "crossed at event {n}");
+                assert_eq!(view.book.depth(), (10, 10), "depth kept at event {n}");
             }
         }
         let mut c = SyntheticMarket::new(8, &inst);

@@ -147,7 +147,11 @@ impl SimExchange {
             }
             OrderCommand::Amend(a) => {
                 let meta = report_meta(&a.meta, now);
-                match self.resting.iter_mut().find(|r| r.order.cl_ord_id == a.cl_ord_id) {
+                match self
+                    .resting
+                    .iter_mut()
+                    .find(|r| r.order.cl_ord_id == a.cl_ord_id)
+                {
                     Some(r) => {
                         r.order.px = a.new_px;
                         r.leaves = a.new_qty;
@@ -196,11 +200,21 @@ impl SimExchange {
     fn on_new(&mut self, o: &NewOrder, now: u64, out: &mut impl FnMut(ExecReport)) {
         let meta = report_meta(&o.meta, now);
         let (Some(side), Some(tif), Some(order_type)) = (o.side(), o.tif(), o.order_type()) else {
-            out(ExecReport::Reject(Reject::new(meta, o.cl_ord_id, RejectReason::InvalidOrder, -1100)));
+            out(ExecReport::Reject(Reject::new(
+                meta,
+                o.cl_ord_id,
+                RejectReason::InvalidOrder,
+                -1100,
+            )));
             return;
         };
         let Some(view) = self.markets.get(o.meta.instrument) else {
-            out(ExecReport::Reject(Reject::new(meta, o.cl_ord_id, RejectReason::InvalidOrder, -1121)));
+            out(ExecReport::Reject(Reject::new(
+                meta,
+                o.cl_ord_id,
+                RejectReason::InvalidOrder,
+                -1121,
+            )));
             return;
         };
         // A venue trades through its own book updates: only a dead feed makes it unavailable.
@@ -227,7 +241,12 @@ impl SimExchange {
             Side::Sell => view.best_bid(),
         };
         if tif == TimeInForce::PostOnly && touch.is_some_and(crosses) {
-            out(ExecReport::Reject(Reject::new(meta, o.cl_ord_id, RejectReason::WouldTake, -2010)));
+            out(ExecReport::Reject(Reject::new(
+                meta,
+                o.cl_ord_id,
+                RejectReason::WouldTake,
+                -2010,
+            )));
             return;
         }
         let venue_order_id = self.next_order_id;
@@ -272,15 +291,14 @@ impl SimExchange {
         if leaves.is_zero() {
             return;
         }
-        if tif == TimeInForce::Gtc || tif == TimeInForce::PostOnly {
-            if self.resting.len() < self.resting.capacity() {
-                self.resting.push(Resting {
-                    order: *o,
-                    venue_order_id,
-                    leaves,
-                });
-                return;
-            }
+        let rests = tif == TimeInForce::Gtc || tif == TimeInForce::PostOnly;
+        if rests && self.resting.len() < self.resting.capacity() {
+            self.resting.push(Resting {
+                order: *o,
+                venue_order_id,
+                leaves,
+            });
+            return;
         }
         // IOC/FOK remainder (or no room to rest): expired, reported as a cancel.
         out(ExecReport::CancelAck(CancelAck {
@@ -359,9 +377,14 @@ mod tests {
         let mut x = SimExchange::new(&[spec()], fees, 8);
         x.on_market(&top("100", "100.1"), 1, &mut |_| panic!("no orders yet"));
         // Buy 1.5 at 100.1: takes the 1.0 visible at the ask, rests 0.5.
-        let r = run(&mut x, &order(1, Side::Buy, "100.1", "1.5", TimeInForce::Gtc));
+        let r = run(
+            &mut x,
+            &order(1, Side::Buy, "100.1", "1.5", TimeInForce::Gtc),
+        );
         assert!(matches!(r[0], ExecReport::Ack(_)));
-        let ExecReport::Fill(f) = r[1] else { panic!("expected a fill: {r:?}") };
+        let ExecReport::Fill(f) = r[1] else {
+            panic!("expected a fill: {r:?}")
+        };
         assert_eq!((f.px, f.qty), (px("100.1"), qty("1")));
         assert_eq!(f.fee, px("0.05005"), "5 bp of 100.1");
         assert_eq!(x.resting(), 1);
@@ -370,8 +393,13 @@ mod tests {
         x.on_market(&top("99.9", "100.2"), 2, &mut |r| got.push(r));
         assert!(got.is_empty());
         x.on_market(&top("99.9", "100.1"), 3, &mut |r| got.push(r));
-        let [ExecReport::Fill(m)] = got[..] else { panic!("expected one maker fill: {got:?}") };
-        assert_eq!((m.px, m.qty, m.fee), (px("100.1"), qty("0.5"), px("-0.005005")));
+        let [ExecReport::Fill(m)] = got[..] else {
+            panic!("expected one maker fill: {got:?}")
+        };
+        assert_eq!(
+            (m.px, m.qty, m.fee),
+            (px("100.1"), qty("0.5"), px("-0.005005"))
+        );
         assert_eq!(x.resting(), 0);
     }
 
@@ -379,10 +407,22 @@ mod tests {
     fn post_only_cross_rejected_ioc_remainder_cancelled_unknown_cancel_rejected() {
         let mut x = SimExchange::new(&[spec()], FeeSchedule::default(), 8);
         x.on_market(&top("100", "100.1"), 1, &mut |_| {});
-        let r = run(&mut x, &order(1, Side::Buy, "100.1", "1", TimeInForce::PostOnly));
-        assert!(matches!(r[..], [ExecReport::Reject(j)] if j.reason() == Some(RejectReason::WouldTake)));
+        let r = run(
+            &mut x,
+            &order(1, Side::Buy, "100.1", "1", TimeInForce::PostOnly),
+        );
+        assert!(
+            matches!(r[..], [ExecReport::Reject(j)] if j.reason() == Some(RejectReason::WouldTake))
+        );
         let r = run(&mut x, &order(2, Side::Sell, "100", "3", TimeInForce::Ioc));
-        assert!(matches!(r[..], [ExecReport::Ack(_), ExecReport::Fill(_), ExecReport::CancelAck(_)]));
+        assert!(matches!(
+            r[..],
+            [
+                ExecReport::Ack(_),
+                ExecReport::Fill(_),
+                ExecReport::CancelAck(_)
+            ]
+        ));
         let cancel = OrderCommand::Cancel(tickwire_core::event::CancelOrder {
             meta: meta(),
             cl_ord_id: ClientOrderId::new(StrategyId(0), 2).expect("id"),

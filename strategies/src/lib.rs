@@ -17,12 +17,22 @@ pub const KINDS: &[&str] = &["probe"];
 
 /// Builds the strategy a `[[strategy]]` section describes, recording every config error in the
 /// section. `instruments` resolves instrument symbols.
-pub fn build(section: &mut Section<'_>, instruments: &[InstrumentSpec]) -> Option<Box<dyn Strategy>> {
+pub fn build(
+    section: &mut Section<'_>,
+    instruments: &[InstrumentSpec],
+) -> Option<Box<dyn Strategy>> {
     let kind = section.str("kind")?;
     match kind {
-        "probe" => probe::Probe::from_config(section, instruments).map(|p| Box::new(p) as Box<dyn Strategy>),
+        "probe" => probe::Probe::from_config(section, instruments)
+            .map(|p| Box::new(p) as Box<dyn Strategy>),
         other => {
-            section.error("kind", format!("unknown strategy kind {other:?} (known: {})", KINDS.join(", ")));
+            section.error(
+                "kind",
+                format!(
+                    "unknown strategy kind {other:?} (known: {})",
+                    KINDS.join(", ")
+                ),
+            );
             None
         }
     }

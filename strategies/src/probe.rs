@@ -127,9 +127,15 @@ impl Probe {
         if pos.is_zero() {
             return;
         }
-        let side = if pos.is_positive() { Side::Sell } else { Side::Buy };
+        let side = if pos.is_positive() {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
         let Some(view) = ctx.market(inst) else { return };
-        let Some(px) = through_touch(view, side, 0) else { return };
+        let Some(px) = through_touch(view, side, 0) else {
+            return;
+        };
         let lot = view.spec.lot;
         let qty = pos.abs().min(self.cfg.order_qty);
         // Only whole lots can be ordered; a sub-lot residue (a rounded fill) stays.
@@ -170,7 +176,7 @@ impl Strategy for Probe {
             return;
         }
         self.books += 1;
-        if self.books % u64::from(self.cfg.every) != 0 {
+        if !self.books.is_multiple_of(u64::from(self.cfg.every)) {
             return;
         }
         if !ctx.market(instrument).is_some_and(|m| m.is_healthy()) {
@@ -178,7 +184,7 @@ impl Strategy for Probe {
             return;
         }
         self.actions += 1;
-        if self.cfg.take_every > 0 && self.actions % u64::from(self.cfg.take_every) == 0 {
+        if self.cfg.take_every > 0 && self.actions.is_multiple_of(u64::from(self.cfg.take_every)) {
             self.reduce(ctx);
         }
         self.quote(ctx, Side::Buy);

@@ -183,8 +183,11 @@ impl RunConfig {
             errors.extend(s.finish());
         }
 
-        let specs: Vec<InstrumentSpec> =
-            synthetic.instruments.iter().map(|i| i.spec.clone()).collect();
+        let specs: Vec<InstrumentSpec> = synthetic
+            .instruments
+            .iter()
+            .map(|i| i.spec.clone())
+            .collect();
         let mut strategy_sections = root.tables("strategy");
         if strategy_sections.is_empty() {
             errors.push("strategy: at least one [[strategy]] is required".into());
@@ -250,10 +253,10 @@ fn read_instrument(
         s.error("venue", format!("unknown venue {venue_name:?}"));
     }
     let symbol = s.str("symbol");
-    if let Some(sym) = symbol {
-        if earlier.iter().any(|e| e.spec.symbol == sym) {
-            s.error("symbol", format!("{sym:?} is configured twice"));
-        }
+    if let Some(sym) = symbol
+        && earlier.iter().any(|e| e.spec.symbol == sym)
+    {
+        s.error("symbol", format!("{sym:?} is configured twice"));
     }
     let mid = s.px("mid");
     let tick = s.px("tick");

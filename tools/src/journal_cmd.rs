@@ -126,14 +126,8 @@ fn render(rec: &RecordRef<'_>, json_mode: bool) -> String {
     }
 }
 
-/// Writes one line; `Ok(false)` when the reader went away (`| head`), which ends the listing
-/// quietly rather than as an error.
-fn write_line(out: &mut impl Write, line: &str) -> Result<bool, Failure> {
-    match writeln!(out, "{line}") {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(Failure::new(format!("writing output: {e}"))),
-    }
+fn write_line(out: &mut impl Write, line: &str) -> Result<(), Failure> {
+    writeln!(out, "{line}").map_err(|e| Failure::new(format!("writing output: {e}")))
 }
 
 /// `journal inspect`.
@@ -163,13 +157,13 @@ pub fn inspect(
         if to.is_some_and(|t| rec.seq > t) {
             break;
         }
-        if !write_line(&mut out, &render(&rec, json_mode))? {
-            return Ok(());
-        }
+        write_line(&mut out, &render(&rec, json_mode))?;
     }
     let _ = out.flush();
     if reader.torn_tail().is_some() {
-        eprintln!("note: the journal ends in a torn record (an unfinished append); it is not shown");
+        eprintln!(
+            "note: the journal ends in a torn record (an unfinished append); it is not shown"
+        );
     }
     Ok(())
 }
@@ -193,9 +187,7 @@ pub fn tail(
                 if kinds.is_empty() || kinds.contains(&rec.kind) {
                     let line = render(&rec, json_mode);
                     let mut out = stdout.lock();
-                    if !write_line(&mut out, &line)? {
-                        return Ok(());
-                    }
+                    write_line(&mut out, &line)?;
                     let _ = out.flush();
                 }
             }

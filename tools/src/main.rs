@@ -122,7 +122,18 @@ impl<E: std::error::Error> From<E> for Failure {
     }
 }
 
+/// Restores the default SIGPIPE action, so `tickwire journal inspect J | head` ends quietly like
+/// any Unix tool instead of failing on a closed pipe (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists; setting a standard
+    // signal to SIG_DFL installs no handler code and cannot violate memory safety.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {

@@ -20,17 +20,24 @@ fn build(text: &[u8]) -> Result<Engine, String> {
 fn print_books(engine: &Engine) {
     for view in engine.markets().iter() {
         let (bids, asks) = view.book.depth();
-        let side = |l: Option<(String, String)>| l.map_or("-".to_owned(), |(p, q)| format!("{p} x {q}"));
+        let side =
+            |l: Option<(String, String)>| l.map_or("-".to_owned(), |(p, q)| format!("{p} x {q}"));
         let bid = view
             .book
             .best_bid()
             .map(|l| (l.px.to_string(), l.qty.to_string()))
-            .or_else(|| view.top.map(|t| (t.bid_px.to_string(), t.bid_qty.to_string())));
+            .or_else(|| {
+                view.top
+                    .map(|t| (t.bid_px.to_string(), t.bid_qty.to_string()))
+            });
         let ask = view
             .book
             .best_ask()
             .map(|l| (l.px.to_string(), l.qty.to_string()))
-            .or_else(|| view.top.map(|t| (t.ask_px.to_string(), t.ask_qty.to_string())));
+            .or_else(|| {
+                view.top
+                    .map(|t| (t.ask_px.to_string(), t.ask_qty.to_string()))
+            });
         println!(
             "book {} {}: bid {} | ask {} | levels {bids}/{asks} | update id {} | feed {}",
             view.spec.venue,
@@ -44,12 +51,7 @@ fn print_books(engine: &Engine) {
 }
 
 /// Runs the replay and prints its report.
-pub fn replay(
-    dir: &Path,
-    verify: bool,
-    until: Option<u64>,
-    books: bool,
-) -> Result<(), Failure> {
+pub fn replay(dir: &Path, verify: bool, until: Option<u64>, books: bool) -> Result<(), Failure> {
     let mut reader: Reader = open_reader(dir)?;
     let mut last: Option<String> = None;
     let report = replay_journal(&mut reader, build, until, |engine| {
@@ -77,7 +79,9 @@ pub fn replay(
         );
     }
     if reader.torn_tail().is_some() {
-        println!("note: the journal ends in a torn record (an unfinished append); replayed up to it");
+        println!(
+            "note: the journal ends in a torn record (an unfinished append); replayed up to it"
+        );
     }
     match report.divergence {
         None if report.sessions == 0 => Err(Failure::new(format!(

@@ -140,10 +140,12 @@ pub fn run(
         .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
     let cfg = RunConfig::parse(&text)
         .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
-    if let Some(d) = duration {
-        if !(d.is_finite() && d > 0.0) {
-            return Err(Failure::new(format!("--duration must be a positive number of seconds, got {d}")));
-        }
+    if let Some(d) = duration
+        && !(d.is_finite() && d > 0.0)
+    {
+        return Err(Failure::new(format!(
+            "--duration must be a positive number of seconds, got {d}"
+        )));
     }
     let events = events.unwrap_or(cfg.synthetic.events);
     if events == 0 && duration.is_none() {
@@ -228,7 +230,16 @@ pub fn run(
     let exec = join(exec_h, "exec")?;
     let elapsed = started.elapsed();
     let summary = core_result.map_err(|e| Failure::new(e.to_string()))?;
-    print_summary(&cfg, &engine, &summary, &exec, sent, timer, elapsed, journal_dir);
+    print_summary(
+        &cfg,
+        &engine,
+        &summary,
+        &exec,
+        sent,
+        timer,
+        elapsed,
+        journal_dir,
+    );
     Ok(())
 }
 
@@ -240,7 +251,10 @@ fn ops_loop(
     signals: &AtomicBool,
     duration: Option<f64>,
     mut ctl: Producer<Input>,
-    core: &JoinHandle<(tickwire_core::engine::Engine, Result<CoreSummary, tickwire_core::engine::runner::CoreError>)>,
+    core: &JoinHandle<(
+        tickwire_core::engine::Engine,
+        Result<CoreSummary, tickwire_core::engine::runner::CoreError>,
+    )>,
 ) -> u64 {
     let start = Instant::now();
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
@@ -257,7 +271,10 @@ fn ops_loop(
             let meta = Meta::new(VenueId::SYNTHETIC, Meta::ALL_INSTRUMENTS, mono_ns());
             // A full control ring means the core is far behind; skipping a tick is harmless
             // because the next one carries a later time.
-            if ctl.try_push(Input::Timer(TimerTick { meta, tick: ticks })).is_err() {
+            if ctl
+                .try_push(Input::Timer(TimerTick { meta, tick: ticks }))
+                .is_err()
+            {
                 ticks -= 1;
             }
             next_tick += interval;

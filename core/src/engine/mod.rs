@@ -18,15 +18,13 @@ mod strategy;
 
 pub use market::{MarketChange, MarketView, Markets, through_touch};
 pub use orders::{FillDedup, OrderEntry, OrderTable};
-pub use strategy::{
-    CancelError, Ctx, OrderRequest, PlaceError, Strategy, StrategyMode,
-};
+pub use strategy::{CancelError, Ctx, OrderRequest, PlaceError, Strategy, StrategyMode};
 
-use crate::event::{
-    AlertCode, ExecReport, Fill, Input, Meta, OperatorAction, OperatorCmd, Output, OrderState,
-    OrderStatus, OrderUpdate, PositionUpdate, Side,
-};
 use crate::event::{Alert, CancelAll};
+use crate::event::{
+    AlertCode, ExecReport, Fill, Input, Meta, OperatorAction, OperatorCmd, OrderState, OrderStatus,
+    OrderUpdate, Output, PositionUpdate, Side,
+};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
 use crate::num::{InstrumentSpec, Qty};
 
@@ -222,7 +220,8 @@ impl Engine {
     }
 
     fn alert(&mut self, trigger: &Meta, code: AlertCode, arg: u64) {
-        self.out.push(Output::Alert(Alert::new(*trigger, code, arg)));
+        self.out
+            .push(Output::Alert(Alert::new(*trigger, code, arg)));
     }
 
     /// Emits the order's new state and tells its strategy.
@@ -272,12 +271,12 @@ impl Engine {
                 }
             }
             ExecReport::CancelReject(r) => {
-                if let Some(o) = self.orders.get_mut(r.cl_ord_id) {
-                    if o.state == OrderState::PendingCancel {
-                        o.state = o.before_cancel;
-                        let state = o.state;
-                        self.order_changed(trigger, r.cl_ord_id, state);
-                    }
+                if let Some(o) = self.orders.get_mut(r.cl_ord_id)
+                    && o.state == OrderState::PendingCancel
+                {
+                    o.state = o.before_cancel;
+                    let state = o.state;
+                    self.order_changed(trigger, r.cl_ord_id, state);
                 }
             }
             ExecReport::Status(st) => {
@@ -323,7 +322,11 @@ impl Engine {
             self.alert(trigger, AlertCode::FillAnomaly, f.cl_ord_id.0);
             return;
         };
-        let delta = if side == Side::Buy { f.qty } else { f.qty.neg() };
+        let delta = if side == Side::Buy {
+            f.qty
+        } else {
+            f.qty.neg()
+        };
         let strategy = f.cl_ord_id.strategy();
         let position = match self.pos_index(strategy, f.meta.instrument) {
             Some(i) => {
@@ -396,8 +399,7 @@ impl Engine {
             }
         };
         for (i, book) in self.books.iter_mut().enumerate() {
-            if target.is_none_or(|t| usize::from(t.0) == i) && book.mode != StrategyMode::Stopping
-            {
+            if target.is_none_or(|t| usize::from(t.0) == i) && book.mode != StrategyMode::Stopping {
                 book.mode = mode;
             }
         }

@@ -139,10 +139,10 @@ impl FillDedup {
         if !self.seen.insert((venue, trade_id)) {
             return false;
         }
-        if self.order.len() == self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
-            }
+        if self.order.len() == self.capacity
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
         }
         self.order.push_back((venue, trade_id));
         true

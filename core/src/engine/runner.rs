@@ -22,10 +22,10 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use super::Engine;
+use crate::event::CancelAll;
 use crate::event::{
     ExecReport, Input, MarketEvent, Meta, OperatorAction, OperatorCmd, OrderCommand, Output,
 };
-use crate::event::CancelAll;
 use crate::ids::{InstrumentId, VenueId};
 use crate::journal::{JournalError, Writer};
 use crate::ring::{Consumer, Producer, StopFlag};
@@ -138,7 +138,8 @@ impl Core<'_> {
         let Some(tx) = self.commands.as_mut() else {
             return Ok(());
         };
-        self.summary.max_pending_commands = self.summary.max_pending_commands.max(self.pending.len());
+        self.summary.max_pending_commands =
+            self.summary.max_pending_commands.max(self.pending.len());
         while let Some(cmd) = self.pending.pop_front() {
             if let Err(cmd) = tx.try_push(cmd) {
                 self.pending.push_front(cmd);
@@ -204,7 +205,8 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
         if !shutdown_done && (stop.is_set() || markets_done || core.engine.is_shutting_down()) {
             if !core.engine.is_shutting_down() {
                 let meta = Meta::new(VenueId::SYNTHETIC, InstrumentId(u32::MAX), clock());
-                let cmd = OperatorCmd::new(meta, CancelAll::EVERY_STRATEGY, OperatorAction::Shutdown);
+                let cmd =
+                    OperatorCmd::new(meta, CancelAll::EVERY_STRATEGY, OperatorAction::Shutdown);
                 core.handle(Input::Operator(cmd))?;
             }
             // Feeds stop producing; what they already pushed is still processed below.

@@ -5,8 +5,8 @@ use core::fmt;
 use super::market::{MarketView, Markets};
 use super::orders::{OrderEntry, OrderTable};
 use crate::event::{
-    AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand,
-    OrderState, OrderType, OrderUpdate, Output, Side, TimeInForce, TimerTick, Trade,
+    AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand, OrderState, OrderType,
+    OrderUpdate, Output, Side, TimeInForce, TimerTick, Trade,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
 use crate::num::{Px, Qty};
@@ -142,7 +142,10 @@ impl Ctx<'_> {
 
     /// This strategy's position in an instrument.
     pub fn position(&self, id: InstrumentId) -> Qty {
-        self.positions.get(id.0 as usize).copied().unwrap_or(Qty::ZERO)
+        self.positions
+            .get(id.0 as usize)
+            .copied()
+            .unwrap_or(Qty::ZERO)
     }
 
     /// This strategy's open orders.
@@ -183,8 +186,8 @@ impl Ctx<'_> {
             mode => return Err(PlaceError::NotActive(mode)),
         }
         let spec = &market.spec;
-        let price_ok = req.order_type == OrderType::Market
-            || (req.px.is_positive() && spec.on_tick(req.px));
+        let price_ok =
+            req.order_type == OrderType::Market || (req.px.is_positive() && spec.on_tick(req.px));
         if !price_ok
             || !req.qty.is_positive()
             || !spec.on_lot(req.qty)
@@ -213,15 +216,16 @@ impl Ctx<'_> {
         }
         self.book.next_seq += 1;
         let meta = self.out_meta(req.instrument);
-        self.out.push(Output::Command(OrderCommand::New(NewOrder::new(
-            meta,
-            id,
-            req.side,
-            req.order_type,
-            req.tif,
-            req.px,
-            req.qty,
-        ))));
+        self.out
+            .push(Output::Command(OrderCommand::New(NewOrder::new(
+                meta,
+                id,
+                req.side,
+                req.order_type,
+                req.tif,
+                req.px,
+                req.qty,
+            ))));
         self.out.push(Output::OrderUpdate(OrderUpdate::new(
             meta,
             id,
@@ -274,12 +278,13 @@ impl Ctx<'_> {
             return Err(CancelError::NotCancelable);
         }
         let meta = self.out_meta(entry.instrument);
-        self.out.push(Output::Command(OrderCommand::Amend(AmendOrder {
-            meta,
-            cl_ord_id: id,
-            new_px: px,
-            new_qty: qty,
-        })));
+        self.out
+            .push(Output::Command(OrderCommand::Amend(AmendOrder {
+                meta,
+                cl_ord_id: id,
+                new_px: px,
+                new_qty: qty,
+            })));
         Ok(())
     }
 
@@ -295,10 +300,11 @@ impl Ctx<'_> {
             o.before_cancel = o.state;
             o.state = OrderState::PendingCancel;
             let meta = out_meta(self.markets, &self.trigger, o.instrument);
-            self.out.push(Output::Command(OrderCommand::Cancel(CancelOrder {
-                meta,
-                cl_ord_id: o.id,
-            })));
+            self.out
+                .push(Output::Command(OrderCommand::Cancel(CancelOrder {
+                    meta,
+                    cl_ord_id: o.id,
+                })));
             self.out.push(Output::OrderUpdate(OrderUpdate::new(
                 meta,
                 o.id,

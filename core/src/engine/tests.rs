@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::event::{
-    Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, OrderCommand, OrderType,
-    TimeInForce, TopOfBook,
+    Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, OrderCommand, OrderType, TimeInForce,
+    TopOfBook,
 };
 use crate::ids::VenueId;
 use crate::num::Px;
@@ -63,12 +63,7 @@ fn engine(size: &str) -> Engine {
         book_depth: 8,
         fill_memory: 64,
     };
-    Engine::new(
-        &cfg,
-        vec![Box::new(Buyer {
-            size: qty(size),
-        })],
-    )
+    Engine::new(&cfg, vec![Box::new(Buyer { size: qty(size) })])
 }
 
 fn top(t: u64) -> Input {
@@ -115,7 +110,10 @@ fn rounded_fill_quantity_is_accepted_and_completes_the_order() {
     let id = placed(&mut e, 1);
     let out = e.process(&fill(2, id, 1, "0.024098")).to_vec();
     assert_eq!(e.position(StrategyId(0), InstrumentId(0)), qty("0.024098"));
-    assert!(e.orders().get(id).is_none(), "order completed, not left open");
+    assert!(
+        e.orders().get(id).is_none(),
+        "order completed, not left open"
+    );
     assert!(
         !out.iter().any(|o| matches!(o, Output::Alert(_))),
         "a rounded fill within tolerance raises no alert: {out:?}"
@@ -139,7 +137,11 @@ fn fill_before_ack_and_duplicate_fill_counted_once() {
     assert_eq!(e.position(StrategyId(0), InstrumentId(0)), qty("0.2"));
     assert_eq!(e.stats().duplicate_fills, 1);
     let o = e.orders().get(id).expect("still open");
-    assert_eq!(o.state, OrderState::PartiallyFilled, "late ack does not regress state");
+    assert_eq!(
+        o.state,
+        OrderState::PartiallyFilled,
+        "late ack does not regress state"
+    );
     assert_eq!(o.venue_order_id, 77);
 }
 
@@ -175,7 +177,10 @@ fn pause_blocks_new_orders_and_shutdown_cancels_open_ones() {
         OperatorAction::Pause,
     ));
     e.process(&pause);
-    assert!(e.process(&top(2)).is_empty(), "paused strategy placed nothing");
+    assert!(
+        e.process(&top(2)).is_empty(),
+        "paused strategy placed nothing"
+    );
     let resume = Input::Operator(OperatorCmd::new(
         meta(3),
         CancelAll::EVERY_STRATEGY,
@@ -189,18 +194,33 @@ fn pause_blocks_new_orders_and_shutdown_cancels_open_ones() {
         OperatorAction::Shutdown,
     ));
     let out = e.process(&shutdown).to_vec();
-    assert!(matches!(out.first(), Some(Output::Command(OrderCommand::Cancel(c))) if c.cl_ord_id == id));
+    assert!(
+        matches!(out.first(), Some(Output::Command(OrderCommand::Cancel(c))) if c.cl_ord_id == id)
+    );
     assert!(e.is_shutting_down());
 }
 
 #[test]
 fn same_inputs_give_identical_outputs() {
     let inputs: Vec<Input> = (0..50u64)
-        .flat_map(|t| [top(t * 10), fill(t * 10 + 1, ClientOrderId::new(StrategyId(0), t + 1).expect("id"), t, "0.5")])
+        .flat_map(|t| {
+            [
+                top(t * 10),
+                fill(
+                    t * 10 + 1,
+                    ClientOrderId::new(StrategyId(0), t + 1).expect("id"),
+                    t,
+                    "0.5",
+                ),
+            ]
+        })
         .collect();
     let run = || {
         let mut e = engine("0.5");
-        inputs.iter().flat_map(|i| e.process(i).to_vec()).collect::<Vec<_>>()
+        inputs
+            .iter()
+            .flat_map(|i| e.process(i).to_vec())
+            .collect::<Vec<_>>()
     };
     let (a, b) = (run(), run());
     assert!(!a.is_empty());

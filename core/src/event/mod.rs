@@ -14,7 +14,7 @@ use bytemuck::{Pod, bytes_of};
 
 pub use meta::{Meta, Stamps};
 pub use records::{
-    Ack, AmendOrder, Alert, BookDelta, CancelAck, CancelAll, CancelOrder, FeedStatus, Fill,
+    Ack, Alert, AmendOrder, BookDelta, CancelAck, CancelAll, CancelOrder, FeedStatus, Fill,
     NewOrder, OperatorCmd, OrderUpdate, PositionUpdate, Reject, SessionStart, StatusReport,
     TimerTick, TopOfBook, Trade, Unknown,
 };

@@ -4,7 +4,7 @@ mod fixed;
 mod instrument;
 
 pub use fixed::{
-    DECIMALS, NOTIONAL_SCALE, NumError, Notional, Px, Qty, SCALE, parse_nanos, write_nanos,
+    DECIMALS, NOTIONAL_SCALE, Notional, NumError, Px, Qty, SCALE, parse_nanos, write_nanos,
 };
 pub use instrument::{InstrumentSpec, QtyTolerance, Round, SpecError, qty_within};
 

@@ -1,0 +1,302 @@
+//! The `tickwire` binary end to end: run → verify → stats → inspect → replay, crash recovery
+//! after SIGKILL, live tailing, and the errors an operator sees.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/synthetic.toml")
+}
+
+fn tw(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("tickwire binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = tw(args);
+    assert!(
+        o.status.success(),
+        "tickwire {args:?} failed:\n{}",
+        text(&o)
+    );
+    text(&o)
+}
+
+fn run_synthetic(journal: &Path, events: &str) -> String {
+    ok(&[
+        "run",
+        "--config",
+        example().to_str().expect("utf-8 path"),
+        "--events",
+        events,
+        "--journal",
+        journal.to_str().expect("utf-8 path"),
+    ])
+}
+
+fn records_in(dir: &Path) -> u64 {
+    let out = tw(&["journal", "verify", dir.to_str().expect("utf-8 path")]);
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    s.split(", ")
+        .find_map(|part| part.strip_suffix(" records").and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+#[test]
+fn run_verify_stats_inspect_replay() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    let js = j.to_str().expect("utf-8 path");
+    let out = run_synthetic(&j, "20000");
+    assert!(
+        out.contains("run: 20000 market events") || out.contains("run: 2000"),
+        "{out}"
+    );
+    assert!(out.contains("fills"), "{out}");
+
+    let verify = ok(&["journal", "verify", js]);
+    assert!(verify.contains("OK: every record intact"), "{verify}");
+
+    let stats = ok(&["journal", "stats", js]);
+    for kind in ["delta", "new-order", "fill", "ack", "session", "config"] {
+        assert!(stats.contains(kind), "stats lacks {kind}:\n{stats}");
+    }
+
+    let replay = ok(&["replay", js, "--verify", "--print-books"]);
+    assert!(
+        replay.contains("verify: OK, every output identical"),
+        "{replay}"
+    );
+    assert!(replay.contains("book synthetic BTC-SYN: bid"), "{replay}");
+
+    // JSON lines parse, filters apply, ranges hold.
+    let fills = ok(&["journal", "inspect", js, "--kind", "fill", "--json"]);
+    let mut n = 0;
+    for line in fills.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+        assert_eq!(v["kind"], "fill");
+        assert!(
+            v["record"]["px"].is_string(),
+            "prices are exact strings: {line}"
+        );
+        n += 1;
+    }
+    assert!(n > 0, "the probe strategy traded");
+    let some = ok(&["journal", "inspect", js, "--from", "10", "--to", "19"]);
+    assert_eq!(some.lines().count(), 10, "{some}");
+
+    // Replay stops early on request.
+    let early = ok(&["replay", js, "--verify", "--until", "500"]);
+    assert!(early.contains("to seq 500"), "{early}");
+}
+
+#[test]
+fn operator_errors_are_one_clear_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("nope");
+    let ms = missing.to_str().expect("utf-8 path");
+    for args in [
+        vec!["journal", "verify", ms],
+        vec!["journal", "inspect", ms],
+        vec!["journal", "stats", ms],
+        vec!["replay", ms, "--verify"],
+    ] {
+        let o = tw(&args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("no such journal directory"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    // A directory that is not a journal.
+    let not = tmp.path().join("plain");
+    std::fs::create_dir(&not).expect("mkdir");
+    std::fs::write(not.join("notes.txt"), "hello").expect("write");
+    let o = tw(&["journal", "verify", not.to_str().expect("utf-8 path")]);
+    assert!(!o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+
+    // Unknown record kind.
+    let j = tmp.path().join("J");
+    run_synthetic(&j, "1000");
+    let o = tw(&[
+        "journal",
+        "inspect",
+        j.to_str().expect("utf-8 path"),
+        "--kind",
+        "fils",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown record kind \"fils\""));
+
+    // A bad config: every problem listed, nothing started, no journal created.
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[engine]\ntopology = \"sideways\"\nwiat = \"spin\"\n[[instrument]]\nsymbol = \"X\"\n",
+    )
+    .expect("write");
+    let bad_j = tmp.path().join("never");
+    let o = tw(&[
+        "run",
+        "--config",
+        cfg.to_str().expect("utf-8 path"),
+        "--journal",
+        bad_j.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for needle in [
+        "engine.topology",
+        "engine.wiat: unknown key",
+        "instrument[0].mid: missing",
+        "strategy",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in {err}");
+    }
+    assert!(!bad_j.exists(), "a bad config must not create a journal");
+}
+
+fn spawn_run(journal: &Path, events: &str) -> Child {
+    Command::new(BIN)
+        .args([
+            "run",
+            "--config",
+            example().to_str().expect("utf-8 path"),
+            "--events",
+            events,
+            "--journal",
+            journal.to_str().expect("utf-8 path"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn run")
+}
+
+fn wait_for_records(dir: &Path, at_least: u64, child: &mut Child) {
+    let start = Instant::now();
+    while records_in(dir) < at_least {
+        assert!(
+            child.try_wait().expect("poll child").is_none(),
+            "run ended before it could be killed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "journal never reached {at_least} records"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_mid_run_then_verify_inspect_replay_and_append() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    let js = j.to_str().expect("utf-8 path");
+    let mut child = spawn_run(&j, "50000000");
+    wait_for_records(&j, 30_000, &mut child);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+
+    let verify = ok(&["journal", "verify", js]);
+    assert!(verify.contains("OK"), "{verify}");
+    let before = records_in(&j);
+    assert!(before >= 30_000);
+
+    // Every whole record is readable, in sequence.
+    let listing = ok(&["journal", "inspect", js]);
+    assert_eq!(
+        listing.lines().count() as u64,
+        before,
+        "inspect shows every whole record"
+    );
+
+    // The surviving prefix replays identically.
+    let replay = ok(&["replay", js, "--verify"]);
+    assert!(replay.contains("verify: OK"), "{replay}");
+
+    // A new run appends after it; the journal now holds two sessions, both verifiable.
+    let out = run_synthetic(&j, "5000");
+    assert!(out.contains("appending to"), "{out}");
+    let after = records_in(&j);
+    assert!(after > before, "{after} > {before}");
+    let verify = ok(&["journal", "verify", js]);
+    assert!(verify.contains("OK: every record intact"), "{verify}");
+    let replay = ok(&["replay", js, "--verify"]);
+    assert!(replay.contains("replayed 2 session(s)"), "{replay}");
+    assert!(replay.contains("verify: OK"), "{replay}");
+}
+
+#[test]
+fn tail_follows_a_live_writer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    // Create the journal so the tail can open it, then append a second, longer session while
+    // the tail follows.
+    run_synthetic(&j, "1000");
+    let mut tail = Command::new(BIN)
+        .args([
+            "journal",
+            "tail",
+            j.to_str().expect("utf-8 path"),
+            "--kind",
+            "session",
+            "--kind",
+            "fill",
+            "--json",
+            "--idle-exit",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tail");
+    run_synthetic(&j, "60000");
+    let stdout = tail.stdout.take().expect("piped stdout");
+    let tailed: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map(|l| l.expect("utf-8 line"))
+        .collect();
+    assert!(tail.wait().expect("tail exits after idling").success());
+    let listed = ok(&[
+        "journal",
+        "inspect",
+        j.to_str().expect("utf-8 path"),
+        "--kind",
+        "session",
+        "--kind",
+        "fill",
+        "--json",
+    ]);
+    let listed: Vec<&str> = listed.lines().collect();
+    assert_eq!(
+        tailed.len(),
+        listed.len(),
+        "tail saw every record inspect sees"
+    );
+    assert!(tailed.iter().zip(&listed).all(|(a, b)| a == b));
+    assert_eq!(
+        tailed
+            .iter()
+            .filter(|l| l.contains("\"kind\":\"session\""))
+            .count(),
+        2
+    );
+}
