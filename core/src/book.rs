@@ -17,6 +17,34 @@ pub struct Level {
     pub qty: Qty,
 }
 
+/// Levels within this many of the touch are found by a linear scan.
+const NEAR_TOUCH: usize = 8;
+
+/// Position of `px` in `levels` (best last; `ascending` for bids), as `binary_search` reports it.
+fn find(levels: &[Level], px: Px, ascending: bool) -> Result<usize, usize> {
+    // `beyond(l)`: `l` is closer to the touch than `px`, so `px` belongs further from the end.
+    let beyond = |l: &Level| if ascending { l.px > px } else { l.px < px };
+    let n = levels.len();
+    let near = n.saturating_sub(NEAR_TOUCH);
+    let mut i = n;
+    while i > near {
+        let l = &levels[i - 1];
+        if l.px == px {
+            return Ok(i - 1);
+        }
+        if !beyond(l) {
+            return Err(i);
+        }
+        i -= 1;
+    }
+    let far = &levels[..near];
+    if ascending {
+        far.binary_search_by(|l| l.px.cmp(&px))
+    } else {
+        far.binary_search_by(|l| px.cmp(&l.px))
+    }
+}
+
 /// A price-level book for one instrument.
 #[derive(Clone, Debug)]
 pub struct L2Book {
@@ -52,12 +80,10 @@ impl L2Book {
             Side::Buy => (&mut self.bids, true),
             Side::Sell => (&mut self.asks, false),
         };
-        // Search from the touch end: most updates are near the best price.
-        let found = if ascending {
-            levels.binary_search_by(|l| l.px.cmp(&px))
-        } else {
-            levels.binary_search_by(|l| px.cmp(&l.px))
-        };
+        // Most updates land within a few levels of the touch, which is the end of the vector:
+        // scan those linearly (no unpredictable branches over a cold range), and fall back to a
+        // binary search for far levels.
+        let found = find(levels, px, ascending);
         match found {
             Ok(i) if qty.is_zero() => {
                 levels.remove(i);
