@@ -104,7 +104,10 @@ struct PendingSnapshot {
 /// True for diff-depth stream names (`x@depth`, `x@depth@100ms`), not partial books
 /// (`x@depth5`, `x@depth20@100ms`).
 pub(crate) fn is_diff_stream(stream: &str) -> bool {
-    matches!(stream.split_once('@'), Some((_, "depth" | "depth@100ms" | "depth@1000ms")))
+    matches!(
+        stream.split_once('@'),
+        Some((_, "depth" | "depth@100ms" | "depth@1000ms"))
+    )
 }
 
 fn scale_of(s: &str) -> u32 {
@@ -143,7 +146,8 @@ pub(crate) fn build(
                 skipped += 1;
                 continue;
             };
-            if let (Some(id), Some(bids), Some(asks)) = (probe.last_update_id, &probe.bids, &probe.asks)
+            if let (Some(id), Some(bids), Some(asks)) =
+                (probe.last_update_id, &probe.bids, &probe.asks)
             {
                 let (Some(mut changes), Some(a)) =
                     (book::changes(true, bids), book::changes(false, asks))
@@ -290,7 +294,10 @@ pub(crate) fn build(
             }
             let idx = symbols[si].diffs.len() as u32;
             symbols[si].diffs.push(diff);
-            op = BookOp::BinanceDiff { book: si as u32, diff: idx };
+            op = BookOp::BinanceDiff {
+                book: si as u32,
+                diff: idx,
+            };
         }
         if let Some(b) = derived {
             // The bucket closed with this frame's arrival: serve it just before, as the venue
@@ -318,9 +325,11 @@ pub(crate) fn build(
     }
 
     for s in snapshots {
-        let Some(sym) = s.symbol.clone().or_else(|| {
-            (symbols.len() == 1).then(|| symbols[0].name.clone())
-        }) else {
+        let Some(sym) = s
+            .symbol
+            .clone()
+            .or_else(|| (symbols.len() == 1).then(|| symbols[0].name.clone()))
+        else {
             return Err(SimError::Capture {
                 path: s.where_.clone().into(),
                 line: 0,
@@ -402,13 +411,25 @@ fn read_exchange_info(path: &std::path::Path) -> Result<Value, SimError> {
         context: format!("reading exchange_info {}", path.display()),
         source: e,
     })?;
-    // A recorder may prefix the body (`<url> -> <ts>: {...}`): start at the first brace.
+    // A recorder may prefix the body (`<url> -> <ts>: {...}`) and append its own lines: take
+    // the first JSON document from the first brace on.
     let body = text.find('{').map_or("", |i| &text[i..]);
-    serde_json::from_str(body.trim()).map_err(|e| SimError::Capture {
-        path: path.to_path_buf(),
-        line: e.line(),
-        msg: format!("exchange_info is not JSON: {e}"),
-    })
+    let first = serde_json::Deserializer::from_str(body)
+        .into_iter::<Value>()
+        .next();
+    match first {
+        Some(Ok(v)) if v.get("symbols").is_some() => Ok(v),
+        Some(Err(e)) => Err(SimError::Capture {
+            path: path.to_path_buf(),
+            line: e.line(),
+            msg: format!("exchange_info is not JSON: {e}"),
+        }),
+        _ => Err(SimError::Capture {
+            path: path.to_path_buf(),
+            line: 0,
+            msg: "exchange_info holds no exchangeInfo document (no \"symbols\")".into(),
+        }),
+    }
 }
 
 /// One second of 100 ms diffs being merged into a 1000 ms diff.
@@ -439,7 +460,11 @@ impl Bucket {
         self.last = d.last;
         self.event_time = event_time;
         for c in &d.changes {
-            let side = if c.bid { &mut self.bids } else { &mut self.asks };
+            let side = if c.bid {
+                &mut self.bids
+            } else {
+                &mut self.asks
+            };
             // Last change of a price wins: qty is the new absolute quantity.
             side.insert(c.px, (c.level[0].clone(), c.level[1].clone()));
         }
@@ -515,13 +540,24 @@ impl Session {
             "/ws" | "/ws/" => (false, Vec::new()),
             "/stream" | "/stream/" => {
                 let list = capture::query_param(&format!("?{query}"), "streams")
-                    .map(|s| s.split('/').filter(|s| !s.is_empty()).map(String::from).collect())
+                    .map(|s| {
+                        s.split('/')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 (true, list)
             }
             p => {
                 let rest = p.strip_prefix("/ws/")?;
-                (false, rest.split('/').filter(|s| !s.is_empty()).map(String::from).collect())
+                (
+                    false,
+                    rest.split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                )
             }
         };
         if streams.iter().any(|s| !valid_stream(s)) {
@@ -541,7 +577,9 @@ impl Session {
         if self.combined {
             &f.text
         } else {
-            f.text.get(f.raw.0 as usize..f.raw.1 as usize).unwrap_or(&f.text)
+            f.text
+                .get(f.raw.0 as usize..f.raw.1 as usize)
+                .unwrap_or(&f.text)
         }
     }
 
@@ -558,11 +596,17 @@ impl Session {
         let id_ok = match &id {
             Value::Null => true,
             Value::Number(n) => n.is_u64() || n.is_i64(),
-            Value::String(s) => s.len() <= 36 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            Value::String(s) => {
+                s.len() <= 36 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }
             _ => false,
         };
         if !id_ok {
-            return error_reply(2, "Invalid request: request ID must be an unsigned integer", &Value::Null);
+            return error_reply(
+                2,
+                "Invalid request: request ID must be an unsigned integer",
+                &Value::Null,
+            );
         }
         for k in obj.keys() {
             if !matches!(k.as_str(), "method" | "params" | "id") {
@@ -578,7 +622,10 @@ impl Session {
             Some(_) => return error_reply(2, "Invalid request: invalid type for `params`", &id),
         };
         let strings = || -> Option<Vec<String>> {
-            params.iter().map(|p| p.as_str().map(String::from)).collect()
+            params
+                .iter()
+                .map(|p| p.as_str().map(String::from))
+                .collect()
         };
         match method {
             "SUBSCRIBE" | "UNSUBSCRIBE" => {
@@ -586,7 +633,11 @@ impl Session {
                     return error_reply(2, "Invalid request: stream names must be strings", &id);
                 };
                 if let Some(bad) = list.iter().find(|s| !valid_stream(s)) {
-                    return error_reply(2, &format!("Invalid request: invalid stream name `{bad}`"), &id);
+                    return error_reply(
+                        2,
+                        &format!("Invalid request: invalid stream name `{bad}`"),
+                        &id,
+                    );
                 }
                 let mut reply = Reply {
                     text: Some(result_reply(&Value::Null, &id)),
@@ -614,7 +665,13 @@ impl Session {
             }
             "LIST_SUBSCRIPTIONS" => Reply {
                 text: Some(result_reply(
-                    &Value::Array(self.subscriptions.iter().cloned().map(Value::String).collect()),
+                    &Value::Array(
+                        self.subscriptions
+                            .iter()
+                            .cloned()
+                            .map(Value::String)
+                            .collect(),
+                    ),
                     &id,
                 )),
                 ..Reply::default()
@@ -627,7 +684,9 @@ impl Session {
                         ..Reply::default()
                     }
                 }
-                (Some("combined"), _) => error_reply(1, "Invalid value type: expected Boolean", &id),
+                (Some("combined"), _) => {
+                    error_reply(1, "Invalid value type: expected Boolean", &id)
+                }
                 (Some(_), _) => error_reply(0, "Unknown property", &id),
                 (None, _) => error_reply(2, "Invalid request: property name must be a string", &id),
             },
@@ -657,7 +716,9 @@ fn valid_stream(s: &str) -> bool {
         Some((sym, kind)) => {
             !sym.is_empty()
                 && !kind.is_empty()
-                && sym.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && sym
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         }
         None => s.starts_with('!'),
     }
@@ -692,7 +753,10 @@ pub(crate) struct Answer {
 fn api_error(status: u16, code: i64, msg: &str) -> Answer {
     Answer {
         status,
-        body: format!("{{\"code\":{code},\"msg\":{}}}", Value::String(msg.to_owned())),
+        body: format!(
+            "{{\"code\":{code},\"msg\":{}}}",
+            Value::String(msg.to_owned())
+        ),
         weight: 1,
     }
 }
@@ -799,10 +863,10 @@ fn split_assets(symbol: &str) -> (String, String) {
         "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "TRY", "BTC", "ETH", "BNB", "GBP",
     ];
     for q in QUOTES {
-        if let Some(base) = symbol.strip_suffix(q) {
-            if !base.is_empty() {
-                return (base.to_owned(), q.to_owned());
-            }
+        if let Some(base) = symbol.strip_suffix(q)
+            && !base.is_empty()
+        {
+            return (base.to_owned(), q.to_owned());
         }
     }
     (symbol.to_owned(), String::new())
@@ -880,7 +944,10 @@ mod tests {
         assert_eq!(r.text.as_deref(), Some(r#"{"result":null,"id":7}"#));
         assert_eq!(r.subscribe, vec!["btcusdt@trade"]);
         let r = s.on_text(r#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#);
-        assert_eq!(r.text.as_deref(), Some(r#"{"result":["btcusdt@trade"],"id":8}"#));
+        assert_eq!(
+            r.text.as_deref(),
+            Some(r#"{"result":["btcusdt@trade"],"id":8}"#)
+        );
         let r = s.on_text(r#"{"method":"NOPE","id":9}"#);
         assert!(r.text.unwrap_or_default().contains("\"code\":2"));
         let r = s.on_text("{");

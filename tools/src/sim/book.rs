@@ -207,8 +207,11 @@ mod tests {
         assert_eq!(okx_checksum(&Book::from_changes(&c)), -1_881_014_294);
         let mut c = changes(true, &[lv("3366.1", "7")]).unwrap_or_default();
         c.extend(
-            changes(false, &[lv("3366.8", "9"), lv("3368", "8"), lv("3372", "8")])
-                .unwrap_or_default(),
+            changes(
+                false,
+                &[lv("3366.8", "9"), lv("3368", "8"), lv("3372", "8")],
+            )
+            .unwrap_or_default(),
         );
         assert_eq!(okx_checksum(&Book::from_changes(&c)), 831_078_360);
     }

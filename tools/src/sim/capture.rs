@@ -66,8 +66,7 @@ pub(crate) fn read(path: &Path) -> Result<File, SimError> {
 fn split(path: &Path, text: &str) -> File {
     let trimmed = text.trim();
     // A saved REST response is one document, possibly spread over several lines.
-    if trimmed.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok()
-    {
+    if trimmed.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
         return File {
             path: path.to_path_buf(),
             lines: vec![Line {
@@ -146,16 +145,15 @@ fn parse_line(raw: &str) -> Parsed<'_> {
     if raw.contains(" <-> ") || raw.contains(" <- ") {
         return Parsed::Skip;
     }
-    if let Some((url, rest)) = raw.split_once(" -> ") {
-        if let Some((stamp, json)) = rest.split_once(": ") {
-            if let Some(ts) = epoch_seconds_to_ns(stamp) {
-                return Parsed::Message {
-                    ts_ns: Some(ts),
-                    url: Some(url.to_owned()),
-                    json,
-                };
-            }
-        }
+    if let Some((url, rest)) = raw.split_once(" -> ")
+        && let Some((stamp, json)) = rest.split_once(": ")
+        && let Some(ts) = epoch_seconds_to_ns(stamp)
+    {
+        return Parsed::Message {
+            ts_ns: Some(ts),
+            url: Some(url.to_owned()),
+            json,
+        };
     }
     Parsed::Unreadable
 }
@@ -191,15 +189,18 @@ pub(crate) fn query_param<'a>(url: &'a str, key: &str) -> Option<&'a str> {
 /// Messages without a time follow the previous one of their file.
 pub(crate) fn merge_by_time<T>(files: Vec<Vec<(u64, T)>>) -> Vec<(u64, T)> {
     let total = files.iter().map(Vec::len).sum();
-    let mut iters: Vec<_> = files.into_iter().map(|f| f.into_iter().peekable()).collect();
+    let mut iters: Vec<_> = files
+        .into_iter()
+        .map(|f| f.into_iter().peekable())
+        .collect();
     let mut out = Vec::with_capacity(total);
     loop {
         let mut best: Option<(usize, u64)> = None;
         for (i, it) in iters.iter_mut().enumerate() {
-            if let Some((ts, _)) = it.peek() {
-                if best.is_none_or(|(_, b)| *ts < b) {
-                    best = Some((i, *ts));
-                }
+            if let Some((ts, _)) = it.peek()
+                && best.is_none_or(|(_, b)| *ts < b)
+            {
+                best = Some((i, *ts));
             }
         }
         let Some((i, _)) = best else { break };
@@ -254,7 +255,10 @@ mod tests {
 
     #[test]
     fn merge_keeps_each_files_order() {
-        let merged = merge_by_time(vec![vec![(1, 'a'), (5, 'b'), (3, 'c')], vec![(2, 'x'), (4, 'y')]]);
+        let merged = merge_by_time(vec![
+            vec![(1, 'a'), (5, 'b'), (3, 'c')],
+            vec![(2, 'x'), (4, 'y')],
+        ]);
         let order: String = merged.iter().map(|(_, c)| *c).collect();
         assert_eq!(order, "axybc");
     }

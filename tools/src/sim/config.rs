@@ -218,9 +218,14 @@ impl SimConfig {
             errors.extend(v.finish());
         }
         if venues.is_empty() && !errors.iter().any(|e| e.contains("venue")) {
-            errors.push(format!("{}: at least one [[venue]] is required", root.key_path("venue")));
+            errors.push(format!(
+                "{}: at least one [[venue]] is required",
+                root.key_path("venue")
+            ));
         }
         errors.extend(root.finish());
+        // Sorted by key path, so a venue's problems read together.
+        errors.sort();
         if errors.is_empty() {
             Ok(Self {
                 bind,
@@ -428,7 +433,10 @@ impl<'a> Reader<'a> {
         match self.take(key)? {
             Value::String(s) => Some(s.as_str()),
             other => {
-                self.error(key, format!("expected a string, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -475,7 +483,10 @@ impl<'a> Reader<'a> {
                 None
             }
             other => {
-                self.error(key, format!("expected an integer, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected an integer, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -486,7 +497,10 @@ impl<'a> Reader<'a> {
             Value::Float(f) => Some(*f),
             Value::Integer(i) => Some(*i as f64),
             other => {
-                self.error(key, format!("expected a number, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected a number, found {}", other.type_str()),
+                );
                 None
             }
         }

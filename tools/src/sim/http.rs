@@ -24,7 +24,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 type Res = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// Serves one accepted REST connection until it ends.
-pub(crate) fn serve(tcp: TcpStream, tls: Arc<ServerConfig>, venue: Arc<Venue>, shared: Arc<Shared>) {
+pub(crate) fn serve(
+    tcp: TcpStream,
+    tls: Arc<ServerConfig>,
+    venue: Arc<Venue>,
+    shared: Arc<Shared>,
+) {
     let token = shared.track(&tcp);
     let _ = run(tcp, tls, &venue, &shared);
     if let Some(t) = token {
@@ -105,7 +110,12 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
                 buf.extend_from_slice(&chunk[..n]);
                 last = Instant::now();
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if last.elapsed() > IDLE {
                     return Ok(());
                 }

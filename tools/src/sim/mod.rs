@@ -238,7 +238,9 @@ impl fmt::Debug for SimHandle {
 /// serving. Nothing is left running if it fails.
 pub fn start(cfg: &SimConfig) -> Result<SimHandle, SimError> {
     if cfg.venues.is_empty() {
-        return Err(SimError::Config(vec!["venue: at least one [[venue]] is required".into()]));
+        return Err(SimError::Config(vec![
+            "venue: at least one [[venue]] is required".into(),
+        ]));
     }
     let mut warnings = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
@@ -295,7 +297,10 @@ pub fn start(cfg: &SimConfig) -> Result<SimHandle, SimError> {
     let mut bound = Vec::new();
     let mut endpoints = Vec::new();
     for v in &venues {
-        for (kind, port) in [(EndpointKind::Ws, v.cfg.ws_port), (EndpointKind::Rest, v.cfg.rest_port)] {
+        for (kind, port) in [
+            (EndpointKind::Ws, v.cfg.ws_port),
+            (EndpointKind::Rest, v.cfg.rest_port),
+        ] {
             let l = TcpListener::bind((cfg.bind, port)).map_err(|e| SimError::Io {
                 context: format!("binding {}:{port} for {} {kind:?}", cfg.bind, v.cfg.name),
                 source: e,
@@ -503,7 +508,12 @@ impl SimHandle {
     /// The simulator's own book for a symbol (Binance `BTCUSDT`, OKX `BTC-USDT`) now, at most
     /// `limit` levels per side; `None` if the venue has no such book (or OKX has not reached
     /// its snapshot yet).
-    pub fn book(&self, venue: &str, symbol: &str, limit: usize) -> Result<Option<BookView>, SimError> {
+    pub fn book(
+        &self,
+        venue: &str,
+        symbol: &str,
+        limit: usize,
+    ) -> Result<Option<BookView>, SimError> {
         let v = self.venue(venue)?;
         let st = v.lock();
         let pairs = |it: &mut dyn Iterator<Item = &Vec<String>>| -> Vec<(String, String)> {
@@ -517,14 +527,16 @@ impl SimHandle {
                 .collect()
         };
         Ok(match (&v.market, &st.books) {
-            (Market::Binance(m), Books::Binance(books)) => {
-                m.by_name.get(symbol).and_then(|&i| books.get(i)).map(|b| BookView {
+            (Market::Binance(m), Books::Binance(books)) => m
+                .by_name
+                .get(symbol)
+                .and_then(|&i| books.get(i))
+                .map(|b| BookView {
                     update_id: Some(b.update_id),
                     checksum: None,
                     bids: pairs(&mut b.book.bids_best_first()),
                     asks: pairs(&mut b.book.asks_best_first()),
-                })
-            }
+                }),
             (Market::Okx(m), Books::Okx(books)) => m
                 .by_id
                 .get(symbol)
@@ -554,7 +566,11 @@ impl SimHandle {
             v.notify();
         }
         {
-            let g = self.shared.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            let g = self
+                .shared
+                .sockets
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             for s in g.values() {
                 let _ = s.shutdown(Shutdown::Both);
             }

@@ -68,8 +68,10 @@ pub(crate) struct OkxBook {
 pub(crate) fn apply(market: &Market, books: &mut [Option<OkxBook>], op: BookOp) {
     match op {
         BookOp::OkxSnapshot { book, op } => {
-            let (Some(inst), Some(slot)) = (market.insts.get(book as usize), books.get_mut(book as usize))
-            else {
+            let (Some(inst), Some(slot)) = (
+                market.insts.get(book as usize),
+                books.get_mut(book as usize),
+            ) else {
                 return;
             };
             if let Some((changes, ts)) = inst.snapshots.get(op as usize) {
@@ -80,8 +82,10 @@ pub(crate) fn apply(market: &Market, books: &mut [Option<OkxBook>], op: BookOp) 
             }
         }
         BookOp::OkxUpdate { book, op } => {
-            let (Some(inst), Some(Some(b))) = (market.insts.get(book as usize), books.get_mut(book as usize))
-            else {
+            let (Some(inst), Some(Some(b))) = (
+                market.insts.get(book as usize),
+                books.get_mut(book as usize),
+            ) else {
                 return;
             };
             if let Some((changes, ts)) = inst.updates.get(op as usize) {
@@ -116,7 +120,10 @@ struct BookData {
 }
 
 /// Builds an OKX venue's tape and market from its capture files.
-pub(crate) fn build(files: &[File], warnings: &mut Vec<String>) -> Result<(Tape, Market), SimError> {
+pub(crate) fn build(
+    files: &[File],
+    warnings: &mut Vec<String>,
+) -> Result<(Tape, Market), SimError> {
     struct Pending {
         text: String,
         key: String,
@@ -325,7 +332,9 @@ impl Session {
         };
         let id = match req.get("id") {
             None => None,
-            Some(Value::String(s)) if s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            Some(Value::String(s))
+                if s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
                 Some(s.as_str())
             }
             Some(_) => return invalid(self),

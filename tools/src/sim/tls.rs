@@ -43,7 +43,8 @@ pub(crate) fn generate() -> Result<Certs, SimError> {
     let leaf_key = KeyPair::generate().map_err(tls_err)?;
     let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
         .map_err(tls_err)?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(tls_err)?;
 

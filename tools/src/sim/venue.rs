@@ -224,7 +224,11 @@ impl Venue {
     /// The tape is over and every connection has written everything queued to it.
     pub(crate) fn finished(&self) -> bool {
         let st = self.lock();
-        st.done && st.conns.iter().all(|c| c.ctl.queued.load(Ordering::Acquire) == 0)
+        st.done
+            && st
+                .conns
+                .iter()
+                .all(|c| c.ctl.queued.load(Ordering::Acquire) == 0)
     }
 
     /// (capture frames published, capture frames in total, connections).
@@ -233,13 +237,20 @@ impl Venue {
         let published = if st.done {
             self.tape.captured
         } else {
-            self.tape.frames.get(st.pos).map_or(self.tape.captured, |f| f.seq)
+            self.tape
+                .frames
+                .get(st.pos)
+                .map_or(self.tape.captured, |f| f.seq)
         };
         (published, self.tape.captured, st.conns.len())
     }
 
     /// Waits on the condvar until `deadline` or a notification; false once stopping.
-    fn wait_until<'a>(&self, st: MutexGuard<'a, State>, deadline: Instant) -> (MutexGuard<'a, State>, bool) {
+    fn wait_until<'a>(
+        &self,
+        st: MutexGuard<'a, State>,
+        deadline: Instant,
+    ) -> (MutexGuard<'a, State>, bool) {
         let now = Instant::now();
         if now >= deadline {
             return (st, !self.stopped());
@@ -271,7 +282,9 @@ impl Venue {
                     }
                     st = self.wait_until(st, go).0;
                 } else {
-                    st = self.wait_until(st, Instant::now() + Duration::from_millis(200)).0;
+                    st = self
+                        .wait_until(st, Instant::now() + Duration::from_millis(200))
+                        .0;
                 }
             }
         }
@@ -288,7 +301,8 @@ impl Venue {
             match self.cfg.pace {
                 Pace::Fast => {
                     while !Self::any_subscribed(&st) {
-                        let (g, ok) = self.wait_until(st, Instant::now() + Duration::from_millis(200));
+                        let (g, ok) =
+                            self.wait_until(st, Instant::now() + Duration::from_millis(200));
                         st = g;
                         if !ok {
                             return;

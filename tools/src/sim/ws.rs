@@ -43,7 +43,12 @@ enum Proto {
 }
 
 /// Serves one accepted WebSocket connection until it ends.
-pub(crate) fn serve(tcp: TcpStream, tls: Arc<ServerConfig>, venue: Arc<Venue>, shared: Arc<Shared>) {
+pub(crate) fn serve(
+    tcp: TcpStream,
+    tls: Arc<ServerConfig>,
+    venue: Arc<Venue>,
+    shared: Arc<Shared>,
+) {
     let token = shared.track(&tcp);
     // Errors only end this connection; the client sees the socket close.
     let _ = run(tcp, tls, &venue, &shared);
@@ -60,12 +65,15 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     let kind = venue.cfg.venue;
     let conn_id = format!("{:08x}", shared.next_id() as u32 ^ 0x5a17_c0de);
     let mut accepted: Option<(Proto, Vec<String>)> = None;
+    // The error type is tungstenite's (an HTTP response); its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let proto = if kind.is_binance() {
             binance::Session::from_path(pq).map(|(s, streams)| (Proto::Binance(s), streams))
         } else {
-            (pq == "/ws/v5/public").then(|| (Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
+            (pq == "/ws/v5/public")
+                .then(|| (Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
         };
         match proto {
             Some(p) => {
@@ -79,8 +87,9 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
             }
         }
     };
-    let ws = tungstenite::accept_hdr_with_config(stream, callback, Some(WebSocketConfig::default()))
-        .map_err(|e| e.to_string())?;
+    let ws =
+        tungstenite::accept_hdr_with_config(stream, callback, Some(WebSocketConfig::default()))
+            .map_err(|e| e.to_string())?;
     let Some((mut proto, initial)) = accepted else {
         return Ok(());
     };
@@ -148,7 +157,11 @@ impl Conn {
                             let _ = self.sock().shutdown(Shutdown::Both);
                             return Ok(());
                         }
-                        next = if done < BATCH { rx.try_recv().ok() } else { None };
+                        next = if done < BATCH {
+                            rx.try_recv().ok()
+                        } else {
+                            None
+                        };
                     }
                     self.ws.flush()?;
                     ctl.queued.fetch_sub(done, Ordering::AcqRel);
@@ -197,7 +210,10 @@ impl Conn {
     }
 
     /// Handles everything the client has sent so far; false when it closed.
-    fn read_client(&mut self, venue: &Venue) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    fn read_client(
+        &mut self,
+        venue: &Venue,
+    ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
         self.sock().set_nonblocking(true)?;
         let mut texts = Vec::new();
         let mut open = true;
@@ -206,7 +222,9 @@ impl Conn {
                 Ok(Message::Text(t)) => texts.push(t.as_str().to_owned()),
                 Ok(Message::Pong(_)) => self.awaiting_pong = None,
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    break Ok(());
+                }
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                     open = false;
                     break Ok(());
@@ -233,7 +251,9 @@ impl Conn {
                 let r = b.on_text(text);
                 let mut a: Vec<Action> = Vec::new();
                 if !r.subscribe.is_empty() {
-                    a.push(Action::Subscribe(r.subscribe.into_iter().map(|k| (k, None)).collect()));
+                    a.push(Action::Subscribe(
+                        r.subscribe.into_iter().map(|k| (k, None)).collect(),
+                    ));
                 }
                 a.extend(r.unsubscribe.into_iter().map(Action::Unsubscribe));
                 a.extend(r.text.map(Action::Send));
