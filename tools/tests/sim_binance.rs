@@ -480,3 +480,55 @@ fn server_pings_and_drops_a_client_that_does_not_pong() {
     }
     sim.shutdown();
 }
+
+#[test]
+fn scaled_pace_keeps_the_recorded_gaps_divided() {
+    let speed = 15.0;
+    let sim = sim(&format!(
+        "[[venue]]\nvenue = \"binance\"\ncaptures = [{}]\npace = \"scaled\"\nspeed = {speed}\n",
+        toml_path("binance/cryptofeed_BINANCE.ws.1.0"),
+    ));
+    let text = std::fs::read_to_string(data("binance/cryptofeed_BINANCE.ws.1.0")).expect("capture");
+    let stamp = |l: &str| -> f64 {
+        l.split_once(": ")
+            .and_then(|(t, _)| t.parse().ok())
+            .expect("stamp")
+    };
+    let frames: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(": {\"stream\""))
+        .collect();
+    let ours =
+        |l: &&str| l.contains("\"nknusdt@depth@100ms\"") || l.contains("\"nknusdt@bookTicker\"");
+    // The tape's clock starts at its first frame; the last frame we receive is due at
+    // (its stamp - that first stamp) / speed.
+    let last_ours = frames.iter().rev().find(|l| ours(l)).expect("ours");
+    let span = stamp(last_ours) - stamp(frames[0]);
+    let (ws, _) = urls(&sim, "binance");
+    // Taken before subscribing: the tape cannot start earlier, so the last frame cannot arrive
+    // before `begin + span / speed` however loaded the machine is (a lower bound only).
+    let begin = Instant::now();
+    let mut c = WsClient::connect(
+        &ws,
+        "/stream?streams=nknusdt@depth@100ms/nknusdt@bookTicker",
+        sim.ca_path(),
+    );
+    let expected = cryptofeed_frames()
+        .into_iter()
+        .filter(|v| v["stream"] == "nknusdt@depth@100ms" || v["stream"] == "nknusdt@bookTicker")
+        .count();
+    let mut last = begin;
+    for _ in 0..expected {
+        c.text(Duration::from_secs(60));
+        last = Instant::now();
+    }
+    let p = sim.progress("binance").expect("venue");
+    assert!(p.published <= p.total);
+    assert!(
+        last.duration_since(begin).as_secs_f64() >= span / speed * 0.98,
+        "served {expected} frames of a {span:.1} s capture in {:?} at speed {speed}",
+        last.duration_since(begin)
+    );
+    assert!(sim.wait_finished(Duration::from_secs(60)));
+    sim.shutdown();
+}

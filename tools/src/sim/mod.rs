@@ -24,7 +24,7 @@
 //! Model: each venue has one tape (its captures merged by receive time) moved by one thread at
 //! the configured pace. A connection receives the frames of its subscriptions from the moment it
 //! subscribes, like a real feed; REST snapshots come from the book that the same tape moves
-//! (see [`venue`] for the consistency argument). With `start = "first-subscribe"` (default) the
+//! (updated under the same lock that picks each frame's recipients). With `start = "first-subscribe"` (default) the
 //! tape waits for the first subscription, so a client connecting after [`start`] sees the whole
 //! capture.
 
