@@ -24,9 +24,9 @@
 //! Model: each venue has one tape (its captures merged by receive time) moved by one thread at
 //! the configured pace. A connection receives the frames of its subscriptions from the moment it
 //! subscribes, like a real feed; REST snapshots come from the book that the same tape moves
-//! (updated under the same lock that picks each frame's recipients). With `start = "first-subscribe"` (default) the
-//! tape waits for the first subscription, so a client connecting after [`start`] sees the whole
-//! capture.
+//! (updated under the same lock that picks each frame's recipients). With
+//! `start = "first-subscribe"` (default) the tape waits for the first subscription, so a client
+//! connecting after [`start`] sees the whole capture.
 
 mod binance;
 mod book;
