@@ -1,0 +1,565 @@
+//! The simulator's configuration, read from a TOML table.
+//!
+//! Shape (at the root of a file, or under `[sim]` in a run config):
+//!
+//! ```toml
+//! bind = "127.0.0.1"          # optional; loopback by default
+//! ca_dir = "target/sim-ca"    # optional; a fresh temporary directory by default
+//!
+//! [[venue]]
+//! venue = "binance"           # "binance" | "binance-us" | "okx"
+//! name = "binance"            # optional, unique; defaults to `venue`
+//! captures = ["../shared/data/binance/btcusdt_20240808.gz"]
+//! pace = "scaled"             # "recorded" | "scaled" | "fast"
+//! speed = 10                  # with "scaled": recorded gaps are divided by this
+//!
+//! [[venue.fault]]
+//! kind = "gap"                # "gap" | "pause" | "disconnect" | "malformed" | "duplicate"
+//! at = 1000                   # the capture frame (0-based) the fault applies at
+//! ```
+//!
+//! Like the run config, the reader reports every problem at once and treats unknown keys as
+//! errors (a typo in a fault would otherwise silently test nothing). It is a small reader of its
+//! own rather than `tickwire_core::config::Section` because it needs string arrays and floats.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use toml::{Table, Value};
+
+use super::SimError;
+use super::fault::FaultKind;
+
+/// Which venue protocol a simulated venue speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VenueKind {
+    /// Binance spot.
+    Binance,
+    /// Binance.US: the Binance spot protocol under another venue name.
+    BinanceUs,
+    /// OKX v5.
+    Okx,
+}
+
+impl VenueKind {
+    /// The config spelling (`binance`, `binance-us`, `okx`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VenueKind::Binance => "binance",
+            VenueKind::BinanceUs => "binance-us",
+            VenueKind::Okx => "okx",
+        }
+    }
+
+    /// True for the Binance protocol family.
+    pub fn is_binance(self) -> bool {
+        matches!(self, VenueKind::Binance | VenueKind::BinanceUs)
+    }
+}
+
+/// How fast a venue's capture is replayed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pace {
+    /// Keep the capture's inter-frame gaps (from its receive timestamps).
+    Recorded,
+    /// Divide the recorded gaps by this factor (> 0; 10 = ten times faster).
+    Scaled(f64),
+    /// As fast as the subscribed clients read: the tape waits for the slowest subscriber and
+    /// holds while nobody is subscribed.
+    Fast,
+}
+
+/// When a venue's tape starts moving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMode {
+    /// At the first subscription (plus `start_delay`), so a client that connects after
+    /// `start` returns still sees the capture from its beginning.
+    FirstSubscribe,
+    /// As soon as the simulator starts.
+    Immediate,
+}
+
+/// One configured fault: `kind` applied at capture frame `at`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// The 0-based index of the capture frame (in the venue's merged tape order, counting every
+    /// capture frame whether or not anybody subscribed to it) at which the fault applies. A gap
+    /// applies to the first book diff at or after it.
+    pub at: u64,
+    /// What happens.
+    pub kind: FaultKind,
+}
+
+/// Instrument filters for a generated `exchangeInfo` (anything absent is inferred from the
+/// capture: the finest price and size decimals seen).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SymbolSpec {
+    /// Venue symbol, upper case (`BTCUSDT`).
+    pub symbol: String,
+    /// Price tick (`PRICE_FILTER.tickSize`).
+    pub tick: Option<Decimal>,
+    /// Size step (`LOT_SIZE.stepSize`).
+    pub lot: Option<Decimal>,
+    /// Minimum notional (`NOTIONAL.minNotional`); zero when absent.
+    pub min_notional: Option<Decimal>,
+}
+
+/// One simulated venue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VenueConfig {
+    /// Unique name, used in endpoints and handle calls (defaults to the venue kind's spelling).
+    pub name: String,
+    /// Protocol spoken.
+    pub venue: VenueKind,
+    /// Capture files, merged by receive time (each file's own order is kept). Formats are
+    /// detected per file and line: hftbacktest gzip `<ns> <json>` lines (with an inlined REST
+    /// snapshot line), cryptofeed recorder lines `<epoch_s>: <json>` (connection and sent lines
+    /// skipped), cryptofeed HTTP recordings `<url> -> <epoch_s>: <json>`, and plain JSON depth
+    /// snapshots (symbol from the file name's last `_` token, e.g. `..._NKNUSDT.json`).
+    pub captures: Vec<PathBuf>,
+    /// A recorded `GET /api/v3/exchangeInfo` body to serve (a recorder prefix before the JSON is
+    /// skipped); a minimal one is generated when absent.
+    pub exchange_info: Option<PathBuf>,
+    /// Filters for the generated `exchangeInfo`.
+    pub symbols: Vec<SymbolSpec>,
+    /// Replay speed.
+    pub pace: Pace,
+    /// When the tape starts.
+    pub start: StartMode,
+    /// Extra wait after the first subscription before the tape moves (lets a client subscribe
+    /// to several streams in separate messages without missing the start).
+    pub start_delay: Duration,
+    /// WebSocket port (0 = ephemeral).
+    pub ws_port: u16,
+    /// REST port (0 = ephemeral).
+    pub rest_port: u16,
+    /// Binance: interval between server pings (20 s on the real venue).
+    pub ping_interval: Duration,
+    /// Binance: a client that has not answered a ping within this is dropped (60 s real).
+    pub pong_timeout: Duration,
+    /// OKX: a connection with no traffic either way for this long is dropped (30 s real).
+    pub idle_timeout: Duration,
+    /// Frames a connection may have queued. `fast` blocks the tape on a full queue; the paced
+    /// modes drop a client that falls this far behind, as a real venue drops slow consumers.
+    pub queue_frames: usize,
+    /// Faults to inject.
+    pub faults: Vec<FaultSpec>,
+}
+
+impl VenueConfig {
+    /// A venue with defaults: no captures, fast pace, real-venue keep-alive timings.
+    pub fn new(venue: VenueKind) -> Self {
+        Self {
+            name: venue.as_str().to_owned(),
+            venue,
+            captures: Vec::new(),
+            exchange_info: None,
+            symbols: Vec::new(),
+            pace: Pace::Fast,
+            start: StartMode::FirstSubscribe,
+            start_delay: Duration::ZERO,
+            ws_port: 0,
+            rest_port: 0,
+            ping_interval: Duration::from_secs(20),
+            pong_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
+            queue_frames: 65_536,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// The whole simulator configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    /// Address every listener binds (loopback by default).
+    pub bind: IpAddr,
+    /// Where the CA certificate is written; `None` = a fresh temporary directory, removed at
+    /// shutdown.
+    pub ca_dir: Option<PathBuf>,
+    /// The venues.
+    pub venues: Vec<VenueConfig>,
+}
+
+impl SimConfig {
+    /// Parses a standalone TOML document (keys at its root).
+    pub fn parse(text: &str) -> Result<Self, SimError> {
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| SimError::Config(vec![e.message().replace('\n', " ")]))?;
+        Self::from_table(&table, "")
+    }
+
+    /// Reads a table; `path` prefixes error messages (e.g. `"sim"` for a `[sim]` section).
+    /// Every problem is reported, each with its key path. Capture files are checked to exist;
+    /// their content is read by [`super::start`].
+    pub fn from_table(table: &Table, path: &str) -> Result<Self, SimError> {
+        let mut errors = Vec::new();
+        let mut root = Reader::new(path, table);
+        let bind = match root.opt_str("bind") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(s) => s.parse().unwrap_or_else(|_| {
+                root.error("bind", format!("{s:?} is not an IP address"));
+                IpAddr::from([127, 0, 0, 1])
+            }),
+        };
+        let ca_dir = root.opt_str("ca_dir").map(PathBuf::from);
+        let mut venues: Vec<VenueConfig> = Vec::new();
+        for mut v in root.tables("venue") {
+            if let Some(vc) = read_venue(&mut v, &mut errors) {
+                if venues.iter().any(|o| o.name == vc.name) {
+                    v.error("name", format!("venue name {:?} is used twice", vc.name));
+                } else {
+                    venues.push(vc);
+                }
+            }
+            errors.extend(v.finish());
+        }
+        if venues.is_empty() && !errors.iter().any(|e| e.contains("venue")) {
+            errors.push(format!(
+                "{}: at least one [[venue]] is required",
+                root.key_path("venue")
+            ));
+        }
+        errors.extend(root.finish());
+        // Sorted by key path, so a venue's problems read together.
+        errors.sort();
+        if errors.is_empty() {
+            Ok(Self {
+                bind,
+                ca_dir,
+                venues,
+            })
+        } else {
+            Err(SimError::Config(errors))
+        }
+    }
+}
+
+fn ms(r: &mut Reader<'_>, key: &str, default: Duration) -> Duration {
+    r.opt_int(key, 0, 86_400_000)
+        .map_or(default, |v| Duration::from_millis(v as u64))
+}
+
+fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfig> {
+    let kind = match v.str("venue") {
+        Some("binance") => Some(VenueKind::Binance),
+        Some("binance-us") => Some(VenueKind::BinanceUs),
+        Some("okx") => Some(VenueKind::Okx),
+        Some(other) => {
+            v.error(
+                "venue",
+                format!("unknown venue {other:?} (binance, binance-us, okx)"),
+            );
+            None
+        }
+        None => None,
+    };
+    let mut c = VenueConfig::new(kind.unwrap_or(VenueKind::Binance));
+    if let Some(n) = v.opt_str("name") {
+        if n.is_empty() {
+            v.error("name", "must not be empty");
+        }
+        c.name = n.to_owned();
+    }
+    let captures = v.str_array("captures");
+    if captures.as_ref().is_some_and(|c| c.is_empty()) || (captures.is_none() && !v.has("captures"))
+    {
+        v.error("captures", "at least one capture file is required");
+    }
+    for f in captures.unwrap_or_default() {
+        let p = PathBuf::from(f);
+        if !p.is_file() {
+            v.error("captures", format!("{f:?}: no such file"));
+        }
+        c.captures.push(p);
+    }
+    if let Some(f) = v.opt_str("exchange_info") {
+        let p = PathBuf::from(f);
+        if !p.is_file() {
+            v.error("exchange_info", format!("{f:?}: no such file"));
+        }
+        if kind == Some(VenueKind::Okx) {
+            v.error("exchange_info", "only Binance venues serve exchangeInfo");
+        }
+        c.exchange_info = Some(p);
+    }
+    let speed = v.opt_float("speed");
+    match v.opt_str("pace") {
+        None | Some("fast") => c.pace = Pace::Fast,
+        Some("recorded") => c.pace = Pace::Recorded,
+        Some("scaled") => match speed {
+            Some(f) if f > 0.0 && f.is_finite() => c.pace = Pace::Scaled(f),
+            Some(f) => v.error("speed", format!("{f} must be a positive number")),
+            None if !v.has("speed") => v.error("speed", "missing (required by pace = \"scaled\")"),
+            None => {}
+        },
+        Some(other) => v.error(
+            "pace",
+            format!("unknown pace {other:?} (recorded, scaled, fast)"),
+        ),
+    }
+    if speed.is_some() && !matches!(c.pace, Pace::Scaled(_)) {
+        v.error("speed", "only meaningful with pace = \"scaled\"");
+    }
+    match v.opt_str("start") {
+        None | Some("first-subscribe") => {}
+        Some("immediate") => c.start = StartMode::Immediate,
+        Some(other) => v.error(
+            "start",
+            format!("unknown start {other:?} (first-subscribe, immediate)"),
+        ),
+    }
+    c.start_delay = ms(v, "start_delay_ms", c.start_delay);
+    c.ws_port = v.opt_int("ws_port", 0, 65_535).map_or(0, |p| p as u16);
+    c.rest_port = v.opt_int("rest_port", 0, 65_535).map_or(0, |p| p as u16);
+    c.ping_interval = ms(v, "ping_interval_ms", c.ping_interval);
+    c.pong_timeout = ms(v, "pong_timeout_ms", c.pong_timeout);
+    c.idle_timeout = ms(v, "idle_timeout_ms", c.idle_timeout);
+    if c.ping_interval.is_zero() {
+        v.error("ping_interval_ms", "must be positive");
+    }
+    c.queue_frames = v
+        .opt_int("queue_frames", 1, 1 << 24)
+        .map_or(c.queue_frames, |q| q as usize);
+    for mut f in v.tables("fault") {
+        let at = f.opt_int("at", 0, i64::MAX);
+        if at.is_none() && !f.has("at") {
+            f.error("at", "missing");
+        }
+        let ms = f.opt_int("ms", 0, 3_600_000);
+        let kind = match f.str("kind") {
+            Some("gap") => Some(FaultKind::Gap),
+            Some("disconnect") => Some(FaultKind::Disconnect),
+            Some("malformed") => Some(FaultKind::Malformed),
+            Some("duplicate") => Some(FaultKind::Duplicate),
+            Some("pause") => match ms {
+                Some(m) => Some(FaultKind::Pause(Duration::from_millis(m as u64))),
+                None => {
+                    if !f.has("ms") {
+                        f.error("ms", "missing (required by kind = \"pause\")");
+                    }
+                    None
+                }
+            },
+            Some(other) => {
+                f.error(
+                    "kind",
+                    format!(
+                        "unknown fault {other:?} (gap, pause, disconnect, malformed, duplicate)"
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        if ms.is_some() && !matches!(kind, Some(FaultKind::Pause(_)) | None) {
+            f.error("ms", "only meaningful with kind = \"pause\"");
+        }
+        if let (Some(at), Some(kind)) = (at, kind) {
+            c.faults.push(FaultSpec {
+                at: at as u64,
+                kind,
+            });
+        }
+        errors.extend(f.finish());
+    }
+    for mut s in v.tables("symbol") {
+        let symbol = s.str("symbol").map(str::to_ascii_uppercase);
+        let tick = s.opt_decimal("tick");
+        let lot = s.opt_decimal("lot");
+        let min_notional = s.opt_decimal("min_notional");
+        if kind == Some(VenueKind::Okx) {
+            s.error("symbol", "symbol filters are only used by Binance venues");
+        }
+        if let Some(symbol) = symbol {
+            c.symbols.push(SymbolSpec {
+                symbol,
+                tick,
+                lot,
+                min_notional,
+            });
+        }
+        errors.extend(s.finish());
+    }
+    kind.map(|_| c)
+}
+
+/// A strict view of one TOML table: typed getters record errors with full key paths, and
+/// `finish` reports every key nobody read.
+struct Reader<'a> {
+    path: String,
+    table: &'a Table,
+    used: Vec<&'a str>,
+    errors: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(path: impl Into<String>, table: &'a Table) -> Self {
+        Self {
+            path: path.into(),
+            table,
+            used: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn error(&mut self, key: &str, msg: impl core::fmt::Display) {
+        let p = self.key_path(key);
+        self.errors.push(format!("{p}: {msg}"));
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.table.contains_key(key)
+    }
+
+    fn take(&mut self, key: &str) -> Option<&'a Value> {
+        let (k, v) = self.table.get_key_value(key)?;
+        self.used.push(k.as_str());
+        Some(v)
+    }
+
+    fn opt_str(&mut self, key: &str) -> Option<&'a str> {
+        match self.take(key)? {
+            Value::String(s) => Some(s.as_str()),
+            other => {
+                self.error(
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn str(&mut self, key: &str) -> Option<&'a str> {
+        if !self.has(key) {
+            self.error(key, "missing");
+        }
+        self.opt_str(key)
+    }
+
+    fn str_array(&mut self, key: &str) -> Option<Vec<&'a str>> {
+        match self.take(key)? {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.as_str()),
+                        other => self.error(
+                            &format!("{key}[{i}]"),
+                            format!("expected a string, found {}", other.type_str()),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            Value::String(s) => Some(vec![s.as_str()]),
+            other => {
+                self.error(
+                    key,
+                    format!("expected an array of strings, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_int(&mut self, key: &str, min: i64, max: i64) -> Option<i64> {
+        match self.take(key)? {
+            Value::Integer(i) if (min..=max).contains(i) => Some(*i),
+            Value::Integer(i) => {
+                self.error(key, format!("{i} is out of range {min}..={max}"));
+                None
+            }
+            other => {
+                self.error(
+                    key,
+                    format!("expected an integer, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_float(&mut self, key: &str) -> Option<f64> {
+        match self.take(key)? {
+            Value::Float(f) => Some(*f),
+            Value::Integer(i) => Some(*i as f64),
+            other => {
+                self.error(
+                    key,
+                    format!("expected a number, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_decimal(&mut self, key: &str) -> Option<Decimal> {
+        let raw = self.opt_str(key)?;
+        match raw.parse::<Decimal>() {
+            Ok(d) if d > Decimal::ZERO => Some(d),
+            Ok(_) => {
+                self.error(key, format!("{raw:?} must be positive"));
+                None
+            }
+            Err(e) => {
+                self.error(key, format!("{raw:?} is not a valid decimal string: {e}"));
+                None
+            }
+        }
+    }
+
+    fn tables(&mut self, key: &str) -> Vec<Reader<'a>> {
+        let path = self.key_path(key);
+        match self.take(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::Table(t) => out.push(Reader::new(format!("{path}[{i}]"), t)),
+                        other => self.errors.push(format!(
+                            "{path}[{i}]: expected a table, found {}",
+                            other.type_str()
+                        )),
+                    }
+                }
+                out
+            }
+            Some(other) => {
+                self.error(
+                    key,
+                    format!("expected an array of tables, found {}", other.type_str()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<String> {
+        let mut errors = self.errors;
+        for key in self.table.keys() {
+            if !self.used.contains(&key.as_str()) {
+                let p = if self.path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}.{key}", self.path)
+                };
+                errors.push(format!("{p}: unknown key"));
+            }
+        }
+        errors
+    }
+}

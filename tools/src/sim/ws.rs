@@ -1,0 +1,328 @@
+//! The WebSocket side: one thread per connection, blocking rustls + tungstenite.
+//!
+//! The thread waits on its tape queue (bounded wait) and, every few milliseconds or when the
+//! queue is idle, drains what the client sent with the socket briefly non-blocking. Writes are
+//! blocking with a timeout, so a client that stops reading is dropped rather than holding a
+//! thread forever.
+
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::http::StatusCode;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Bytes, Message, WebSocket};
+
+use super::Shared;
+use super::binance;
+use super::okx::{self, Action};
+use super::venue::{Books, Out, State, Venue};
+
+/// Longest wait on the queue before looking at the socket and the keep-alive timers.
+const POLL: Duration = Duration::from_millis(20);
+/// How often the socket is checked for client messages while frames are flowing.
+const CHECK: Duration = Duration::from_millis(5);
+/// TLS + WebSocket handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A blocked write (client not reading) ends the connection after this.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Queue items written per flush.
+const BATCH: usize = 256;
+
+type Ws = WebSocket<StreamOwned<ServerConnection, TcpStream>>;
+type Res = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+enum Proto {
+    Binance(binance::Session),
+    Okx(okx::Session),
+}
+
+/// Serves one accepted WebSocket connection until it ends.
+pub(crate) fn serve(
+    tcp: TcpStream,
+    tls: Arc<ServerConfig>,
+    venue: Arc<Venue>,
+    shared: Arc<Shared>,
+) {
+    let token = shared.track(&tcp);
+    // Errors only end this connection; the client sees the socket close.
+    let _ = run(tcp, tls, &venue, &shared);
+    if let Some(t) = token {
+        shared.untrack(t);
+    }
+}
+
+fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -> Res {
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let stream = StreamOwned::new(ServerConnection::new(tls)?, tcp);
+    let kind = venue.cfg.venue;
+    let conn_id = format!("{:08x}", shared.next_id() as u32 ^ 0x5a17_c0de);
+    let mut accepted: Option<(Proto, Vec<String>)> = None;
+    // The error type is tungstenite's (an HTTP response); its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let proto = if kind.is_binance() {
+            binance::Session::from_path(pq).map(|(s, streams)| (Proto::Binance(s), streams))
+        } else {
+            (pq == "/ws/v5/public")
+                .then(|| (Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
+        };
+        match proto {
+            Some(p) => {
+                accepted = Some(p);
+                Ok(resp)
+            }
+            None => {
+                let mut r = ErrorResponse::new(Some("Not Found".into()));
+                *r.status_mut() = StatusCode::NOT_FOUND;
+                Err(r)
+            }
+        }
+    };
+    let ws =
+        tungstenite::accept_hdr_with_config(stream, callback, Some(WebSocketConfig::default()))
+            .map_err(|e| e.to_string())?;
+    let Some((mut proto, initial)) = accepted else {
+        return Ok(());
+    };
+    ws.get_ref().sock.set_read_timeout(None)?;
+    let (cid, rx, ctl) = venue.register();
+    if !initial.is_empty() {
+        let keys: Vec<&str> = initial.iter().map(String::as_str).collect();
+        venue.subscribe(cid, &keys, |_| ());
+    }
+    if let Proto::Binance(b) = &mut proto {
+        b.subscriptions = initial;
+    }
+    let mut conn = Conn {
+        ws,
+        proto,
+        cid,
+        last_ping: Instant::now(),
+        awaiting_pong: None,
+        last_traffic: Instant::now(),
+    };
+    let r = conn.run(venue, shared, &rx, &ctl);
+    venue.unregister(cid);
+    r
+}
+
+struct Conn {
+    ws: Ws,
+    proto: Proto,
+    cid: u64,
+    last_ping: Instant,
+    awaiting_pong: Option<Instant>,
+    last_traffic: Instant,
+}
+
+impl Conn {
+    fn sock(&self) -> &TcpStream {
+        &self.ws.get_ref().sock
+    }
+
+    fn run(
+        &mut self,
+        venue: &Venue,
+        shared: &Shared,
+        rx: &std::sync::mpsc::Receiver<Out>,
+        ctl: &super::venue::ConnCtl,
+    ) -> Res {
+        let mut last_check = Instant::now();
+        loop {
+            if shared.stopping() {
+                return Ok(());
+            }
+            if ctl.kill.load(Ordering::Acquire) {
+                let _ = self.sock().shutdown(Shutdown::Both);
+                return Ok(());
+            }
+            let mut idle = false;
+            let mut done = 0usize;
+            match rx.recv_timeout(POLL) {
+                Ok(first) => {
+                    let mut next = Some(first);
+                    while let Some(o) = next {
+                        done += 1;
+                        if !self.write_out(venue, o)? {
+                            ctl.queued.fetch_sub(done, Ordering::AcqRel);
+                            let _ = self.sock().shutdown(Shutdown::Both);
+                            return Ok(());
+                        }
+                        next = if done < BATCH {
+                            rx.try_recv().ok()
+                        } else {
+                            None
+                        };
+                    }
+                    self.ws.flush()?;
+                    ctl.queued.fetch_sub(done, Ordering::AcqRel);
+                    self.last_traffic = Instant::now();
+                }
+                Err(RecvTimeoutError::Timeout) => idle = true,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if idle || last_check.elapsed() >= CHECK {
+                if !self.read_client(venue)? {
+                    return Ok(());
+                }
+                last_check = Instant::now();
+            }
+            if !self.keepalive(venue)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes one queue item; false means "close abruptly now".
+    fn write_out(&mut self, venue: &Venue, o: Out) -> Result<bool, tungstenite::Error> {
+        let (i, malformed) = match o {
+            Out::Frame(i) => (i, false),
+            Out::Malformed(i) => (i, true),
+            Out::Disconnect => return Ok(false),
+        };
+        let Some(f) = venue.tape.frames.get(i as usize) else {
+            return Ok(true);
+        };
+        let text = match &self.proto {
+            Proto::Binance(b) => b.render(f),
+            Proto::Okx(_) => &f.text,
+        };
+        let text = if malformed {
+            let mut cut = text.len() / 2;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            &text[..cut]
+        } else {
+            text
+        };
+        self.ws.write(Message::text(text))?;
+        Ok(true)
+    }
+
+    /// Handles everything the client has sent so far; false when it closed.
+    fn read_client(
+        &mut self,
+        venue: &Venue,
+    ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+        self.sock().set_nonblocking(true)?;
+        let mut texts = Vec::new();
+        let mut open = true;
+        let res = loop {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => texts.push(t.as_str().to_owned()),
+                Ok(Message::Pong(_)) => self.awaiting_pong = None,
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    break Ok(());
+                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    open = false;
+                    break Ok(());
+                }
+                Err(e) => break Err(e),
+            }
+            self.last_traffic = Instant::now();
+        };
+        self.sock().set_nonblocking(false)?;
+        res?;
+        if !open {
+            return Ok(false);
+        }
+        for t in texts {
+            self.on_text(venue, &t)?;
+        }
+        self.ws.flush()?;
+        Ok(true)
+    }
+
+    fn on_text(&mut self, venue: &Venue, text: &str) -> Result<(), tungstenite::Error> {
+        let actions: Vec<Action> = match &mut self.proto {
+            Proto::Binance(b) => {
+                let r = b.on_text(text);
+                let mut a: Vec<Action> = Vec::new();
+                if !r.subscribe.is_empty() {
+                    a.push(Action::Subscribe(
+                        r.subscribe.into_iter().map(|k| (k, None)).collect(),
+                    ));
+                }
+                a.extend(r.unsubscribe.into_iter().map(Action::Unsubscribe));
+                a.extend(r.text.map(Action::Send));
+                a
+            }
+            Proto::Okx(o) => {
+                let super::venue::Market::Okx(m) = &venue.market else {
+                    return Ok(());
+                };
+                o.on_text(text, m)
+            }
+        };
+        for a in actions {
+            match a {
+                Action::Send(t) => self.ws.write(Message::text(t))?,
+                Action::Subscribe(list) => {
+                    let keys: Vec<&str> = list.iter().map(|(k, _)| k.as_str()).collect();
+                    let snapshots: Vec<String> = venue.subscribe(self.cid, &keys, |st: &State| {
+                        list.iter()
+                            .filter_map(|(_, books)| okx_snapshot(venue, st, books.as_deref()?))
+                            .collect()
+                    });
+                    for s in snapshots {
+                        self.ws.write(Message::text(s))?;
+                    }
+                }
+                Action::Unsubscribe(key) => venue.unsubscribe(self.cid, &key),
+            }
+        }
+        Ok(())
+    }
+
+    /// Pings (Binance) and idle limits; false when the connection must end.
+    fn keepalive(&mut self, venue: &Venue) -> Result<bool, tungstenite::Error> {
+        let now = Instant::now();
+        match self.proto {
+            Proto::Binance(_) => {
+                if self
+                    .awaiting_pong
+                    .is_some_and(|t| now.duration_since(t) > venue.cfg.pong_timeout)
+                {
+                    let _ = self.sock().shutdown(Shutdown::Both);
+                    return Ok(false);
+                }
+                if now.duration_since(self.last_ping) >= venue.cfg.ping_interval {
+                    let stamp = Bytes::from(format!("{}", super::now_ms()));
+                    self.ws.write(Message::Ping(stamp))?;
+                    self.ws.flush()?;
+                    self.last_ping = now;
+                    self.awaiting_pong.get_or_insert(now);
+                }
+            }
+            Proto::Okx(_) => {
+                if now.duration_since(self.last_traffic) > venue.cfg.idle_timeout {
+                    let _ = self.sock().shutdown(Shutdown::Both);
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The snapshot an OKX `books` subscriber gets first, if the tape is past the capture's
+/// snapshot (before it, the captured snapshot itself will come from the tape).
+fn okx_snapshot(venue: &Venue, st: &State, inst: &str) -> Option<String> {
+    let (super::venue::Market::Okx(m), Books::Okx(books)) = (&venue.market, &st.books) else {
+        return None;
+    };
+    let b = books.get(*m.by_id.get(inst)?)?.as_ref()?;
+    Some(okx::snapshot_push(inst, b))
+}
