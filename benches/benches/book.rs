@@ -29,7 +29,7 @@ fn ops() -> Vec<(Side, i64, i64)> {
         let side = if x & 1 == 0 { Side::Buy } else { Side::Sell };
         let depth = ((x >> 8) % 5) as i64;
         // 1 in 4 deletes; the cycle re-inserts deleted levels later with a new quantity.
-        let qty = if (x >> 16) % 4 == 0 {
+        let qty = if (x >> 16).is_multiple_of(4) {
             0
         } else {
             1 + ((x >> 20) % 1000) as i64 * 1_000_000

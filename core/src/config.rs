@@ -55,6 +55,16 @@ impl<'a> Section<'a> {
         self.errors.push(format!("{p}: {msg}"));
     }
 
+    /// Takes over the errors of a nested section (already carrying their full paths).
+    pub fn absorb(&mut self, errors: Vec<String>) {
+        self.errors.extend(errors);
+    }
+
+    /// Marks a key as handled elsewhere, so [`Section::finish`] does not call it unknown.
+    pub fn skip(&mut self, key: &str) {
+        let _ = self.take(key);
+    }
+
     /// True if the key is present.
     pub fn has(&self, key: &str) -> bool {
         self.table.contains_key(key)
@@ -169,6 +179,28 @@ impl<'a> Section<'a> {
             self.error(key, "must not be negative");
         }
         !negative
+    }
+
+    /// An optional array of strings.
+    pub fn opt_str_array(&mut self, key: &str) -> Option<Vec<&'a str>> {
+        let items = match self.take(key)? {
+            Value::Array(items) => items,
+            other => {
+                self.error(key, format!("expected an array of strings, found {}", other.type_str()));
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => out.push(s.as_str()),
+                other => {
+                    self.error(key, format!("item {i}: expected a string, found {}", other.type_str()));
+                    return None;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// An optional nested table.

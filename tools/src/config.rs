@@ -14,7 +14,10 @@ use tickwire_core::num::InstrumentSpec;
 use tickwire_core::synthetic::SyntheticInstrument;
 use tickwire_core::topology::Topology;
 use tickwire_core::wait::WaitPolicy;
+use tickwire::sim::{SimConfig, SimError};
 use tickwire_exec::sim_exchange::FeeSchedule;
+
+use crate::venue_config::{VenueMode, VenueSection, read_venue};
 
 /// Engine and threading settings (`[engine]`).
 #[derive(Clone, Debug)]
@@ -76,6 +79,10 @@ pub struct RunConfig {
     pub synthetic: SyntheticSection,
     /// `[exchange]`.
     pub exchange: ExchangeSection,
+    /// `[[venue]]`: venue feeds.
+    pub venues: Vec<VenueSection>,
+    /// `[sim]`: the embedded simulator, for venues with `mode = "sim"`.
+    pub sim: Option<SimConfig>,
     table: toml::Table,
 }
 
@@ -168,8 +175,53 @@ impl RunConfig {
             }
             errors.extend(s.finish());
         }
-        if synthetic.instruments.is_empty() {
-            errors.push("instrument: at least one [[instrument]] is required".into());
+        let mut venues = Vec::new();
+        let mut next_id = synthetic.instruments.len() as u32;
+        for mut v in root.tables("venue") {
+            if let Some(section) = read_venue(&mut v, next_id) {
+                next_id += section.instruments.len() as u32;
+                venues.push(section);
+            }
+            errors.extend(v.finish());
+        }
+        if synthetic.instruments.is_empty() && venues.is_empty() {
+            errors.push(
+                "instrument: configure a synthetic market ([[instrument]]) or venue feeds ([[venue]])"
+                    .into(),
+            );
+        }
+        let sim = match table.get("sim") {
+            None => None,
+            Some(toml::Value::Table(t)) => {
+                root.skip("sim");
+                match SimConfig::from_table(t, "sim") {
+                    Ok(c) => Some(c),
+                    Err(SimError::Config(list)) => {
+                        errors.extend(list);
+                        None
+                    }
+                    Err(e) => {
+                        errors.push(format!("sim: {e}"));
+                        None
+                    }
+                }
+            }
+            Some(_) => {
+                errors.push("sim: expected a table".into());
+                root.skip("sim");
+                None
+            }
+        };
+        for v in venues.iter().filter(|v| v.mode == VenueMode::Sim) {
+            let served = sim
+                .as_ref()
+                .is_some_and(|c| c.venues.iter().any(|sv| sv.name == v.sim_name));
+            if !served {
+                errors.push(format!(
+                    "venue {}: mode = \"sim\" needs a [[sim.venue]] named {:?}",
+                    v.venue, v.sim_name
+                ));
+            }
         }
 
         let mut exchange = ExchangeSection {
@@ -189,9 +241,6 @@ impl RunConfig {
             .map(|i| i.spec.clone())
             .collect();
         let mut strategy_sections = root.tables("strategy");
-        if strategy_sections.is_empty() {
-            errors.push("strategy: at least one [[strategy]] is required".into());
-        }
         for s in &mut strategy_sections {
             let _ = tickwire_strategies::build(s, &specs);
         }
@@ -208,17 +257,17 @@ impl RunConfig {
             journal,
             synthetic,
             exchange,
+            venues,
+            sim,
             table,
         })
     }
 
     /// Instrument specs, by id.
     pub fn instruments(&self) -> Vec<InstrumentSpec> {
-        self.synthetic
-            .instruments
-            .iter()
-            .map(|i| i.spec.clone())
-            .collect()
+        let synthetic = self.synthetic.instruments.iter().map(|i| i.spec.clone());
+        let venues = self.venues.iter().flat_map(|v| v.instruments.iter().cloned());
+        synthetic.chain(venues).collect()
     }
 
     /// A fresh engine with the configured strategies.

@@ -5,6 +5,8 @@ mod config;
 mod journal_cmd;
 mod replay_cmd;
 mod run;
+mod sim_cmd;
+mod venue_config;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,16 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long)]
         duration: Option<f64>,
+    },
+    /// Run the venue simulator standalone: prints `READY <venue> <kind> <url>` per endpoint and
+    /// `CA <path>` (the certificate clients must trust).
+    Sim {
+        /// Config file: its `[sim]` section, or a standalone simulator file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Exit once every capture has been served to its subscribers.
+        #[arg(long)]
+        until_finished: bool,
     },
     /// Journal tools.
     Journal {
@@ -142,6 +154,10 @@ fn main() -> ExitCode {
             events,
             duration,
         } => run::run(&config, journal.as_deref(), events, duration),
+        Command::Sim {
+            config,
+            until_finished,
+        } => sim_cmd::sim(&config, until_finished),
         Command::Journal { command } => match command {
             JournalCommand::Inspect {
                 dir,
