@@ -4,5 +4,6 @@
 //! thread. The venue feeds (mio + rustls + WebSocket client, per-venue subscribe/parse/book-sync,
 //! reconnect) are added by the market-data issue in the modules below.
 
+pub mod feed;
 pub mod net;
 pub mod venue;

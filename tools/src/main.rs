@@ -7,6 +7,7 @@ mod replay_cmd;
 mod run;
 mod sim_cmd;
 mod venue_config;
+mod venue_feeds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

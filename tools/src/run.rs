@@ -23,6 +23,7 @@ use tickwire_exec::sim_thread::{SimExecIo, SimExecSummary, run_sim_exec};
 use crate::Failure;
 use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
+use crate::venue_feeds::{self, VenueFeeds};
 
 /// Journal format version written into session records.
 const FORMAT_VERSION: u32 = 1;
@@ -147,8 +148,9 @@ pub fn run(
             "--duration must be a positive number of seconds, got {d}"
         )));
     }
+    let synthetic = !cfg.synthetic.instruments.is_empty();
     let events = events.unwrap_or(cfg.synthetic.events);
-    if events == 0 && duration.is_none() {
+    if synthetic && cfg.venues.is_empty() && events == 0 && duration.is_none() {
         return Err(Failure::new(
             "nothing bounds this run: give --events, --duration or synthetic.events",
         ));
@@ -157,36 +159,47 @@ pub fn run(
     let signals = install_signal_flag()?;
 
     let cap = cfg.engine.ring_capacity;
-    let (feed_core_tx, feed_core_rx) = channel(cap);
-    let (feed_exch_tx, feed_exch_rx) = channel(cap);
     let (cmd_tx, cmd_rx) = channel(cap);
     let (rep_tx, rep_rx) = channel(cap);
     let (ctl_tx, ctl_rx) = channel::<Input>(1024);
+    let (feed_exch_tx, feed_exch_rx) = channel(cap);
 
     let wait = cfg.engine.wait;
-    let roles = [
-        (Role::Feed(0), wait),
-        (Role::Core, wait),
-        (Role::Exec, wait),
-        (Role::Ops, WaitPolicy::spin_then_park()),
-    ];
+    let mut roles: Vec<(Role, WaitPolicy)> = Vec::new();
+    if synthetic {
+        roles.push((Role::Feed(0), wait));
+    }
+    roles.extend(venue_feeds::roles(&cfg).map(|r| (r, wait)));
+    roles.push((Role::Core, wait));
+    roles.push((Role::Exec, wait));
+    roles.push((Role::Ops, WaitPolicy::spin_then_park()));
     let plan = plan_for_this_host(cfg.engine.topology, &roles);
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
     let stop = StopFlag::new();
     let started = Instant::now();
-
-    let feed = FeedPlan {
-        market: SyntheticMarket::new(cfg.synthetic.seed, &cfg.synthetic.instruments),
-        events,
-        rate: cfg.synthetic.rate,
-        to_core: feed_core_tx,
-        to_exchange: feed_exch_tx,
-        stop: stop.clone(),
-    };
     let spawn_err = |e: std::io::Error| Failure::new(format!("starting threads: {e}"));
-    let feed_h = spawn(Role::Feed(0), &plan, move |ctx| run_feed(feed, ctx)).map_err(spawn_err)?;
+
+    let mut market_rings = Vec::new();
+    let feed_h = if synthetic {
+        let (feed_core_tx, feed_core_rx) = channel(cap);
+        market_rings.push(feed_core_rx);
+        let feed = FeedPlan {
+            market: SyntheticMarket::new(cfg.synthetic.seed, &cfg.synthetic.instruments),
+            events,
+            rate: cfg.synthetic.rate,
+            to_core: feed_core_tx,
+            to_exchange: feed_exch_tx,
+            stop: stop.clone(),
+        };
+        Some(spawn(Role::Feed(0), &plan, move |ctx| run_feed(feed, ctx)).map_err(spawn_err)?)
+    } else {
+        drop(feed_exch_tx);
+        None
+    };
+    let (mut venues, venue_rings) = VenueFeeds::start(&cfg, &plan, &stop)?;
+    market_rings.extend(venue_rings);
 
     let mut exchange = SimExchange::new(
         &cfg.instruments(),
@@ -209,7 +222,7 @@ pub fn run(
     let core_stop = stop.clone();
     let core_h = spawn(Role::Core, &plan, move |ctx| {
         let io = CoreIo {
-            market: vec![feed_core_rx],
+            market: market_rings,
             reports: rep_rx,
             control: ctl_rx,
             commands: cmd_tx,
@@ -224,12 +237,19 @@ pub fn run(
     })
     .map_err(spawn_err)?;
 
-    let timer = ops_loop(&cfg, &stop, &signals, duration, ctl_tx, &core_h);
+    let timer = ops_loop(&cfg, &stop, &signals, duration, ctl_tx, &core_h, &mut venues);
     let (engine, core_result) = join(core_h, "core")?;
-    let sent = join(feed_h, "feed")?;
+    let sent = match feed_h {
+        Some(h) => join(h, "feed")?,
+        None => 0,
+    };
     let exec = join(exec_h, "exec")?;
+    let feed_lines = venues.finish();
     let elapsed = started.elapsed();
     let summary = core_result.map_err(|e| Failure::new(e.to_string()))?;
+    for line in feed_lines {
+        println!("{line}");
+    }
     print_summary(
         &cfg,
         &engine,
@@ -255,6 +275,7 @@ fn ops_loop(
         tickwire_core::engine::Engine,
         Result<CoreSummary, tickwire_core::engine::runner::CoreError>,
     )>,
+    venues: &mut VenueFeeds,
 ) -> u64 {
     let start = Instant::now();
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
@@ -263,7 +284,11 @@ fn ops_loop(
     let mut ticks = 0u64;
     while !core.is_finished() {
         let now = Instant::now();
-        if signals.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
+        if signals.load(Ordering::Relaxed)
+            || deadline.is_some_and(|d| now >= d)
+            || venues.capture_done()
+            || venues.any_exited()
+        {
             stop.request();
         }
         if !interval.is_zero() && now >= next_tick && !stop.is_set() {

@@ -125,6 +125,8 @@ pub fn replay(
                     at_end(&e);
                 }
             }
+            // Raw frames belong to feed journals; they are not engine inputs.
+            Record::RawFrame(_) => {}
             Record::Config(text) => {
                 let e = build(text).map_err(|message| ReplayError::Config {
                     seq: rec.seq,

@@ -178,6 +178,8 @@ kinds!(
     Session = 100 => "session",
     /// The UTF-8 config text the session ran with (metadata).
     Config = 101 => "config",
+    /// A wire frame as a feed connection received it (raw frame journals only).
+    RawFrame = 110 => "raw-frame",
 );
 
 impl Kind {
@@ -350,6 +352,8 @@ pub enum Record<'a> {
     Session(SessionStart),
     /// The config text (UTF-8 TOML, as given).
     Config(&'a [u8]),
+    /// A raw wire frame (raw frame journals).
+    RawFrame(&'a [u8]),
 }
 
 /// Why a payload could not be decoded.
@@ -417,6 +421,7 @@ impl<'a> Record<'a> {
             Kind::Alert => Record::Output(Output::Alert(pod(k, p)?)),
             Kind::Session => Record::Session(pod(k, p)?),
             Kind::Config => Record::Config(payload),
+            Kind::RawFrame => Record::RawFrame(payload),
         })
     }
 }
@@ -448,7 +453,9 @@ impl serde::Serialize for Record<'_> {
             Record::Output(Output::Position(r)) => r.serialize(s),
             Record::Output(Output::Alert(r)) => r.serialize(s),
             Record::Session(r) => r.serialize(s),
-            Record::Config(text) => s.serialize_str(&String::from_utf8_lossy(text)),
+            Record::Config(text) | Record::RawFrame(text) => {
+                s.serialize_str(&String::from_utf8_lossy(text))
+            }
         }
     }
 }
