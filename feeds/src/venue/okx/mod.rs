@@ -1,0 +1,1 @@
+//! OKX v5 (in progress).
