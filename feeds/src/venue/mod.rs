@@ -10,6 +10,7 @@
 
 pub mod binance;
 mod error;
+mod events;
 mod json;
 pub mod okx;
 mod scan;

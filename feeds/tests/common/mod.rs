@@ -5,6 +5,7 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod fuzz;
 pub mod reference;
 
 use std::io::{BufRead, BufReader, Read};

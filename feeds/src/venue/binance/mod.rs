@@ -17,7 +17,7 @@ mod fast;
 pub mod instruments;
 pub mod sync;
 
-use tickwire_core::event::{FeedState, FeedStatus, MarketEvent, Meta, TopOfBook, Trade};
+use tickwire_core::event::{MarketEvent, Meta, TopOfBook, Trade};
 use tickwire_core::ids::{InstrumentId, VenueId};
 
 pub use decode::{
@@ -28,7 +28,7 @@ pub use instruments::{parse_exchange_info, specs_for};
 pub use sync::{BinanceBookSync, SyncConfig, SyncOutcome, SyncStats};
 
 use super::{DecodeError, SymbolTable};
-use sync::ms_to_ns;
+use crate::venue::events::{malformed, ms_to_ns};
 
 /// What the feed loop should do after a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,14 +183,4 @@ fn outcome_action(book: &BinanceBookSync, outcome: SyncOutcome) -> Action {
         SyncOutcome::NeedSnapshot => Action::FetchSnapshot(book.instrument()),
         _ => Action::None,
     }
-}
-
-/// A venue-wide `Malformed` status (detail: frame length).
-pub(crate) fn malformed(venue: VenueId, recv_ns: u64, len: usize) -> MarketEvent {
-    MarketEvent::Status(FeedStatus::new(
-        Meta::new(venue, Meta::ALL_INSTRUMENTS, recv_ns),
-        FeedState::Malformed,
-        len as u64,
-        0,
-    ))
 }

@@ -19,11 +19,11 @@
 //! rebuilt book, `Gap` each detected gap. Nothing here allocates once the buffers exist.
 
 use tickwire_core::book::Level;
-use tickwire_core::event::{BookDelta, FeedState, FeedStatus, MarketEvent, Meta, Side};
+use tickwire_core::event::{BookDelta, FeedState, FeedStatus, MarketEvent, Meta};
 use tickwire_core::ids::{InstrumentId, VenueId};
-use tickwire_core::num::{Px, Qty};
 
 use super::decode::{DepthSnapshot, DepthUpdate};
+use crate::venue::events::{emit_batch, ms_to_ns};
 
 /// Bounds of the pre-snapshot buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,12 +111,6 @@ pub struct BinanceBookSync {
     /// Levels of `pending`, in order: each diff's bids then its asks.
     pending_levels: Vec<Level>,
     stats: SyncStats,
-}
-
-/// Milliseconds since the epoch → the `i64` nanoseconds a [`Meta`] carries (saturating).
-#[inline]
-pub(crate) fn ms_to_ns(ms: u64) -> i64 {
-    i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
 }
 
 impl BinanceBookSync {
@@ -385,8 +379,8 @@ impl BinanceBookSync {
             meta,
             s.last_update_id,
             BookDelta::CLEAR,
-            s.bids,
-            s.asks,
+            s.bids.iter().copied(),
+            s.asks.iter().copied(),
             emit,
         );
     }
@@ -412,44 +406,12 @@ fn emit_diff(
 ) {
     let mut meta = Meta::new(venue, instrument, p.recv_ns);
     meta.venue_ts_ns = ms_to_ns(p.event_time_ms);
-    emit_batch(meta, p.final_update_id, 0, bids, asks, emit);
-}
-
-/// Emits `bids` then `asks` as one batch; `first_flags` are added to the first delta.
-pub(crate) fn emit_batch(
-    meta: Meta,
-    update_id: u64,
-    first_flags: u8,
-    bids: &[Level],
-    asks: &[Level],
-    emit: &mut impl FnMut(MarketEvent),
-) {
-    let total = bids.len() + asks.len();
-    if total == 0 {
-        emit(MarketEvent::Delta(BookDelta::new(
-            meta,
-            Side::Buy,
-            Px::ZERO,
-            Qty::ZERO,
-            update_id,
-            first_flags | BookDelta::BATCH_BEGIN | BookDelta::BATCH_END,
-        )));
-        return;
-    }
-    let sides = bids
-        .iter()
-        .map(|l| (Side::Buy, l))
-        .chain(asks.iter().map(|l| (Side::Sell, l)));
-    for (i, (side, l)) in sides.enumerate() {
-        let mut flags = 0;
-        if i == 0 {
-            flags |= first_flags | BookDelta::BATCH_BEGIN;
-        }
-        if i + 1 == total {
-            flags |= BookDelta::BATCH_END;
-        }
-        emit(MarketEvent::Delta(BookDelta::new(
-            meta, side, l.px, l.qty, update_id, flags,
-        )));
-    }
+    emit_batch(
+        meta,
+        p.final_update_id,
+        0,
+        bids.iter().copied(),
+        asks.iter().copied(),
+        emit,
+    );
 }
