@@ -80,8 +80,16 @@ impl Replay {
             self.bt_checked += 1;
             let bid = self.sink.book.best_bid();
             let ask = self.sink.book.best_ask();
-            if bid == Some(Level { px: t.bid_px, qty: t.bid_qty })
-                && ask == Some(Level { px: t.ask_px, qty: t.ask_qty })
+            if bid
+                == Some(Level {
+                    px: t.bid_px,
+                    qty: t.bid_qty,
+                })
+                && ask
+                    == Some(Level {
+                        px: t.ask_px,
+                        qty: t.ask_qty,
+                    })
             {
                 self.bt_match += 1;
             }
@@ -117,8 +125,16 @@ impl Replay {
         assert_eq!(s.dropped_stale, n("dropped_stale"), "{name} dropped_stale");
         assert_eq!(s.gaps, n("gaps"), "{name} gaps");
         assert_eq!(self.sink.gaps_seen, s.gaps, "{name} Gap statuses");
-        assert_eq!(self.sync.last_update_id(), Some(n("final_update_id")), "{name} final id");
-        assert_eq!(self.sink.book.update_id(), n("final_update_id"), "{name} book id");
+        assert_eq!(
+            self.sync.last_update_id(),
+            Some(n("final_update_id")),
+            "{name} final id"
+        );
+        assert_eq!(
+            self.sink.book.update_id(),
+            n("final_update_id"),
+            "{name} book id"
+        );
         let fmt = |l: Option<Level>| {
             let l = l.expect("level");
             vec![format!("{:.8}", l.px), format!("{:.8}", l.qty)]
@@ -131,8 +147,16 @@ impl Replay {
                 .map(|v| v.as_str().expect("str").to_owned())
                 .collect()
         };
-        assert_eq!(fmt(self.sink.book.best_bid()), strings("final_best_bid"), "{name} best bid");
-        assert_eq!(fmt(self.sink.book.best_ask()), strings("final_best_ask"), "{name} best ask");
+        assert_eq!(
+            fmt(self.sink.book.best_bid()),
+            strings("final_best_bid"),
+            "{name} best bid"
+        );
+        assert_eq!(
+            fmt(self.sink.book.best_ask()),
+            strings("final_best_ask"),
+            "{name} best ask"
+        );
         let levels = want["final_levels"].as_array().expect("levels");
         let depth = (
             levels[0].as_u64().expect("n") as usize,
@@ -141,9 +165,16 @@ impl Replay {
         assert_eq!(self.sink.book.depth(), depth, "{name} levels");
         assert_eq!(self.bt_checked, n("bt_checked"), "{name} bt_checked");
         assert_eq!(self.bt_match, n("bt_match"), "{name} bt_match");
-        assert_eq!(self.bt_checked - self.bt_match, n("bt_mismatch"), "{name} bt_mismatch");
+        assert_eq!(
+            self.bt_checked - self.bt_match,
+            n("bt_mismatch"),
+            "{name} bt_mismatch"
+        );
         assert!(!self.sink.book.is_crossed(), "{name} crossed");
-        assert_eq!(self.sink.resynced, s.snapshots, "{name} one Resynced per snapshot");
+        assert_eq!(
+            self.sink.resynced, s.snapshots,
+            "{name} one Resynced per snapshot"
+        );
     }
 }
 
@@ -197,7 +228,11 @@ fn diff_received_before_its_snapshot_is_applied_after_it() {
     // The stale bid 61820.99 was removed by the diff, the 62525.00 ask added by it.
     assert!(r.sink.book.bids().all(|l| l.px != px("61820.99")));
     assert_eq!(
-        r.sink.book.asks().find(|l| l.px == px("62525.00")).map(|l| l.qty),
+        r.sink
+            .book
+            .asks()
+            .find(|l| l.px == px("62525.00"))
+            .map(|l| l.qty),
         Some(Qty::parse("0.0002").expect("qty"))
     );
     assert!(!r.sink.book.is_crossed());
@@ -227,8 +262,12 @@ fn cryptofeed_four_symbols_match_oracle() {
             .expect("symbol in url");
         let slot = symbols.slot(symbol.as_bytes()).expect("known symbol");
         // The per-symbol snapshot files hold the same bodies.
-        let file = common::data_dir().join(format!("binance/cryptofeed_depth_snapshot_{symbol}.json"));
-        assert_eq!(std::fs::read(file).expect("snapshot file").trim_ascii_end(), &body[..]);
+        let file =
+            common::data_dir().join(format!("binance/cryptofeed_depth_snapshot_{symbol}.json"));
+        assert_eq!(
+            std::fs::read(file).expect("snapshot file").trim_ascii_end(),
+            &body[..]
+        );
         inputs.push((t, Some(slot), body));
     }
     inputs.sort_by_key(|(t, _, _)| *t);
@@ -306,7 +345,11 @@ fn missing_diff_is_a_gap_and_a_new_snapshot_repairs_the_book() {
     assert_eq!(snapshot_requests, 1);
     assert_eq!(r.sync.stats().gaps, 1);
     assert_eq!(r.sink.resynced, 2);
-    assert_eq!(books(&r.sink.book), books(&truth.sink.book), "final book equals the uncut replay");
+    assert_eq!(
+        books(&r.sink.book),
+        books(&truth.sink.book),
+        "final book equals the uncut replay"
+    );
     assert_eq!(r.sink.book.update_id(), truth.sink.book.update_id());
 }
 

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::reference::{self, own_binance};
 use common::Frame;
 use common::fuzz::{mutate, mutation};
+use common::reference::{self, own_binance};
 use proptest::prelude::*;
 use tickwire_core::ids::InstrumentId;
 use tickwire_feeds::venue::SymbolTable;
@@ -53,12 +53,19 @@ fn differential(frames: impl IntoIterator<Item = Vec<u8>>, symbols: SymbolTable)
             .unwrap_or_else(|e| panic!("reference rejects a real frame ({e}): {}", show(&bytes)));
         let validating = own_binance(
             &dec.decode_validating(&mut bytes.clone())
-                .unwrap_or_else(|e| panic!("simd path rejects a real frame ({e}): {}", show(&bytes))),
+                .unwrap_or_else(|e| {
+                    panic!("simd path rejects a real frame ({e}): {}", show(&bytes))
+                }),
         );
         assert_eq!(validating, want, "simd path vs reference: {}", show(&bytes));
         if let Some(fast) = dec.decode_fast(&bytes) {
             t.fast += 1;
-            assert_eq!(own_binance(&fast), want, "fast path vs reference: {}", show(&bytes));
+            assert_eq!(
+                own_binance(&fast),
+                want,
+                "fast path vs reference: {}",
+                show(&bytes)
+            );
         }
         let msg = dec.decode(&mut bytes.clone()).expect("decode");
         assert_eq!(own_binance(&msg), want);
@@ -74,7 +81,10 @@ fn show(b: &[u8]) -> String {
 
 #[test]
 fn hftbacktest_btcusdt_every_frame() {
-    let t = differential(common::btcusdt().into_iter().map(|f| f.bytes), btc_symbols());
+    let t = differential(
+        common::btcusdt().into_iter().map(|f| f.bytes),
+        btc_symbols(),
+    );
     assert_eq!(t.frames, 41_249 + 58_325);
     assert_eq!(t.kinds["bookTicker"], 28_040 + 45_134);
     assert_eq!(t.kinds["trade"], 9_757 + 10_147);
@@ -101,7 +111,10 @@ fn cryptofeed_recorder_frames_equal_the_raw_file() {
         .into_iter()
         .map(|f: Frame| f.bytes)
         .collect();
-    assert_eq!(recorded, common::ndjson("binance/cryptofeed_BINANCE.ws.raw.ndjson"));
+    assert_eq!(
+        recorded,
+        common::ndjson("binance/cryptofeed_BINANCE.ws.raw.ndjson")
+    );
 }
 
 #[test]
@@ -173,7 +186,11 @@ fn malformed_frames_are_errors_not_panics() {
     for frame in bad {
         let got = dec.decode(&mut frame.to_vec());
         assert!(got.is_err(), "{} decoded to {got:?}", show(frame));
-        assert!(reference::binance(frame, &btc_symbols()).is_err(), "{}", show(frame));
+        assert!(
+            reference::binance(frame, &btc_symbols()).is_err(),
+            "{}",
+            show(frame)
+        );
     }
     // A duplicated key: serde_json keeps the last copy, the decoders refuse to guess.
     let dup = br#"{"u":1,"u":2,"s":"BTCUSDT","b":"1","B":"1","a":"2","A":"1"}"#;
@@ -199,14 +216,30 @@ fn seeds() -> Vec<Vec<u8>> {
 
 /// Checks the decoders on one (possibly corrupted) input: no panic; the fast path only
 /// answers with what the simd path answers; any success equals the reference's.
-fn check_mutant(dec: &mut BinanceDecoder, symbols: &SymbolTable, bytes: &[u8]) -> Result<(), TestCaseError> {
+fn check_mutant(
+    dec: &mut BinanceDecoder,
+    symbols: &SymbolTable,
+    bytes: &[u8],
+) -> Result<(), TestCaseError> {
     let reference = reference::binance(bytes, symbols);
-    let validating = dec.decode_validating(&mut bytes.to_vec()).map(|m| own_binance(&m));
+    let validating = dec
+        .decode_validating(&mut bytes.to_vec())
+        .map(|m| own_binance(&m));
     if let Some(fast) = dec.decode_fast(bytes).map(|m| own_binance(&m)) {
-        prop_assert_eq!(Ok(&fast), validating.as_ref(), "fast vs simd: {}", show(bytes));
+        prop_assert_eq!(
+            Ok(&fast),
+            validating.as_ref(),
+            "fast vs simd: {}",
+            show(bytes)
+        );
     }
     if let Ok(got) = &validating {
-        prop_assert_eq!(Ok(got), reference.as_ref(), "simd vs reference: {}", show(bytes));
+        prop_assert_eq!(
+            Ok(got),
+            reference.as_ref(),
+            "simd vs reference: {}",
+            show(bytes)
+        );
     }
     let full = dec.decode(&mut bytes.to_vec()).map(|m| own_binance(&m));
     prop_assert_eq!(full.is_ok(), validating.is_ok());

@@ -149,7 +149,11 @@ fn malformed_frames_are_errors() {
     for frame in bad {
         let got = dec.decode(&mut frame.to_vec());
         assert!(got.is_err(), "{} decoded to {got:?}", show(frame));
-        assert!(reference::okx(frame, &symbols()).is_err(), "{}", show(frame));
+        assert!(
+            reference::okx(frame, &symbols()).is_err(),
+            "{}",
+            show(frame)
+        );
     }
     let dup = br#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"tradeId":"1","px":"1","px":"2","sz":"1","side":"buy","ts":"1"}]}"#;
     assert_eq!(
@@ -213,10 +217,15 @@ fn capture_checksums_all_verify_and_books_match_a_reference() {
     let mut handler = OkxHandler::new(symbols.clone());
     handler.on_connect();
     let mut refs: Vec<RefBook> = (0..INSTS.len()).map(|_| RefBook::default()).collect();
-    let mut books: Vec<L2Book> = (0..INSTS.len()).map(|_| L2Book::with_capacity(512)).collect();
+    let mut books: Vec<L2Book> = (0..INSTS.len())
+        .map(|_| L2Book::with_capacity(512))
+        .collect();
     let (mut server_checksums, mut reference_verified, mut strings_checked) = (0, 0, 0);
     let mut statuses = Vec::new();
-    for (n, f) in common::cryptofeed_ws("okx/cryptofeed_OKX.ws.1.0").into_iter().enumerate() {
+    for (n, f) in common::cryptofeed_ws("okx/cryptofeed_OKX.ws.1.0")
+        .into_iter()
+        .enumerate()
+    {
         let v: Value = serde_json::from_slice(&f.bytes).expect("json");
         let mut bytes = f.bytes.clone();
         let action = handler
@@ -263,7 +272,10 @@ fn capture_checksums_all_verify_and_books_match_a_reference() {
     }
     assert_eq!(server_checksums, 290);
     assert_eq!(reference_verified, 290);
-    assert_eq!(strings_checked, 16_528, "every price and size string of every books push");
+    assert_eq!(
+        strings_checked, 16_528,
+        "every price and size string of every books push"
+    );
     let mut verified = 0;
     let (mut snapshots, mut updates) = (0, 0);
     for (i, inst) in INSTS.iter().enumerate() {
@@ -279,19 +291,34 @@ fn capture_checksums_all_verify_and_books_match_a_reference() {
             sync.book().bids().map(|l| l.level()).collect(),
             sync.book().asks().map(|l| l.level()).collect(),
         );
-        assert_eq!(own, (want_bids.clone(), want_asks.clone()), "{inst} sync book");
+        assert_eq!(
+            own,
+            (want_bids.clone(), want_asks.clone()),
+            "{inst} sync book"
+        );
         let emitted: (Vec<Level>, Vec<Level>) =
             (books[i].bids().collect(), books[i].asks().collect());
-        assert_eq!(emitted, (want_bids, want_asks), "{inst} book from emitted deltas");
+        assert_eq!(
+            emitted,
+            (want_bids, want_asks),
+            "{inst} book from emitted deltas"
+        );
         assert!(!books[i].is_crossed());
     }
     assert_eq!(verified, 290, "checksums verified by the sync machines");
     assert_eq!((snapshots, updates), (3, 287));
     assert_eq!(
-        statuses.iter().filter(|(_, s)| *s == Some(FeedState::Resynced)).count(),
+        statuses
+            .iter()
+            .filter(|(_, s)| *s == Some(FeedState::Resynced))
+            .count(),
         3
     );
-    assert_eq!(statuses.len(), 3, "no gap, no malformed frame: {statuses:?}");
+    assert_eq!(
+        statuses.len(),
+        3,
+        "no gap, no malformed frame: {statuses:?}"
+    );
 }
 
 /// Builds a books push for BTC-USDT.
@@ -323,26 +350,71 @@ fn documented_sequence_rules() {
         })
     };
     let l = |p: &str, s: &str| format!(r#"["{p}","{s}","0","1"]"#);
-    assert_eq!(run(push("update", 1, 2, "", ""), &mut sync, &mut book), OkxSyncOutcome::Dropped);
+    assert_eq!(
+        run(push("update", 1, 2, "", ""), &mut sync, &mut book),
+        OkxSyncOutcome::Dropped
+    );
     let snapshot = push("snapshot", -1, 10, &l("100", "1"), &l("101", "2"));
-    assert_eq!(run(snapshot.clone(), &mut sync, &mut book), OkxSyncOutcome::Applied);
-    assert_eq!(run(push("update", 10, 15, &l("100", "3"), ""), &mut sync, &mut book), OkxSyncOutcome::Applied);
-    assert_eq!(run(push("update", 15, 15, "", ""), &mut sync, &mut book), OkxSyncOutcome::Applied);
-    assert_eq!(run(push("update", 15, 3, "", &l("102", "1")), &mut sync, &mut book), OkxSyncOutcome::Applied);
-    assert_eq!(run(push("update", 3, 5, &l("99", "1"), ""), &mut sync, &mut book), OkxSyncOutcome::Applied);
+    assert_eq!(
+        run(snapshot.clone(), &mut sync, &mut book),
+        OkxSyncOutcome::Applied
+    );
+    assert_eq!(
+        run(
+            push("update", 10, 15, &l("100", "3"), ""),
+            &mut sync,
+            &mut book
+        ),
+        OkxSyncOutcome::Applied
+    );
+    assert_eq!(
+        run(push("update", 15, 15, "", ""), &mut sync, &mut book),
+        OkxSyncOutcome::Applied
+    );
+    assert_eq!(
+        run(
+            push("update", 15, 3, "", &l("102", "1")),
+            &mut sync,
+            &mut book
+        ),
+        OkxSyncOutcome::Applied
+    );
+    assert_eq!(
+        run(
+            push("update", 3, 5, &l("99", "1"), ""),
+            &mut sync,
+            &mut book
+        ),
+        OkxSyncOutcome::Applied
+    );
     let s = *sync.stats();
-    assert_eq!((s.snapshots, s.updates, s.heartbeats, s.seq_resets), (1, 4, 1, 1));
-    assert_eq!(book.best_bid().map(|l| l.qty), Some(Qty::parse("3").expect("q")));
+    assert_eq!(
+        (s.snapshots, s.updates, s.heartbeats, s.seq_resets),
+        (1, 4, 1, 1)
+    );
+    assert_eq!(
+        book.best_bid().map(|l| l.qty),
+        Some(Qty::parse("3").expect("q"))
+    );
     assert_eq!(book.update_id(), 5);
     // prevSeqId 4 does not chain to 5: Gap, resubscribe, later updates dropped.
-    assert_eq!(run(push("update", 4, 6, "", ""), &mut sync, &mut book), OkxSyncOutcome::Resubscribe);
+    assert_eq!(
+        run(push("update", 4, 6, "", ""), &mut sync, &mut book),
+        OkxSyncOutcome::Resubscribe
+    );
     assert!(sync.needs_snapshot());
-    assert_eq!(run(push("update", 6, 7, "", ""), &mut sync, &mut book), OkxSyncOutcome::Dropped);
+    assert_eq!(
+        run(push("update", 6, 7, "", ""), &mut sync, &mut book),
+        OkxSyncOutcome::Dropped
+    );
     assert_eq!(run(snapshot, &mut sync, &mut book), OkxSyncOutcome::Applied);
-    drop(run);
     assert_eq!(
         statuses,
-        vec![Some(FeedState::Resynced), Some(FeedState::Gap), Some(FeedState::Resynced)]
+        vec![
+            Some(FeedState::Resynced),
+            Some(FeedState::Gap),
+            Some(FeedState::Resynced)
+        ]
     );
     assert_eq!(sync.stats().seq_gaps, 1);
 }
@@ -388,16 +460,36 @@ fn checksum_mismatch_on_real_data_is_a_gap() {
     assert!(after.iter().all(|a| *a == Action::None));
     assert!(handler.needs_snapshot());
     let dropped: u64 = (0..3)
-        .map(|i| handler.book(InstrumentId(i)).expect("book").stats().dropped_unsynced)
+        .map(|i| {
+            handler
+                .book(InstrumentId(i))
+                .expect("book")
+                .stats()
+                .dropped_unsynced
+        })
         .sum();
-    assert!(dropped > 50, "updates after the mismatch wait for a snapshot: {dropped}");
+    assert!(
+        dropped > 50,
+        "updates after the mismatch wait for a snapshot: {dropped}"
+    );
 }
 
-fn check_mutant(dec: &mut OkxDecoder, symbols: &SymbolTable, bytes: &[u8]) -> Result<(), TestCaseError> {
+fn check_mutant(
+    dec: &mut OkxDecoder,
+    symbols: &SymbolTable,
+    bytes: &[u8],
+) -> Result<(), TestCaseError> {
     let want = reference::okx(bytes, symbols);
-    let validating = dec.decode_validating(&mut bytes.to_vec()).map(|m| own_okx(&m));
+    let validating = dec
+        .decode_validating(&mut bytes.to_vec())
+        .map(|m| own_okx(&m));
     if let Some(fast) = dec.decode_fast(bytes).map(|m| own_okx(&m)) {
-        prop_assert_eq!(Ok(&fast), validating.as_ref(), "fast vs simd: {}", show(bytes));
+        prop_assert_eq!(
+            Ok(&fast),
+            validating.as_ref(),
+            "fast vs simd: {}",
+            show(bytes)
+        );
     }
     if let Ok(got) = &validating {
         prop_assert_eq!(Ok(got), want.as_ref(), "simd vs reference: {}", show(bytes));

@@ -38,11 +38,7 @@ impl TapeParser {
     ) -> Result<R, DecodeError> {
         // The tape is re-typed to this frame's lifetime while in use and back to 'static
         // (empty) afterwards; `Tape::reset` clears it, so no node outlives its frame.
-        let mut tape = self
-            .tape
-            .take()
-            .unwrap_or_else(|| Tape(Vec::new()))
-            .reset();
+        let mut tape = self.tape.take().unwrap_or_else(|| Tape(Vec::new())).reset();
         let result = match simd_json::fill_tape(frame, &mut self.buffers, &mut tape) {
             Ok(()) => walk(tape.as_value()),
             Err(e) => Err(DecodeError::Json { at: e.index() }),

@@ -319,7 +319,10 @@ mod tests {
         assert_eq!(Cursor::new(b"1.5").u64(), None);
         assert_eq!(Cursor::new(b"1e5").u64(), None);
         assert_eq!(Cursor::new(b"").u64(), None);
-        assert_eq!(Cursor::new(b"999999999999999999").u64(), Some(999_999_999_999_999_999));
+        assert_eq!(
+            Cursor::new(b"999999999999999999").u64(),
+            Some(999_999_999_999_999_999)
+        );
         assert_eq!(Cursor::new(b"9999999999999999999").u64(), None);
         assert_eq!(Cursor::new(b"-1,").i64(), Some(-1));
         assert_eq!(Cursor::new(b"-0,").i64(), None);
@@ -347,7 +350,10 @@ mod tests {
         assert_eq!(d(br#""61837.63000000""#), Some(61_837_630_000_000));
         assert_eq!(d(br#""0""#), Some(0));
         assert_eq!(d(br#""0.000000001""#), Some(1));
-        assert_eq!(d(br#""999999999.999999999""#), Some(999_999_999_999_999_999));
+        assert_eq!(
+            d(br#""999999999.999999999""#),
+            Some(999_999_999_999_999_999)
+        );
         assert_eq!(d(br#""1234567890""#), None);
         assert_eq!(d(br#""1.""#), None);
         assert_eq!(d(br#"".5""#), None);

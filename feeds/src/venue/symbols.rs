@@ -130,8 +130,9 @@ mod tests {
 
     #[test]
     fn case_insensitive_lookup_and_slots() {
-        let t = SymbolTable::from_pairs([("BTCUSDT", InstrumentId(7)), ("ETHUSDT", InstrumentId(3))])
-            .expect("valid");
+        let t =
+            SymbolTable::from_pairs([("BTCUSDT", InstrumentId(7)), ("ETHUSDT", InstrumentId(3))])
+                .expect("valid");
         assert_eq!(t.lookup(b"btcusdt"), Some((0, InstrumentId(7))));
         assert_eq!(t.lookup(b"ETHUSDT"), Some((1, InstrumentId(3))));
         assert_eq!(t.lookup(b"ETHUSD"), None);
@@ -146,7 +147,10 @@ mod tests {
         let mut t = SymbolTable::new();
         assert!(t.insert("", InstrumentId(0)).is_err());
         assert!(t.insert("BTC USDT", InstrumentId(0)).is_err());
-        assert!(t.insert(&"X".repeat(MAX_SYMBOL_LEN + 1), InstrumentId(0)).is_err());
+        assert!(
+            t.insert(&"X".repeat(MAX_SYMBOL_LEN + 1), InstrumentId(0))
+                .is_err()
+        );
         assert_eq!(t.insert("BTC-USDT", InstrumentId(0)), Ok(0));
         assert!(matches!(
             t.insert("btc-usdt", InstrumentId(1)),

@@ -16,8 +16,20 @@ pub enum Mutation {
 pub fn mutation() -> impl Strategy<Value = Mutation> {
     // Bytes that matter to JSON and to the decoders, plus anything at all.
     let interesting = prop_oneof![
-        Just(b'"'), Just(b','), Just(b':'), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'),
-        Just(b'\\'), Just(b'-'), Just(b'.'), Just(b'e'), Just(b'0'), Just(b'9'), Just(b' '),
+        Just(b'"'),
+        Just(b','),
+        Just(b':'),
+        Just(b'{'),
+        Just(b'}'),
+        Just(b'['),
+        Just(b']'),
+        Just(b'\\'),
+        Just(b'-'),
+        Just(b'.'),
+        Just(b'e'),
+        Just(b'0'),
+        Just(b'9'),
+        Just(b' '),
         any::<u8>(),
     ];
     prop_oneof![
@@ -57,4 +69,3 @@ pub fn mutate(mut b: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
     }
     b
 }
-

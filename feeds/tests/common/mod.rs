@@ -123,11 +123,7 @@ pub fn cryptofeed_http(path: &str) -> Vec<(String, u64, Vec<u8>)> {
         .filter_map(|line| {
             let (url, rest) = line.split_once(" -> ")?;
             let (ts, body) = rest.split_once(": ")?;
-            Some((
-                url.to_owned(),
-                seconds_to_ns(ts),
-                body.as_bytes().to_vec(),
-            ))
+            Some((url.to_owned(), seconds_to_ns(ts), body.as_bytes().to_vec()))
         })
         .collect()
 }

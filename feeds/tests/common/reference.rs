@@ -13,8 +13,7 @@ use tickwire_feeds::venue::binance::{
     BinanceMsg, BookTicker, DepthHead, Ignored, MAX_LEVELS, TradePrint,
 };
 use tickwire_feeds::venue::okx::{
-    Bbo, BookAction, BookHead, MAX_BOOK_LEVELS, MAX_TRADES, OkxEvent, OkxMsg, OkxTrade,
-    WireLevel,
+    Bbo, BookAction, BookHead, MAX_BOOK_LEVELS, MAX_TRADES, OkxEvent, OkxMsg, OkxTrade, WireLevel,
 };
 
 type R<T> = Result<T, String>;
@@ -63,7 +62,9 @@ fn field<'a>(o: &'a Map<String, Value>, k: &str) -> R<&'a Value> {
 }
 
 fn string<'a>(o: &'a Map<String, Value>, k: &str) -> R<&'a str> {
-    field(o, k)?.as_str().ok_or_else(|| format!("{k} not a string"))
+    field(o, k)?
+        .as_str()
+        .ok_or_else(|| format!("{k} not a string"))
 }
 
 fn uint(o: &Map<String, Value>, k: &str) -> R<u64> {
@@ -283,7 +284,8 @@ fn only(v: &Value) -> R<&Map<String, Value>> {
     if a.len() != 1 {
         return Err("data must hold one entry".into());
     }
-    a[0].as_object().ok_or_else(|| "data entry not an object".into())
+    a[0].as_object()
+        .ok_or_else(|| "data entry not an object".into())
 }
 
 /// Reference OKX decoder.
@@ -294,21 +296,23 @@ pub fn okx(bytes: &[u8], symbols: &SymbolTable) -> R<Okx> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let top = v.as_object().ok_or("frame not an object")?;
     if let Some(e) = top.get("event") {
-        return Ok(Okx::Event(match e.as_str().ok_or("event not a string")? {
-            "subscribe" => OkxEvent::Subscribe,
-            "unsubscribe" => OkxEvent::Unsubscribe,
-            "login" => OkxEvent::Login,
-            "error" => OkxEvent::Error {
-                code: match top.get("code") {
-                    None => 0,
-                    Some(_) => {
-                        let d = digits(top, "code")?;
-                        u32::try_from(d).map_err(|_| "code too large")?
-                    }
+        return Ok(Okx::Event(
+            match e.as_str().ok_or("event not a string")? {
+                "subscribe" => OkxEvent::Subscribe,
+                "unsubscribe" => OkxEvent::Unsubscribe,
+                "login" => OkxEvent::Login,
+                "error" => OkxEvent::Error {
+                    code: match top.get("code") {
+                        None => 0,
+                        Some(_) => {
+                            let d = digits(top, "code")?;
+                            u32::try_from(d).map_err(|_| "code too large")?
+                        }
+                    },
                 },
+                _ => OkxEvent::Other,
             },
-            _ => OkxEvent::Other,
-        }));
+        ));
     }
     let arg = field(top, "arg")?.as_object().ok_or("arg not an object")?;
     let channel = string(arg, "channel")?;

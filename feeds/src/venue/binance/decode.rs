@@ -262,7 +262,11 @@ pub(crate) fn instrument_of(symbols: &SymbolTable, s: &[u8]) -> Result<Instrumen
 /// `m` (buyer is the maker) → the aggressor's side.
 #[inline]
 pub(crate) fn aggressor(buyer_is_maker: bool) -> Side {
-    if buyer_is_maker { Side::Sell } else { Side::Buy }
+    if buyer_is_maker {
+        Side::Sell
+    } else {
+        Side::Buy
+    }
 }
 
 fn decode_root(
@@ -447,12 +451,12 @@ fn depth(
     Ok(Parsed::Depth(head))
 }
 
-fn trade(f: &Fields<'_, '_>, symbols: &SymbolTable, aggregated: bool) -> Result<Parsed, DecodeError> {
-    let (id, id_name) = if aggregated {
-        (f.a, "a")
-    } else {
-        (f.t, "t")
-    };
+fn trade(
+    f: &Fields<'_, '_>,
+    symbols: &SymbolTable,
+    aggregated: bool,
+) -> Result<Parsed, DecodeError> {
+    let (id, id_name) = if aggregated { (f.a, "a") } else { (f.t, "t") };
     Ok(Parsed::Trade(TradePrint {
         instrument: symbol_of(f, symbols)?,
         trade_id: json::u64_of(need(id, id_name)?, id_name)?,

@@ -30,7 +30,8 @@ pub fn parse_exchange_info(
         for entry in symbols.iter() {
             let obj = json::object(entry, "symbols")?;
             let symbol = json::str_of(
-                obj.get("symbol").ok_or(DecodeError::MissingField("symbol"))?,
+                obj.get("symbol")
+                    .ok_or(DecodeError::MissingField("symbol"))?,
                 "symbol",
             )?;
             let Some(id) = select(symbol) else {

@@ -118,7 +118,11 @@ impl BinanceHandler {
                 Action::None
             }
             BinanceMsg::Depth(d) => {
-                match self.books.iter_mut().find(|b| b.instrument() == d.head.instrument) {
+                match self
+                    .books
+                    .iter_mut()
+                    .find(|b| b.instrument() == d.head.instrument)
+                {
                     Some(book) => {
                         let outcome = book.on_depth(&d, recv_ns, emit);
                         outcome_action(book, outcome)

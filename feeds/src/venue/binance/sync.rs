@@ -415,3 +415,236 @@ fn emit_diff(
         emit,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use tickwire_core::book::Level;
+    use tickwire_core::event::{BookDelta, FeedState, MarketEvent};
+    use tickwire_core::ids::{InstrumentId, VenueId};
+    use tickwire_core::num::{Px, Qty};
+
+    use super::*;
+    use crate::venue::binance::decode::{DepthHead, DepthSnapshot, DepthUpdate};
+
+    fn lv(px: i64, qty: i64) -> Level {
+        Level {
+            px: Px::from_raw(px),
+            qty: Qty::from_raw(qty),
+        }
+    }
+
+    fn diff<'a>(first: u64, last: u64, bids: &'a [Level], asks: &'a [Level]) -> DepthUpdate<'a> {
+        DepthUpdate {
+            head: DepthHead {
+                instrument: InstrumentId(0),
+                event_time_ms: 1,
+                first_update_id: first,
+                final_update_id: last,
+            },
+            bids,
+            asks,
+        }
+    }
+
+    fn snap<'a>(id: u64, bids: &'a [Level], asks: &'a [Level]) -> DepthSnapshot<'a> {
+        DepthSnapshot {
+            instrument: None,
+            last_update_id: id,
+            bids,
+            asks,
+        }
+    }
+
+    fn machine(config: SyncConfig) -> BinanceBookSync {
+        BinanceBookSync::new(VenueId::BINANCE, InstrumentId(0), config)
+    }
+
+    /// Runs `f` with an emitter and returns what it emitted.
+    fn collect(f: impl FnOnce(&mut dyn FnMut(MarketEvent))) -> Vec<MarketEvent> {
+        let mut out = Vec::new();
+        f(&mut |ev| out.push(ev));
+        out
+    }
+
+    fn flags(evs: &[MarketEvent]) -> Vec<(u8, u64)> {
+        evs.iter()
+            .filter_map(|e| match e {
+                MarketEvent::Delta(d) => Some((d.flags, d.update_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn states(evs: &[MarketEvent]) -> Vec<Option<FeedState>> {
+        evs.iter()
+            .filter_map(|e| match e {
+                MarketEvent::Status(s) => Some(s.state()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn snapshot_then_buffered_diffs_in_one_go() {
+        let mut m = machine(SyncConfig::default());
+        let (b, a) = ([lv(10, 1)], [lv(11, 1)]);
+        let mut out = Vec::new();
+        let mut emit = |ev| out.push(ev);
+        assert_eq!(
+            m.on_depth(&diff(5, 8, &b, &[]), 1, &mut emit),
+            SyncOutcome::NeedSnapshot
+        );
+        assert_eq!(
+            m.on_depth(&diff(9, 12, &[], &a), 2, &mut emit),
+            SyncOutcome::Buffered
+        );
+        assert!(out.is_empty() && m.needs_snapshot());
+        let evs = collect(|e| {
+            assert_eq!(
+                m.on_snapshot(&snap(10, &b, &a), 3, &mut |ev| e(ev)),
+                SyncOutcome::Applied
+            );
+        });
+        // Snapshot batch (CLEAR|BEGIN, END), the straddling diff (one level: BEGIN|END).
+        let (c, bb, be) = (
+            BookDelta::CLEAR,
+            BookDelta::BATCH_BEGIN,
+            BookDelta::BATCH_END,
+        );
+        assert_eq!(flags(&evs), vec![(c | bb, 10), (be, 10), (bb | be, 12)]);
+        assert_eq!(states(&evs), vec![Some(FeedState::Resynced)]);
+        assert_eq!(m.last_update_id(), Some(12));
+        assert_eq!((m.stats().applied, m.stats().dropped_stale), (1, 1));
+        assert_eq!(m.buffered(), 0);
+    }
+
+    #[test]
+    fn stale_snapshot_is_refused_and_requested_again() {
+        let mut m = machine(SyncConfig::default());
+        let mut sink = |_| {};
+        assert_eq!(
+            m.on_depth(&diff(20, 25, &[], &[]), 1, &mut sink),
+            SyncOutcome::NeedSnapshot
+        );
+        // lastUpdateId 10: the diffs 11..19 are lost, this snapshot cannot be bridged.
+        assert_eq!(
+            m.on_snapshot(&snap(10, &[], &[]), 2, &mut sink),
+            SyncOutcome::NeedSnapshot
+        );
+        assert_eq!(m.stats().stale_snapshots, 1);
+        assert_eq!(m.buffered(), 1);
+        assert_eq!(
+            m.on_snapshot(&snap(22, &[], &[]), 3, &mut sink),
+            SyncOutcome::Applied
+        );
+        assert_eq!(m.last_update_id(), Some(25));
+        // Already in sync: a further snapshot is not applied.
+        assert_eq!(
+            m.on_snapshot(&snap(30, &[], &[]), 4, &mut sink),
+            SyncOutcome::Stale
+        );
+        assert_eq!(m.stats().unneeded_snapshots, 1);
+    }
+
+    #[test]
+    fn live_gap_rebuffers_the_diff_and_requests_a_snapshot() {
+        let mut m = machine(SyncConfig::default());
+        let mut sink = |_| {};
+        m.on_snapshot(&snap(100, &[], &[]), 0, &mut sink);
+        assert_eq!(
+            m.on_depth(&diff(90, 100, &[], &[]), 1, &mut sink),
+            SyncOutcome::Stale
+        );
+        assert_eq!(
+            m.on_depth(&diff(95, 105, &[], &[]), 1, &mut sink),
+            SyncOutcome::Applied
+        );
+        assert_eq!(
+            m.on_depth(&diff(106, 110, &[], &[]), 1, &mut sink),
+            SyncOutcome::Applied
+        );
+        let evs = collect(|e| {
+            assert_eq!(
+                m.on_depth(&diff(112, 115, &[], &[]), 2, &mut |ev| e(ev)),
+                SyncOutcome::NeedSnapshot
+            );
+        });
+        let MarketEvent::Status(s) = evs[0] else {
+            panic!("gap status");
+        };
+        assert_eq!(
+            (s.state(), s.detail, s.detail2),
+            (Some(FeedState::Gap), 111, 112)
+        );
+        assert_eq!(
+            m.on_depth(&diff(116, 118, &[], &[]), 3, &mut sink),
+            SyncOutcome::Buffered
+        );
+        assert_eq!((m.buffered(), m.stats().gaps), (2, 1));
+        assert_eq!(
+            m.on_snapshot(&snap(113, &[], &[]), 4, &mut sink),
+            SyncOutcome::Applied
+        );
+        assert_eq!(m.last_update_id(), Some(118));
+    }
+
+    #[test]
+    fn a_hole_among_buffered_diffs_is_a_gap_during_the_snapshot() {
+        let mut m = machine(SyncConfig::default());
+        let mut sink = |_| {};
+        m.on_depth(&diff(1, 5, &[], &[]), 0, &mut sink);
+        m.on_depth(&diff(6, 9, &[], &[]), 0, &mut sink);
+        m.on_depth(&diff(12, 14, &[], &[]), 0, &mut sink);
+        let evs = collect(|e| {
+            assert_eq!(
+                m.on_snapshot(&snap(7, &[], &[]), 1, &mut |ev| e(ev)),
+                SyncOutcome::NeedSnapshot
+            );
+        });
+        assert_eq!(states(&evs), vec![Some(FeedState::Gap)]);
+        assert_eq!(m.buffered(), 1, "the diff after the hole is kept");
+        assert_eq!(
+            m.on_snapshot(&snap(12, &[], &[]), 2, &mut sink),
+            SyncOutcome::Applied
+        );
+        assert_eq!(m.last_update_id(), Some(14));
+    }
+
+    #[test]
+    fn empty_messages_are_single_no_op_deltas() {
+        let mut m = machine(SyncConfig::default());
+        let evs = collect(|e| {
+            m.on_snapshot(&snap(3, &[], &[]), 0, &mut |ev| e(ev));
+            m.on_depth(&diff(4, 4, &[], &[]), 0, &mut |ev| e(ev));
+        });
+        let all = BookDelta::BATCH_BEGIN | BookDelta::BATCH_END;
+        assert_eq!(flags(&evs), vec![(BookDelta::CLEAR | all, 3), (all, 4)]);
+        for e in &evs {
+            if let MarketEvent::Delta(d) = e {
+                assert!(d.px.is_zero() && d.qty.is_zero());
+            }
+        }
+    }
+
+    #[test]
+    fn buffer_overflow_empties_the_buffer() {
+        let mut m = machine(SyncConfig {
+            max_buffered_diffs: 2,
+            max_buffered_levels: 3,
+        });
+        let mut sink = |_| {};
+        let l = [lv(1, 1), lv(2, 1)];
+        m.on_depth(&diff(1, 1, &l, &[]), 0, &mut sink);
+        m.on_depth(&diff(2, 2, &l, &[]), 0, &mut sink);
+        assert_eq!((m.buffered(), m.stats().buffer_overflows), (1, 1));
+        m.on_depth(&diff(3, 3, &[], &[]), 0, &mut sink);
+        m.on_depth(&diff(4, 4, &[], &[]), 0, &mut sink);
+        assert_eq!((m.buffered(), m.stats().buffer_overflows), (1, 2));
+        m.reset();
+        assert_eq!(m.buffered(), 0);
+        assert_eq!(
+            m.on_depth(&diff(5, 5, &[], &[]), 0, &mut sink),
+            SyncOutcome::NeedSnapshot
+        );
+    }
+}

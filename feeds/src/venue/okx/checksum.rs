@@ -79,10 +79,7 @@ mod tests {
     fn documented_vectors() {
         let bids = levels(&[("3366.1", "7"), ("3366", "6")]);
         let asks = levels(&[("3366.8", "9"), ("3368", "8")]);
-        assert_eq!(
-            checksum(bids.into_iter(), asks.into_iter()),
-            -1_881_014_294
-        );
+        assert_eq!(checksum(bids.into_iter(), asks.into_iter()), -1_881_014_294);
         let bids = levels(&[("3366.1", "7")]);
         let asks = levels(&[("3366.8", "9"), ("3368", "8"), ("3372", "8")]);
         assert_eq!(checksum(bids.into_iter(), asks.into_iter()), 831_078_360);
@@ -90,7 +87,15 @@ mod tests {
 
     #[test]
     fn wire_strings_round_trip() {
-        for s in ["30236", "30249.4", "0.0002", "2.52627349", "0", "1.50", "100.000000001"] {
+        for s in [
+            "30236",
+            "30249.4",
+            "0.0002",
+            "2.52627349",
+            "0",
+            "1.50",
+            "100.000000001",
+        ] {
             let l = wire_level(s.as_bytes(), s.as_bytes(), "t").expect("level");
             assert_eq!(wire_string(l.px.raw(), l.px_decimals), s);
         }

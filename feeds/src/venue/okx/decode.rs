@@ -313,7 +313,11 @@ pub(crate) fn wire_decimals(s: &[u8], field: &'static str) -> Result<u8, DecodeE
 
 /// A `[price, size, ...]` level with its wire shape.
 #[inline]
-pub(crate) fn wire_level(px: &[u8], qty: &[u8], field: &'static str) -> Result<WireLevel, DecodeError> {
+pub(crate) fn wire_level(
+    px: &[u8],
+    qty: &[u8],
+    field: &'static str,
+) -> Result<WireLevel, DecodeError> {
     Ok(WireLevel {
         px: Px::parse_bytes(px).map_err(|error| DecodeError::BadNumber { field, error })?,
         qty: Qty::parse_bytes(qty).map_err(|error| DecodeError::BadNumber { field, error })?,
@@ -490,7 +494,11 @@ fn book(
     }))
 }
 
-fn bbo(obj: Object<'_, '_>, instrument: InstrumentId, out: &mut Buffers) -> Result<Parsed, DecodeError> {
+fn bbo(
+    obj: Object<'_, '_>,
+    instrument: InstrumentId,
+    out: &mut Buffers,
+) -> Result<Parsed, DecodeError> {
     let (mut asks, mut bids, mut ts, mut seq) = (None, None, None, None);
     for (k, v) in obj.iter() {
         match k {

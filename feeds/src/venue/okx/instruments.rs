@@ -35,7 +35,8 @@ pub fn parse_instruments(
         for entry in data.iter() {
             let obj = json::object(entry, "data")?;
             let inst = json::str_of(
-                obj.get("instId").ok_or(DecodeError::MissingField("instId"))?,
+                obj.get("instId")
+                    .ok_or(DecodeError::MissingField("instId"))?,
                 "instId",
             )?;
             let Some(id) = select(inst) else {

@@ -27,8 +27,8 @@ use tickwire_core::num::{Px, Qty};
 pub use book::WireBook;
 pub use checksum::{CHECKSUM_DEPTH, book_checksum};
 pub use decode::{
-    Bbo, BookAction, BookHead, BookMsg, MAX_BOOK_LEVELS, MAX_TRADES, OkxDecoder, OkxEvent,
-    OkxMsg, OkxTrade, TradesMsg, WireLevel,
+    Bbo, BookAction, BookHead, BookMsg, MAX_BOOK_LEVELS, MAX_TRADES, OkxDecoder, OkxEvent, OkxMsg,
+    OkxTrade, TradesMsg, WireLevel,
 };
 pub use instruments::{parse_instruments, specs_for};
 pub use sync::{OkxBookSync, OkxSyncOutcome, OkxSyncStats};
@@ -122,7 +122,11 @@ impl OkxHandler {
         };
         Ok(match msg {
             OkxMsg::Book(m) => {
-                match self.books.iter_mut().find(|b| b.instrument() == m.head.instrument) {
+                match self
+                    .books
+                    .iter_mut()
+                    .find(|b| b.instrument() == m.head.instrument)
+                {
                     Some(book) => match book.on_book(&m, recv_ns, emit) {
                         OkxSyncOutcome::Resubscribe => Action::Resubscribe(book.instrument()),
                         _ => Action::None,

@@ -59,7 +59,9 @@ pub struct OkxSyncStats {
 enum State {
     AwaitingSnapshot,
     /// `last_seq`: the previous message's `seqId`, if it had one.
-    Synced { last_seq: Option<i64> },
+    Synced {
+        last_seq: Option<i64>,
+    },
 }
 
 /// Book sync for one OKX instrument on a `books`-type channel.
@@ -169,9 +171,7 @@ impl OkxBookSync {
             m.asks.iter().map(|l| l.level()),
             emit,
         );
-        self.state = State::Synced {
-            last_seq: h.seq_id,
-        };
+        self.state = State::Synced { last_seq: h.seq_id };
         if h.action == BookAction::Snapshot {
             self.stats.snapshots += 1;
             emit(MarketEvent::Status(FeedStatus::new(
