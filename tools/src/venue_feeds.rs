@@ -11,7 +11,9 @@ use tickwire_core::journal::{JournalConfig, Writer};
 use tickwire_core::ring::{Consumer, StopFlag, channel};
 use tickwire_core::topology::{Role, ThreadPlan, spawn};
 use tickwire_feeds::feed::{FeedConfig, FeedEnd, FeedProgress, run_feed};
-use tickwire_feeds::net::{client_config_from_ca_file, client_config_from_ca_pem, client_config_webpki};
+use tickwire_feeds::net::tls::{
+    client_config_from_ca_file, client_config_from_ca_pem, client_config_webpki,
+};
 
 use crate::Failure;
 use crate::clock::mono_ns;
