@@ -30,6 +30,15 @@ impl VenueId {
         Self::NAMES.get(usize::from(self.0)).copied()
     }
 
+    /// Decimals the venue writes prices and sizes with (Binance pads to 8; 0 = shortest form,
+    /// as OKX and Hyperliquid send). Used to print values exactly as the venue would.
+    pub fn wire_decimals(self) -> u32 {
+        match self {
+            Self::BINANCE | Self::BINANCE_US => 8,
+            _ => 0,
+        }
+    }
+
     /// Looks a venue up by its config name.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::NAMES

@@ -135,19 +135,23 @@ impl<E: std::error::Error> From<E> for Failure {
     }
 }
 
-/// Restores the default SIGPIPE action, so `tickwire journal inspect J | head` ends quietly like
-/// any Unix tool instead of failing on a closed pipe (Rust ignores SIGPIPE by default).
+/// Restores the default SIGPIPE action for the listing commands, so `tickwire journal inspect J
+/// | head` ends quietly like any Unix tool instead of failing on a closed pipe. Only for them:
+/// commands with sockets (`run`, `sim`) keep Rust's default of ignoring SIGPIPE, so a peer
+/// closing a connection is an error to handle, not a process kill.
 fn default_sigpipe() {
-    // SAFETY: called first thing in main, before any other thread exists; setting a standard
-    // signal to SIG_DFL installs no handler code and cannot violate memory safety.
+    // SAFETY: called from main before any other thread exists; setting a standard signal to
+    // SIG_DFL installs no handler code and cannot violate memory safety.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
 fn main() -> ExitCode {
-    default_sigpipe();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Journal { .. } | Command::Replay { .. }) {
+        default_sigpipe();
+    }
     let result = match cli.command {
         Command::Run {
             config,

@@ -20,24 +20,23 @@ fn build(text: &[u8]) -> Result<Engine, String> {
 fn print_books(engine: &Engine) {
     for view in engine.markets().iter() {
         let (bids, asks) = view.book.depth();
+        let d = view.spec.venue.wire_decimals() as usize;
         let side =
             |l: Option<(String, String)>| l.map_or("-".to_owned(), |(p, q)| format!("{p} x {q}"));
+        // Venue precision, so the strings compare with what the venue itself sends.
+        let pair = |p: tickwire_core::num::Px, q: tickwire_core::num::Qty| {
+            (format!("{p:.d$}"), format!("{q:.d$}"))
+        };
         let bid = view
             .book
             .best_bid()
-            .map(|l| (l.px.to_string(), l.qty.to_string()))
-            .or_else(|| {
-                view.top
-                    .map(|t| (t.bid_px.to_string(), t.bid_qty.to_string()))
-            });
+            .map(|l| pair(l.px, l.qty))
+            .or_else(|| view.top.map(|t| pair(t.bid_px, t.bid_qty)));
         let ask = view
             .book
             .best_ask()
-            .map(|l| (l.px.to_string(), l.qty.to_string()))
-            .or_else(|| {
-                view.top
-                    .map(|t| (t.ask_px.to_string(), t.ask_qty.to_string()))
-            });
+            .map(|l| pair(l.px, l.qty))
+            .or_else(|| view.top.map(|t| pair(t.ask_px, t.ask_qty)));
         println!(
             "book {} {}: bid {} | ask {} | levels {bids}/{asks} | update id {} | feed {}",
             view.spec.venue,

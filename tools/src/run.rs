@@ -322,10 +322,14 @@ fn print_summary(
 ) {
     let secs = elapsed.as_secs_f64();
     let stats = engine.stats();
-    println!(
-        "run: {sent} market events in {secs:.2} s ({:.0} events/s), {ticks} timer ticks",
-        sent as f64 / secs.max(1e-9)
-    );
+    if sent > 0 {
+        println!(
+            "run: {sent} synthetic market events in {secs:.2} s ({:.0} events/s), {ticks} timer ticks",
+            sent as f64 / secs.max(1e-9)
+        );
+    } else {
+        println!("run: {secs:.2} s, {ticks} timer ticks");
+    }
     println!(
         "engine: {} inputs, {} outputs, {} order commands ({} sent), {} fills ({} duplicates ignored), {} alerts",
         stats.inputs,
