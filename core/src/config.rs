@@ -186,7 +186,10 @@ impl<'a> Section<'a> {
         let items = match self.take(key)? {
             Value::Array(items) => items,
             other => {
-                self.error(key, format!("expected an array of strings, found {}", other.type_str()));
+                self.error(
+                    key,
+                    format!("expected an array of strings, found {}", other.type_str()),
+                );
                 return None;
             }
         };
@@ -195,7 +198,10 @@ impl<'a> Section<'a> {
             match item {
                 Value::String(s) => out.push(s.as_str()),
                 other => {
-                    self.error(key, format!("item {i}: expected a string, found {}", other.type_str()));
+                    self.error(
+                        key,
+                        format!("item {i}: expected a string, found {}", other.type_str()),
+                    );
                     return None;
                 }
             }

@@ -225,19 +225,19 @@ pub fn run_feed(
                 let _ = j.append(Kind::RawFrame.code(), msg.recv_ns, msg.data);
             }
             let result = match &mut handler {
-                Handler::Binance(h) => h.on_frame(msg.data, msg.recv_ns, &mut |e| sink.emit(e)).map(
-                    |a| match a {
+                Handler::Binance(h) => h
+                    .on_frame(msg.data, msg.recv_ns, &mut |e| sink.emit(e))
+                    .map(|a| match a {
                         binance::Action::FetchSnapshot(i) => Some((true, i)),
                         binance::Action::Reconnect => Some((false, InstrumentId(u32::MAX))),
                         binance::Action::None => None,
-                    },
-                ),
-                Handler::Okx(h) => h.on_frame(msg.data, msg.recv_ns, &mut |e| sink.emit(e)).map(
-                    |a| match a {
+                    }),
+                Handler::Okx(h) => h
+                    .on_frame(msg.data, msg.recv_ns, &mut |e| sink.emit(e))
+                    .map(|a| match a {
                         okx::Action::Resubscribe(i) => Some((true, i)),
                         okx::Action::VenueError(_) | okx::Action::None => None,
-                    },
-                ),
+                    }),
             };
             match result {
                 Ok(Some(a)) if !actions.contains(&a) => actions.push(a),

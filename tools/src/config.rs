@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use rust_decimal::Decimal;
+use tickwire::sim::{SimConfig, SimError};
 use tickwire_core::config::Section;
 use tickwire_core::engine::{Engine, EngineConfig, Strategy};
 use tickwire_core::ids::{InstrumentId, VenueId};
@@ -14,7 +15,6 @@ use tickwire_core::num::InstrumentSpec;
 use tickwire_core::synthetic::SyntheticInstrument;
 use tickwire_core::topology::Topology;
 use tickwire_core::wait::WaitPolicy;
-use tickwire::sim::{SimConfig, SimError};
 use tickwire_exec::sim_exchange::FeeSchedule;
 
 use crate::venue_config::{VenueMode, VenueSection, read_venue};
@@ -114,6 +114,16 @@ fn bps_to_ppb(s: &mut Section<'_>, key: &str, default: i64) -> i64 {
 impl RunConfig {
     /// Parses and validates a config text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_inner(text, false)
+    }
+
+    /// Parses a recorded config to rebuild its engine (`replay`): the embedded simulator's
+    /// section is skipped, because replay needs none of its capture files.
+    pub fn parse_for_replay(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_inner(text, true)
+    }
+
+    fn parse_inner(text: &str, engine_only: bool) -> Result<Self, ConfigError> {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError(vec![e.message().replace('\n', " ")]))?;
@@ -192,6 +202,10 @@ impl RunConfig {
         }
         let sim = match table.get("sim") {
             None => None,
+            Some(_) if engine_only => {
+                root.skip("sim");
+                None
+            }
             Some(toml::Value::Table(t)) => {
                 root.skip("sim");
                 match SimConfig::from_table(t, "sim") {
@@ -212,7 +226,10 @@ impl RunConfig {
                 None
             }
         };
-        for v in venues.iter().filter(|v| v.mode == VenueMode::Sim) {
+        for v in venues
+            .iter()
+            .filter(|v| v.mode == VenueMode::Sim && !engine_only)
+        {
             let served = sim
                 .as_ref()
                 .is_some_and(|c| c.venues.iter().any(|sv| sv.name == v.sim_name));
@@ -266,7 +283,10 @@ impl RunConfig {
     /// Instrument specs, by id.
     pub fn instruments(&self) -> Vec<InstrumentSpec> {
         let synthetic = self.synthetic.instruments.iter().map(|i| i.spec.clone());
-        let venues = self.venues.iter().flat_map(|v| v.instruments.iter().cloned());
+        let venues = self
+            .venues
+            .iter()
+            .flat_map(|v| v.instruments.iter().cloned());
         synthetic.chain(venues).collect()
     }
 

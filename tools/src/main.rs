@@ -149,7 +149,10 @@ fn default_sigpipe() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Journal { .. } | Command::Replay { .. }) {
+    if matches!(
+        cli.command,
+        Command::Journal { .. } | Command::Replay { .. }
+    ) {
         default_sigpipe();
     }
     let result = match cli.command {

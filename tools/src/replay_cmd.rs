@@ -12,7 +12,7 @@ use crate::journal_cmd::open_reader;
 
 fn build(text: &[u8]) -> Result<Engine, String> {
     let text = std::str::from_utf8(text).map_err(|_| "config text is not UTF-8".to_owned())?;
-    RunConfig::parse(text)
+    RunConfig::parse_for_replay(text)
         .map(|c| c.build_engine())
         .map_err(|e| e.to_string())
 }

@@ -237,7 +237,15 @@ pub fn run(
     })
     .map_err(spawn_err)?;
 
-    let timer = ops_loop(&cfg, &stop, &signals, duration, ctl_tx, &core_h, &mut venues);
+    let timer = ops_loop(
+        &cfg,
+        &stop,
+        &signals,
+        duration,
+        ctl_tx,
+        &core_h,
+        &mut venues,
+    );
     let (engine, core_result) = join(core_h, "core")?;
     let sent = match feed_h {
         Some(h) => join(h, "feed")?,

@@ -15,7 +15,11 @@ pub fn load(path: &Path) -> Result<SimConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        Failure::new(format!("{}: {}", path.display(), e.message().replace('\n', " ")))
+        Failure::new(format!(
+            "{}: {}",
+            path.display(),
+            e.message().replace('\n', " ")
+        ))
     })?;
     let parsed = match table.get("sim") {
         Some(toml::Value::Table(t)) => SimConfig::from_table(t, "sim"),

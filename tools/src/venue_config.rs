@@ -68,7 +68,10 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
     let venue = name.and_then(|n| {
         let v = VenueId::from_name(n).filter(|v| VenueSection::live_urls(*v).is_some());
         if v.is_none() {
-            s.error("venue", format!("{n:?} is not a venue tickwire connects to (binance, binance-us, okx)"));
+            s.error(
+                "venue",
+                format!("{n:?} is not a venue tickwire connects to (binance, binance-us, okx)"),
+            );
         }
         v
     });
@@ -77,11 +80,18 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
         "live" => Some(VenueMode::Live),
         "external" => Some(VenueMode::External),
         other => {
-            s.error("mode", format!("{other:?} is not one of sim, live, external"));
+            s.error(
+                "mode",
+                format!("{other:?} is not one of sim, live, external"),
+            );
             None
         }
     };
-    let sim_name = s.opt_str("sim_name").or(name).unwrap_or_default().to_owned();
+    let sim_name = s
+        .opt_str("sim_name")
+        .or(name)
+        .unwrap_or_default()
+        .to_owned();
     let known: &[&str] = match venue {
         Some(VenueId::OKX) => OKX_CHANNELS,
         _ => BINANCE_CHANNELS,
@@ -90,7 +100,10 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
         Some(list) => {
             for c in &list {
                 if !known.contains(c) {
-                    s.error("channels", format!("unknown channel {c:?} (known: {})", known.join(", ")));
+                    s.error(
+                        "channels",
+                        format!("unknown channel {c:?} (known: {})", known.join(", ")),
+                    );
                 }
             }
             list.into_iter().map(str::to_owned).collect()
@@ -110,7 +123,10 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
     let mut instruments = Vec::new();
     let tables = s.tables("instrument");
     if tables.is_empty() {
-        s.error("instrument", "at least one [[venue.instrument]] is required");
+        s.error(
+            "instrument",
+            "at least one [[venue.instrument]] is required",
+        );
     }
     for (i, mut inst) in tables.into_iter().enumerate() {
         let symbol = inst.str("symbol");

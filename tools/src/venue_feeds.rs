@@ -42,14 +42,17 @@ fn endpoints(
     v: &VenueSection,
     sim: Option<&SimHandle>,
 ) -> Result<(String, Option<String>, Arc<rustls::ClientConfig>), Failure> {
-    let tls_err = |e: tickwire_feeds::net::TlsConfigError| Failure::new(format!("venue {}: {e}", v.venue));
+    let tls_err =
+        |e: tickwire_feeds::net::TlsConfigError| Failure::new(format!("venue {}: {e}", v.venue));
     match v.mode {
         VenueMode::Sim => {
             let sim = sim.ok_or_else(|| Failure::new("embedded simulator not started"))?;
             let ws = sim
                 .endpoint(&v.sim_name, EndpointKind::Ws)
                 .ok_or_else(|| Failure::new(format!("simulator has no venue {:?}", v.sim_name)))?;
-            let rest = sim.endpoint(&v.sim_name, EndpointKind::Rest).map(str::to_owned);
+            let rest = sim
+                .endpoint(&v.sim_name, EndpointKind::Rest)
+                .map(str::to_owned);
             let tls = client_config_from_ca_pem(sim.ca_pem().as_bytes()).map_err(tls_err)?;
             Ok((ws.to_owned(), rest, tls))
         }
@@ -91,7 +94,10 @@ impl VenueFeeds {
         plan: &ThreadPlan,
         stop: &StopFlag,
     ) -> Result<(Self, Vec<Consumer<MarketEvent>>), Failure> {
-        let sim = match (&cfg.sim, cfg.venues.iter().any(|v| v.mode == VenueMode::Sim)) {
+        let sim = match (
+            &cfg.sim,
+            cfg.venues.iter().any(|v| v.mode == VenueMode::Sim),
+        ) {
             (Some(sim_cfg), true) => {
                 let handle = tickwire::sim::start(sim_cfg)
                     .map_err(|e| Failure::new(format!("embedded simulator: {e}")))?;
@@ -110,9 +116,8 @@ impl VenueFeeds {
                         max_record_bytes: 4 << 20,
                         ..JournalConfig::default()
                     };
-                    let (w, _) = Writer::open(dir, jcfg).map_err(|e| {
-                        Failure::new(format!("raw journal {}: {e}", dir.display()))
-                    })?;
+                    let (w, _) = Writer::open(dir, jcfg)
+                        .map_err(|e| Failure::new(format!("raw journal {}: {e}", dir.display())))?;
                     Some(w)
                 }
                 None => None,
@@ -169,7 +174,11 @@ impl VenueFeeds {
         let seen: u64 = self
             .feeds
             .iter()
-            .map(|f| f.progress.messages.load(std::sync::atomic::Ordering::Relaxed))
+            .map(|f| {
+                f.progress
+                    .messages
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
             .sum();
         match self.settling {
             Some((since, count)) if count == seen => since.elapsed() >= SETTLE,
