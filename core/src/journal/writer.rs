@@ -9,9 +9,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::format::{
-    MAX_SEGMENT_INDEX, R_KIND, R_SEQ, R_TS, REC_HEADER, ROLLOVER, SEG_HEADER, SegHeader, SegMap,
-    Slot, crc_join, crc_tail, end_state, io_err, is_tmp_name, list_contiguous, list_segments,
-    segment_path, span, sync_dir, sync_file,
+    MAX_SEGMENT_INDEX, PAGE, R_KIND, R_SEQ, R_TS, REC_HEADER, ROLLOVER, SEG_HEADER, SegHeader,
+    SegMap, Slot, crc_join, crc_tail, end_state, io_err, is_tmp_name, list_contiguous,
+    list_segments, segment_path, span, sync_dir, sync_file,
 };
 use super::{JournalConfig, JournalError, Position, TornTail};
 
@@ -726,15 +726,25 @@ fn preparer_loop(
 /// segment nobody uses yet, it is harmless while the writer is storing into the same pages.
 fn populate_active(dir: &Path, index: u32, pos: usize, shared: &Shared) {
     const CHUNK: usize = 2 << 20;
+    // Work this far ahead of the writer: populating the page it is about to fault in itself
+    // would only make the two wait for each other.
+    const LEAD: usize = 1 << 20;
     let Ok(seg) = SegMap::open(&segment_path(dir, index), index, true) else {
         shared.prepare_errors.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let mut off = pos;
     while off < seg.size {
-        let (now, _) = unpack(shared.pos.0.load(Ordering::Acquire));
+        let (now, at) = unpack(shared.pos.0.load(Ordering::Acquire));
         if now != index || shared.stop.load(Ordering::Acquire) {
             return;
+        }
+        if off < at + LEAD {
+            // Overtaken (or just started): skip ahead of the writer.
+            off = (at + LEAD).next_multiple_of(PAGE as usize);
+            if off >= seg.size {
+                return;
+            }
         }
         let end = (off + CHUNK).min(seg.size);
         if seg.populate(off, end).is_err() {
