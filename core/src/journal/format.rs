@@ -613,7 +613,10 @@ impl SegMap {
         let to = to.min(self.size);
         let mut word = from & !7;
         while word < to {
-            if let Some(o) = self.nonzero_in_word(word, from, to).next() {
+            // Zero words are the common case by far: test the whole word first.
+            if self.load_u64(word).is_some_and(|w| w != 0)
+                && let Some(o) = self.nonzero_in_word(word, from, to).next()
+            {
                 return Some(o);
             }
             word += 8;
@@ -629,7 +632,9 @@ impl SegMap {
         }
         let mut word = (to - 1) & !7;
         loop {
-            if let Some(o) = self.nonzero_in_word(word, from, to).next_back() {
+            if self.load_u64(word).is_some_and(|w| w != 0)
+                && let Some(o) = self.nonzero_in_word(word, from, to).next_back()
+            {
                 return Some(o);
             }
             if word <= from & !7 {
