@@ -1,13 +1,15 @@
 //! Journal append benchmarks.
 //!
 //! - `journal/append_64b`: criterion, one 64-byte-payload append per iteration, throughput in
-//!   payload bytes.
+//!   payload bytes, with the default background write-back (100 ms);
+//!   `journal/append_64b_no_flush`: the same without background write-back.
 //! - `journal/append_64b_batched_p50`: prints a percentile table of per-append times measured
 //!   in batches (timing each append alone would mostly measure the clock), plus the sustained
 //!   rate over the whole run, segment switches included.
 //!
 //! Finished segments are deleted between timed batches so that a long run does not fill the
-//! disk; the background flush thread keeps running (100 ms) as in production.
+//! disk. Except in `append_64b_no_flush`, the background flush thread runs (100 ms) as in
+//! production, so the figures include its competition for the CPU and the disk.
 //!
 //! `cargo bench -p tickwire-benches --bench journal -- --warm-up-time 1 --measurement-time 3`
 
@@ -21,9 +23,14 @@ use tickwire_core::journal::{JournalConfig, Writer};
 const PAYLOAD: usize = 64;
 const SEGMENT: u64 = 256 << 20;
 
-fn config() -> JournalConfig {
+fn config(flush: bool) -> JournalConfig {
     JournalConfig {
         segment_bytes: SEGMENT,
+        flush_interval: if flush {
+            JournalConfig::default().flush_interval
+        } else {
+            Duration::ZERO
+        },
         ..JournalConfig::default()
     }
 }
@@ -46,20 +53,21 @@ fn prune(w: &Writer) {
     }
 }
 
-fn open(dir: &Path) -> Writer {
-    match Writer::open(dir, config()) {
+fn open(dir: &Path, flush: bool) -> Writer {
+    match Writer::open(dir, config(flush)) {
         Ok((w, _)) => w,
         Err(e) => panic!("open journal: {e}"),
     }
 }
 
-fn append_64b(c: &mut Criterion) {
+/// One criterion benchmark of appends of a 64-byte payload, segment switches included.
+fn bench_append(c: &mut Criterion, name: &str, flush: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut w = open(dir.path());
+    let mut w = open(dir.path(), flush);
     let payload = [0x5au8; PAYLOAD];
     let mut g = c.benchmark_group("journal");
     g.throughput(Throughput::Bytes(PAYLOAD as u64));
-    g.bench_function("append_64b", |b| {
+    g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let t = Instant::now();
             for i in 0..iters {
@@ -76,7 +84,7 @@ fn append_64b(c: &mut Criterion) {
     g.finish();
     let s = w.stats();
     eprintln!(
-        "journal/append_64b: {} rollovers, {} created synchronously, {} waits, next seq {}",
+        "journal/{name}: {} rollovers, {} created synchronously, {} waits, next seq {}",
         s.rollovers,
         s.sync_creates,
         s.prepare_waits,
@@ -84,11 +92,21 @@ fn append_64b(c: &mut Criterion) {
     );
 }
 
+/// With the default 100 ms background write-back, as in production.
+fn append_64b(c: &mut Criterion) {
+    bench_append(c, "append_64b", true);
+}
+
+/// Without background write-back: the append path and segment provisioning alone.
+fn append_64b_no_flush(c: &mut Criterion) {
+    bench_append(c, "append_64b_no_flush", false);
+}
+
 fn append_64b_batched_p50(_c: &mut Criterion) {
     const BATCH: u64 = 64;
     const BATCHES: usize = 1 << 19;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut w = open(dir.path());
+    let mut w = open(dir.path(), true);
     let payload = [0x5au8; PAYLOAD];
     // Warm up: page in code, fill caches, let the preparer get ahead.
     for i in 0..1_000_000 {
@@ -136,5 +154,10 @@ fn append_64b_batched_p50(_c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, append_64b, append_64b_batched_p50);
+criterion_group!(
+    benches,
+    append_64b,
+    append_64b_no_flush,
+    append_64b_batched_p50
+);
 criterion_main!(benches);

@@ -6,9 +6,9 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -135,24 +135,45 @@ fn spawn(role: &str, dir: &Path, count: u64) -> Child {
     child
 }
 
-/// Kills `pid` with SIGKILL if `done` is not set within `limit`: a stuck child must fail the
-/// test, not hang it.
-fn watchdog(pid: u32, limit: Duration) -> Arc<AtomicBool> {
-    let done = Arc::new(AtomicBool::new(false));
-    let d = Arc::clone(&done);
-    thread::spawn(move || {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if d.load(Ordering::Acquire) {
-                return;
+/// A child process that a watchdog kills (SIGKILL) if the test has not finished with it within
+/// a time limit: a stuck child must fail the test, not hang it in a blocking read.
+struct Guarded {
+    child: Arc<Mutex<Child>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Guarded {
+    fn new(child: Child, limit: Duration) -> Guarded {
+        let child = Arc::new(Mutex::new(child));
+        let done = Arc::new(AtomicBool::new(false));
+        let (c, d) = (Arc::clone(&child), Arc::clone(&done));
+        thread::spawn(move || {
+            let end = Instant::now() + limit;
+            while Instant::now() < end {
+                if d.load(Ordering::Acquire) {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            thread::sleep(Duration::from_millis(20));
+            let _ = c.lock().unwrap().kill();
+        });
+        Guarded { child, done }
+    }
+
+    fn kill(&self) {
+        self.child.lock().unwrap().kill().unwrap();
+    }
+
+    /// Waits for the child to exit (polling, so the watchdog can still kill it).
+    fn wait(&self) -> ExitStatus {
+        loop {
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
+                self.done.store(true, Ordering::Release);
+                return status;
+            }
+            thread::sleep(Duration::from_millis(2));
         }
-        // SAFETY: kill(2) with a pid we spawned and have not yet reaped (the parent reaps it
-        // only after setting `done`); no memory is involved.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-    });
-    done
+    }
 }
 
 /// Reads lines until one starting with one of `prefixes` (returned) or end of file (`None`).
@@ -171,8 +192,8 @@ fn reader_in_another_process_follows_a_live_writer() {
     let dir = tempfile::tempdir().unwrap();
     let (mut w, _) = Writer::open(dir.path(), cfg()).unwrap();
     let mut child = spawn("tail", dir.path(), N);
-    let done = watchdog(child.id(), Duration::from_secs(90));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = Guarded::new(child, Duration::from_secs(90));
     assert!(
         line_with(&mut lines, &["READY"]).is_some(),
         "child did not start"
@@ -185,8 +206,7 @@ fn reader_in_another_process_follows_a_live_writer() {
         }
     }
     let result = line_with(&mut lines, &["DONE", "FAIL"]);
-    let status = child.wait().unwrap();
-    done.store(true, Ordering::Release);
+    let status = child.wait();
     let stats = w.stats();
     drop(w);
     let result = result.unwrap_or_else(|| "no result".into());
@@ -215,8 +235,8 @@ fn sigkill_loop_loses_no_returned_append() {
     let mut torn_seen = 0;
     for iter in 0..ITERATIONS {
         let mut child = spawn("append", dir.path(), 0);
-        let done = watchdog(child.id(), Duration::from_secs(30));
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let child = Guarded::new(child, Duration::from_secs(30));
         // Kill after a random number of returned appends (sometimes before the first, while
         // the child is still opening and recovering), sometimes after a short extra delay.
         let wait_for = match next_rand() % 8 {
@@ -238,15 +258,14 @@ fn sigkill_loop_loses_no_returned_append() {
         if next_rand() % 2 == 0 {
             thread::sleep(Duration::from_micros(next_rand() % 300));
         }
-        child.kill().unwrap();
+        child.kill();
         // Appends reported before the kill landed count too.
         for l in lines.map_while(Result::ok) {
             if let Some(s) = l.strip_prefix("SEQ ") {
                 max_reported = max_reported.max(s.parse().unwrap());
             }
         }
-        child.wait().unwrap();
-        done.store(true, Ordering::Release);
+        child.wait();
 
         // verify checks every record's CRC and the seq run; the content of records appended
         // since the previous iteration is compared with what the child wrote.

@@ -25,11 +25,12 @@
 //! kind: u16, reserved: u16, reserved2: u32, seq: u64, ts: u64 }` and the payload, zero-padded
 //! to 8. `len` is the record length *including the 32-byte header* (so 32 + payload length),
 //! never the payload length alone: 0 must mean "no record yet", and empty payloads are legal.
-//! `crc` is CRC-32 (IEEE) over header bytes 8..32 and the payload, seeded with `len` (zlib:
-//! `crc32(rec[8..len], len)`), so it covers kind, seq, ts, len and payload. A `len` of
-//! `u32::MAX` (with a zero `crc`) is the rollover marker: the journal continues at offset 64 of
+//! `crc` is the standard CRC-32 (IEEE, zlib's `crc32`) of the payload, then header bytes 8..32,
+//! then `len` as a little-endian `u64`: it covers kind, seq, ts, len and payload. (Payload first
+//! lets the writer hash payload and header as two independent chains.) A `len` of `u32::MAX`
+//! (with a zero `crc`) is the rollover marker: the journal continues at offset 64 of
 //! the next segment. The last 32 bytes of a segment are reserved so that a marker always fits.
-//! A partly written segment is created under a `.twj.tmp` name and renamed when complete, so a
+//! A segment is prepared under a temporary name (`NNNNNNNN.<tag>.tmp`) and renamed when complete, so a
 //! segment file under its real name is always full-size with a valid header.
 //!
 //! # Publication protocol
@@ -64,14 +65,23 @@
 //!
 //! # Costs the hot path does not pay, and one it may
 //!
-//! `append` copies, hashes and publishes; it does not allocate, lock, log or call the kernel.
-//! When a segment is full it switches to the next one, which a background thread has
-//! already created, sized, mapped and pre-faulted; if that thread is behind, the writer
-//! creates it synchronously (counted in [`WriterStats::sync_creates`]). The kernel may write
-//! back pre-faulted or partly written pages on its own (after `vm.dirty_expire_centisecs`, or
-//! because of the flush thread) and then write-protect them; the next store to such a page
-//! takes a minor fault (about a microsecond). The flush thread only writes back the range
-//! already appended, so this touches at most the page being filled, once per interval.
+//! `append` hashes, copies and publishes; it does not allocate, lock, log or call the kernel.
+//! When a segment is full it switches to the next one, which the `twj-prepare` thread has
+//! already created, sized, mapped and pre-faulted (by touching every page) and hands over
+//! through a channel (`try_recv`). If that thread is behind, the writer creates the segment
+//! itself (counted in [`WriterStats::sync_creates`]; no syncing on that path) and the thread
+//! pre-faults it ahead of the writer with `MADV_POPULATE_WRITE`, as it does for the segment a
+//! writer starts in. The kernel may write pre-faulted pages back on its own (after
+//! `vm.dirty_expire_centisecs`) and write-protect them; the next store to such a page takes a
+//! minor fault (about a microsecond). The flush thread only writes back the appended range,
+//! which touches at most the page being filled, once per interval.
+//!
+//! # Recovery
+//!
+//! [`Writer::open`] takes an exclusive lock (`writer.lock`, released by the kernel when the
+//! process dies), removes leftover temporary files, and scans only the active segment (the
+//! last one a writer started using), so opening costs one segment scan however long the
+//! journal is. [`verify`] checks everything.
 
 mod error;
 mod format;

@@ -43,6 +43,8 @@ pub struct Reader {
     expect: u64,
     /// The record at `pos` failed validation and looked like an unfinished append.
     torn: Option<TornTail>,
+    /// The head word of that record, to notice when a writer replaces it.
+    torn_head: Option<(u32, u32)>,
 }
 
 impl Reader {
@@ -74,6 +76,7 @@ impl Reader {
             pos: SEG_HEADER,
             expect,
             torn: None,
+            torn_head: None,
         })
     }
 
@@ -90,6 +93,8 @@ impl Reader {
                 return Ok(None);
             };
             let off = self.pos;
+            // Loaded before the slot is examined, to tell later whether it changed meanwhile.
+            let head = seg.load_head(off);
             match seg.slot(off) {
                 Slot::Empty => {
                     self.torn = None;
@@ -124,15 +129,27 @@ impl Reader {
                     // A record with a stored length that does not validate: a writer died
                     // while the bytes were reaching the disk (power loss) if nothing follows
                     // it, damage otherwise.
-                    let torn = end_state(seg, off, Some(reason))?;
-                    if self.next_segment_has_data()? {
-                        return Err(JournalError::Corrupt {
-                            segment: self.index,
-                            offset: off as u64,
-                            reason: format!("{reason} (with a later segment in use)"),
-                        });
+                    if self.torn.is_some() && self.torn_head == head {
+                        // Already classified; classifying scans the rest of the segment.
+                        return Ok(None);
                     }
-                    self.torn = torn;
+                    let state = end_state(seg, off, Some(reason)).and_then(|torn| {
+                        if self.next_segment_has_data()? {
+                            return Err(JournalError::Corrupt {
+                                segment: self.index,
+                                offset: off as u64,
+                                reason: format!("{reason} (with a later segment in use)"),
+                            });
+                        }
+                        Ok(torn)
+                    });
+                    if state.is_err() && seg.load_head(off) != head {
+                        // A writer reopening the journal cut this record and appended after
+                        // it while it was being examined: look again.
+                        continue;
+                    }
+                    self.torn = state?;
+                    self.torn_head = head;
                     return Ok(None);
                 }
             }
@@ -200,7 +217,8 @@ impl Reader {
         match SegMap::open(&path, self.index, false) {
             Ok(seg) => {
                 let fs = seg.first_seq();
-                // 0 if the writer died between publishing the file and activating it.
+                // A writer sets it before writing the marker; 0 only if that store did not reach
+                // the disk before a power loss.
                 if fs != 0 && fs != self.expect {
                     return Err(JournalError::Corrupt {
                         segment: self.index,

@@ -61,18 +61,49 @@ impl VerifyReport {
 /// reported in [`VerifyReport::corruption`]. Safe to run on a live journal (what is being
 /// appended may show up as a torn tail).
 pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
-    let segs = list_segments(dir)?;
+    // On a live journal the writer may move on while the tail is being checked (appending
+    // past what was taken for the end, rolling into a segment checked as unused); damage found
+    // after the end is then re-checked from scratch, a few times at most.
+    let mut attempt = 0;
+    loop {
+        let (rep, end) = verify_once(dir)?;
+        let moved = end.is_some_and(|e| e.moved(dir));
+        attempt += 1;
+        if rep.corruption.is_none() || !moved || attempt == 5 {
+            return Ok(rep);
+        }
+    }
+}
+
+/// Where a pass found the end of the records, and the head word it saw there.
+#[derive(Clone, Copy)]
+struct End {
+    segment: u32,
+    offset: usize,
+    head: Option<(u32, u32)>,
+}
+
+impl End {
+    /// Whether the slot at the end has changed since (a writer published there).
+    fn moved(&self, dir: &Path) -> bool {
+        SegMap::open(&segment_path(dir, self.segment), self.segment, false)
+            .is_ok_and(|seg| seg.load_head(self.offset) != self.head)
+    }
+}
+
+fn verify_once(dir: &Path) -> Result<(VerifyReport, Option<End>), JournalError> {
+    let mut segs = list_segments(dir)?;
     if segs.is_empty() {
         return Err(JournalError::NotAJournal {
             path: dir.to_path_buf(),
             reason: "no segment files (NNNNNNNN.twj)",
         });
     }
-    let mut rep = VerifyReport {
-        segments: segs.len() as u32,
-        ..VerifyReport::default()
-    };
-    match walk(dir, &segs, &mut rep) {
+    let mut rep = VerifyReport::default();
+    let mut end = None;
+    let walked = walk(dir, &mut segs, &mut rep, &mut end);
+    rep.segments = segs.len() as u32;
+    match walked {
         Ok(()) => {}
         Err(JournalError::Corrupt {
             segment,
@@ -96,7 +127,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
         }
         Err(e) => return Err(e),
     }
-    Ok(rep)
+    Ok((rep, end))
 }
 
 fn corrupt(segment: u32, offset: usize, reason: impl Into<String>) -> JournalError {
@@ -107,12 +138,19 @@ fn corrupt(segment: u32, offset: usize, reason: impl Into<String>) -> JournalErr
     }
 }
 
-fn walk(dir: &Path, segs: &[u32], rep: &mut VerifyReport) -> Result<(), JournalError> {
+fn walk(
+    dir: &Path,
+    segs: &mut Vec<u32>,
+    rep: &mut VerifyReport,
+    end: &mut Option<End>,
+) -> Result<(), JournalError> {
     let mut expect: Option<u64> = None;
     // The end of the data has been seen; later segments must be untouched pre-allocations.
     let mut ended = false;
     let mut end_k = 0;
-    for (k, &idx) in segs.iter().enumerate() {
+    let mut k = 0;
+    while k < segs.len() {
+        let idx = segs[k];
         if k > 0 && idx != segs[k - 1] + 1 {
             return Err(corrupt(segs[k - 1] + 1, 0, "segment file missing"));
         }
@@ -137,6 +175,7 @@ fn walk(dir: &Path, segs: &[u32], rep: &mut VerifyReport) -> Result<(), JournalE
                     "data in a segment after the end of the journal",
                 ));
             }
+            k += 1;
             continue;
         }
         if k == 0 {
@@ -160,6 +199,8 @@ fn walk(dir: &Path, segs: &[u32], rep: &mut VerifyReport) -> Result<(), JournalE
         }
         let mut off = SEG_HEADER;
         loop {
+            // Loaded before the slot is examined, to tell later whether it changed meanwhile.
+            let head = seg.load_head(off);
             match seg.slot(off) {
                 Slot::Record(m) => {
                     if let Some(e) = expect
@@ -192,26 +233,41 @@ fn walk(dir: &Path, segs: &[u32], rep: &mut VerifyReport) -> Result<(), JournalE
                         return Err(corrupt(idx, at, "data after a rollover marker"));
                     }
                     if k + 1 == segs.len() {
-                        return Err(corrupt(
-                            idx + 1,
-                            0,
-                            "segment missing after a rollover marker",
-                        ));
+                        // A live writer may have created it after the listing.
+                        *segs = list_segments(dir)?;
+                        if segs.get(k + 1) != Some(&(idx + 1)) {
+                            return Err(corrupt(
+                                idx + 1,
+                                0,
+                                "segment missing after a rollover marker",
+                            ));
+                        }
                     }
                     break;
                 }
-                Slot::Empty => {
-                    rep.torn_tail = end_state(&seg, off, None)?;
-                    (ended, end_k) = (true, k);
-                    break;
-                }
-                Slot::Bad(reason) => {
-                    rep.torn_tail = end_state(&seg, off, Some(reason))?;
+                slot @ (Slot::Empty | Slot::Bad(_)) => {
+                    let bad = match slot {
+                        Slot::Bad(reason) => Some(reason),
+                        _ => None,
+                    };
+                    let state = end_state(&seg, off, bad);
+                    if state.is_err() && seg.load_head(off) != head {
+                        // A live writer published here and went on while the tail was being
+                        // scanned: continue with what it wrote.
+                        continue;
+                    }
+                    *end = Some(End {
+                        segment: idx,
+                        offset: off,
+                        head,
+                    });
+                    rep.torn_tail = state?;
                     (ended, end_k) = (true, k);
                     break;
                 }
             }
         }
+        k += 1;
     }
     Ok(())
 }

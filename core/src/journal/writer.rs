@@ -9,9 +9,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::format::{
-    MAX_SEGMENT_INDEX, R_KIND, R_SEQ, R_TS, REC_HEADER, ROLLOVER, SEG_HEADER, SegHeader, SegMap,
-    Slot, end_state, io_err, is_tmp_name, list_contiguous, list_segments, segment_path, span,
-    sync_dir, sync_file,
+    MAX_SEGMENT_INDEX, PAGE, R_KIND, R_SEQ, R_TS, REC_HEADER, ROLLOVER, SEG_HEADER, SegHeader,
+    SegMap, Slot, crc_join, crc_tail, end_state, io_err, is_tmp_name, list_contiguous,
+    list_segments, segment_path, span, sync_dir, sync_file,
 };
 use super::{JournalConfig, JournalError, Position, TornTail};
 
@@ -111,8 +111,8 @@ pub struct Writer {
     seg_max: usize,
     next_seq: u64,
     index: u32,
-    /// A CRC hasher with the CPU feature detection already done; cloned per record, because
-    /// detecting again costs a fifth of an append.
+    /// A CRC hasher with the CPU feature detection already done; cloned per record (a plain
+    /// copy), because constructing one detects the CPU features again.
     crc: crc32fast::Hasher,
     shared: Arc<Shared>,
     seg: SegMap,
@@ -329,30 +329,28 @@ impl Writer {
         let seq = self.next_seq;
         let len = payload.len();
         let len_word = (REC_HEADER + len) as u32;
+        let kind_word = u64::from(kind);
+        // The CRC first, from the caller's buffer (in cache) and the header values, as two
+        // independent chains joined at the end (see `record_crc`): the CRC's latency is most of
+        // an append, and nothing below has to wait for it except the final publishing store.
+        let mut hp = self.crc.clone();
+        hp.update(payload);
+        let mut ht = self.crc.clone();
+        ht.update(&crc_tail(kind_word, seq, ts, len_word));
+        let crc = crc_join(hp.finalize(), ht.finalize());
         // SAFETY: `pos + span <= limit < seg.size == mapping length` (checked by the caller;
         // `limit` and `seg_max` are derived from the segment), so every byte touched below is
         // inside the writable mapping `base` points to, which `self.seg` keeps alive. `pos` is a
         // multiple of 8 and the mapping is page aligned, so each word pointer is 8-aligned. The
         // bytes are beyond the last published record: the journal lock makes this the only
         // writer, and readers touch unpublished words only with 8-byte atomic loads, which the
-        // 8-byte atomic stores below do not race with. The CRC reads the bytes back through a
-        // shared slice; concurrent readers only read them too.
+        // 8-byte atomic stores below do not race with.
         unsafe {
             let rec = self.base.add(self.pos);
-            // The record CRC is seeded with the length word. For this (reflected) CRC, seeding
-            // with `s` equals hashing from the standard seed with `s` XORed into the first four
-            // bytes, so the kind word is first stored XORed with the length word, hashed with a
-            // clone of a ready hasher, then rewritten. Same value as `record_crc`, which readers
-            // use.
-            store(rec.add(R_KIND), u64::from(kind) ^ u64::from(len_word));
+            store(rec.add(R_KIND), kind_word);
             store(rec.add(R_SEQ), seq);
             store(rec.add(R_TS), ts);
             copy_payload(rec.add(REC_HEADER), payload);
-            let covered = std::slice::from_raw_parts(rec.add(R_KIND), REC_HEADER - R_KIND + len);
-            let mut h = self.crc.clone();
-            h.update(covered);
-            let crc = h.finalize();
-            store(rec.add(R_KIND), u64::from(kind));
             // Publish: length and CRC together, last, with release ordering.
             let head = u64::from(len_word) | (u64::from(crc) << 32);
             AtomicU64::from_ptr(rec.cast::<u64>()).store(head.to_le(), Ordering::Release);
@@ -678,7 +676,9 @@ fn ends_with_rollover(seg: &SegMap) -> bool {
 }
 
 /// The preparer: keeps the segment after the active one created, sized, mapped and
-/// pre-faulted, and unmaps retired segments. Woken by the writer at each rollover.
+/// pre-faulted, pre-faults the rest of an active segment it did not prepare (the first one, one
+/// the writer had to create itself), and unmaps retired segments. Woken by the writer at each
+/// rollover.
 fn preparer_loop(
     dir: &Path,
     cfg: JournalConfig,
@@ -686,6 +686,9 @@ fn preparer_loop(
     ready_tx: &SyncSender<Prepared>,
     retire_rx: &Receiver<SegMap>,
 ) {
+    // The active segment already taken care of, and the last segment this thread prepared.
+    let mut handled: Option<u32> = None;
+    let mut prepared: Option<u32> = None;
     loop {
         while let Ok(old) = retire_rx.try_recv() {
             drop(old);
@@ -693,11 +696,18 @@ fn preparer_loop(
         if shared.stop.load(Ordering::Acquire) {
             return;
         }
-        let (active, _) = unpack(shared.pos.0.load(Ordering::Acquire));
+        let (active, pos) = unpack(shared.pos.0.load(Ordering::Acquire));
+        if handled != Some(active) {
+            if prepared != Some(active) {
+                populate_active(dir, active, pos, shared);
+            }
+            handled = Some(active);
+            continue;
+        }
         let want = active + 1;
         if want <= MAX_SEGMENT_INDEX && shared.created.load(Ordering::Acquire) < want {
             match SegMap::create(dir, header(want, &cfg), 0, Some(&shared.stop), "prep") {
-                Ok(seg) => hand_over(dir, shared, ready_tx, seg),
+                Ok(seg) => prepared = hand_over(dir, shared, ready_tx, seg).or(prepared),
                 Err(JournalError::Interrupted) => return,
                 Err(_) => {
                     shared.prepare_errors.fetch_add(1, Ordering::Relaxed);
@@ -710,15 +720,55 @@ fn preparer_loop(
     }
 }
 
+/// Pre-faults the not yet written part of the active segment `index`, ahead of the writer, in
+/// chunks (stopping when the writer moves on or closes). This uses `MADV_POPULATE_WRITE`, which
+/// maps the pages writable without touching their contents: unlike the touching done for a
+/// segment nobody uses yet, it is harmless while the writer is storing into the same pages.
+fn populate_active(dir: &Path, index: u32, pos: usize, shared: &Shared) {
+    const CHUNK: usize = 2 << 20;
+    // Work this far ahead of the writer: populating the page it is about to fault in itself
+    // would only make the two wait for each other.
+    const LEAD: usize = 1 << 20;
+    let Ok(seg) = SegMap::open(&segment_path(dir, index), index, true) else {
+        shared.prepare_errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let mut off = pos;
+    while off < seg.size {
+        let (now, at) = unpack(shared.pos.0.load(Ordering::Acquire));
+        if now != index || shared.stop.load(Ordering::Acquire) {
+            return;
+        }
+        if off < at + LEAD {
+            // Overtaken (or just started): skip ahead of the writer.
+            off = (at + LEAD).next_multiple_of(PAGE as usize);
+            if off >= seg.size {
+                return;
+            }
+        }
+        let end = (off + CHUNK).min(seg.size);
+        if seg.populate(off, end).is_err() {
+            // Not supported by this kernel (before 5.14): the writer faults pages in itself.
+            return;
+        }
+        off = end;
+    }
+}
+
 /// Claims the next segment index for a prepared segment, publishes it and sends it to the
 /// writer. If the writer created the index it was made for meanwhile (it could not wait), the
 /// segment is renumbered for the one after: the pre-faulting is not wasted.
-fn hand_over(dir: &Path, shared: &Shared, ready_tx: &SyncSender<Prepared>, mut seg: SegMap) {
+fn hand_over(
+    dir: &Path,
+    shared: &Shared,
+    ready_tx: &SyncSender<Prepared>,
+    mut seg: SegMap,
+) -> Option<u32> {
     let tmp = seg.path.clone();
     loop {
         if shared.stop.load(Ordering::Acquire) {
             let _ = fs::remove_file(&tmp);
-            return;
+            return None;
         }
         let claimed = shared.created.load(Ordering::Acquire);
         let (active, _) = unpack(shared.pos.0.load(Ordering::Acquire));
@@ -731,7 +781,7 @@ fn hand_over(dir: &Path, shared: &Shared, ready_tx: &SyncSender<Prepared>, mut s
         }
         let Some(index) = claimed.checked_add(1).filter(|&i| i <= MAX_SEGMENT_INDEX) else {
             let _ = fs::remove_file(&tmp);
-            return;
+            return None;
         };
         if index != seg.index {
             seg.renumber(index);
@@ -760,6 +810,7 @@ fn hand_over(dir: &Path, shared: &Shared, ready_tx: &SyncSender<Prepared>, mut s
     if published && sync_dir(dir).is_err() {
         shared.prepare_errors.fetch_add(1, Ordering::Relaxed);
     }
+    Some(index)
 }
 
 /// The flusher: every `interval`, synchronously writes back what was appended since the last
