@@ -39,6 +39,18 @@ enum Command {
         #[arg(long)]
         duration: Option<f64>,
     },
+    /// Re-parse a raw frame journal (a `[[venue]]`'s `raw_journal`) through the venue's decoder
+    /// and book sync, and print the books: replays a parser bug from the exact bytes received.
+    ReplayRaw {
+        /// Raw frame journal directory.
+        dir: PathBuf,
+        /// The run config that recorded it.
+        #[arg(long)]
+        config: PathBuf,
+        /// Which `[[venue]]` (binance, binance-us, okx).
+        #[arg(long)]
+        venue: String,
+    },
     /// Run the venue simulator standalone: prints `READY <venue> <kind> <url>` per endpoint and
     /// `CA <path>` (the certificate clients must trust).
     Sim {
@@ -166,6 +178,7 @@ fn main() -> ExitCode {
             config,
             until_finished,
         } => sim_cmd::sim(&config, until_finished),
+        Command::ReplayRaw { dir, config, venue } => replay_cmd::replay_raw(&dir, &config, &venue),
         Command::Journal { command } => match command {
             JournalCommand::Inspect {
                 dir,

@@ -18,7 +18,11 @@ fn build(text: &[u8]) -> Result<Engine, String> {
 }
 
 fn print_books(engine: &Engine) {
-    for view in engine.markets().iter() {
+    print_markets(engine.markets());
+}
+
+fn print_markets(markets: &tickwire_core::engine::Markets) {
+    for view in markets.iter() {
         let (bids, asks) = view.book.depth();
         let d = view.spec.venue.wire_decimals() as usize;
         let side =
@@ -99,4 +103,37 @@ pub fn replay(dir: &Path, verify: bool, until: Option<u64>, books: bool) -> Resu
             Ok(())
         }
     }
+}
+
+/// `tickwire replay-raw DIR --config FILE --venue NAME`: re-parses a raw frame journal through
+/// the venue's decoder and book sync and prints the books it ends with.
+pub fn replay_raw(dir: &Path, config: &Path, venue: &str) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| Failure::new(format!("{}: {e}", config.display())))?;
+    let cfg = RunConfig::parse_for_replay(&text)
+        .map_err(|e| Failure::new(format!("{}: {e}", config.display())))?;
+    let section = cfg
+        .venues
+        .iter()
+        .find(|v| v.venue.name() == Some(venue))
+        .ok_or_else(|| Failure::new(format!("{}: no [[venue]] {venue:?}", config.display())))?;
+    let symbols: Vec<_> = section
+        .instruments
+        .iter()
+        .map(|s| (s.symbol.clone(), s.id))
+        .collect();
+    let mut markets =
+        tickwire_core::engine::Markets::new(&cfg.instruments(), cfg.engine.book_depth);
+    let mut reader = open_reader(dir)?;
+    let stats = tickwire_feeds::feed::replay_raw(&mut reader, section.venue, &symbols, &mut |ev| {
+        let now = ev.meta().event_time();
+        markets.apply(&ev, now);
+    })
+    .map_err(Failure::new)?;
+    print_markets(&markets);
+    println!(
+        "re-parsed {} frame(s) and {} snapshot(s), {} malformed",
+        stats.frames, stats.snapshots, stats.malformed
+    );
+    Ok(())
 }

@@ -126,7 +126,7 @@ pub fn replay(
                 }
             }
             // Raw frames belong to feed journals; they are not engine inputs.
-            Record::RawFrame(_) => {}
+            Record::RawFrame(_) | Record::RawSnapshot(..) => {}
             Record::Config(text) => {
                 let e = build(text).map_err(|message| ReplayError::Config {
                     seq: rec.seq,

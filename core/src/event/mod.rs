@@ -12,6 +12,8 @@ use core::fmt;
 
 use bytemuck::{Pod, bytes_of};
 
+use crate::ids::InstrumentId;
+
 pub use meta::{Meta, Stamps};
 pub use records::{
     Ack, Alert, AmendOrder, BookDelta, CancelAck, CancelAll, CancelOrder, FeedStatus, Fill,
@@ -180,6 +182,9 @@ kinds!(
     Config = 101 => "config",
     /// A wire frame as a feed connection received it (raw frame journals only).
     RawFrame = 110 => "raw-frame",
+    /// A REST snapshot body a feed fetched: the instrument id (u32, little-endian), then the
+    /// body (raw frame journals only).
+    RawSnapshot = 111 => "raw-snapshot",
 );
 
 impl Kind {
@@ -354,6 +359,8 @@ pub enum Record<'a> {
     Config(&'a [u8]),
     /// A raw wire frame (raw frame journals).
     RawFrame(&'a [u8]),
+    /// A raw REST snapshot: the instrument it was fetched for, and its body.
+    RawSnapshot(InstrumentId, &'a [u8]),
 }
 
 /// Why a payload could not be decoded.
@@ -422,6 +429,17 @@ impl<'a> Record<'a> {
             Kind::Session => Record::Session(pod(k, p)?),
             Kind::Config => Record::Config(payload),
             Kind::RawFrame => Record::RawFrame(payload),
+            Kind::RawSnapshot => match payload.split_first_chunk::<4>() {
+                Some((id, body)) => {
+                    Record::RawSnapshot(InstrumentId(u32::from_le_bytes(*id)), body)
+                }
+                None => {
+                    return Err(DecodeError::BadLength {
+                        kind: k,
+                        len: payload.len(),
+                    });
+                }
+            },
         })
     }
 }
@@ -455,6 +473,13 @@ impl serde::Serialize for Record<'_> {
             Record::Session(r) => r.serialize(s),
             Record::Config(text) | Record::RawFrame(text) => {
                 s.serialize_str(&String::from_utf8_lossy(text))
+            }
+            Record::RawSnapshot(id, body) => {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("RawSnapshot", 2)?;
+                st.serialize_field("instrument", id)?;
+                st.serialize_field("body", &String::from_utf8_lossy(body))?;
+                st.end()
             }
         }
     }
