@@ -10,6 +10,7 @@ pub mod engine;
 pub mod event;
 pub mod ids;
 pub mod journal;
+pub mod latency;
 pub mod num;
 pub mod ring;
 pub mod synthetic;

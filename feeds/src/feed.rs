@@ -84,6 +84,7 @@ enum Handler {
 /// Pushes every event to the core, waiting for room; remembers if the core is gone.
 struct Sink<'a> {
     out: &'a mut Producer<MarketEvent>,
+    clock: Clock,
     backoff: Backoff,
     progress: &'a FeedProgress,
     core_gone: bool,
@@ -96,7 +97,8 @@ impl Sink<'_> {
         }
         let mut ev = ev;
         if ev.meta().stamps.parsed_ns == 0 {
-            ev.meta_mut().stamps.parsed_ns = ev.meta().stamps.recv_ns;
+            // The handler emits right after decoding: now is when the record was parsed.
+            ev.meta_mut().stamps.parsed_ns = (self.clock)();
         }
         match self.out.forward(ev, &mut self.backoff) {
             Ok(()) => {
@@ -180,6 +182,7 @@ pub fn run_feed(
     let mut idle = backoff.clone();
     let mut sink = Sink {
         out,
+        clock,
         backoff,
         progress,
         core_gone: false,

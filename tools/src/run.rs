@@ -374,6 +374,13 @@ fn print_summary(
         }
     }
     println!("open orders at exit: {}", engine.orders().len());
+    println!("latency, from the records' monotonic stamps:");
+    println!("  {}", tickwire_core::latency::StageHistogram::header());
+    for stage in core.latency.stages() {
+        if !stage.is_empty() {
+            println!("  {}", stage.summary());
+        }
+    }
     if let (Some(dir), Some(w)) = (journal_dir, core.journal.as_ref()) {
         println!(
             "journal: {} (next seq {}) — check it with `tickwire journal verify {0}` and `tickwire replay {0} --verify`",

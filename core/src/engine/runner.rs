@@ -28,6 +28,7 @@ use crate::event::{
 };
 use crate::ids::{InstrumentId, VenueId};
 use crate::journal::{JournalError, Writer};
+use crate::latency::StageHistogram;
 use crate::ring::{Consumer, Producer, StopFlag};
 use crate::wait::Backoff;
 
@@ -72,6 +73,51 @@ pub struct CoreSummary {
     pub unsent_after_close: usize,
     /// The journal, handed back for a final report (flushed when dropped).
     pub journal: Option<Writer>,
+    /// Latency per stage, from the records' stamps.
+    pub latency: CoreLatency,
+}
+
+/// Stage latencies the core thread measures.
+pub struct CoreLatency {
+    /// Market data: socket read → parsed record.
+    pub wire_to_parsed: StageHistogram,
+    /// Market data: parsed record → taken off the ring by the core.
+    pub parsed_to_core: StageHistogram,
+    /// Market data: socket read → visible to the core (the feed's whole latency).
+    pub wire_to_core: StageHistogram,
+    /// Order commands: input taken by the core → command emitted (engine decision time).
+    pub decision: StageHistogram,
+    /// Order commands: socket read of the triggering input → command emitted (tick to decision).
+    pub tick_to_decision: StageHistogram,
+    /// Execution reports: read by the exec thread → visible to the core.
+    pub report_to_core: StageHistogram,
+}
+
+impl Default for CoreLatency {
+    fn default() -> Self {
+        Self {
+            wire_to_parsed: StageHistogram::new("market wire→parsed"),
+            parsed_to_core: StageHistogram::new("market parsed→core"),
+            wire_to_core: StageHistogram::new("market wire→core"),
+            decision: StageHistogram::new("core decision"),
+            tick_to_decision: StageHistogram::new("tick→decision"),
+            report_to_core: StageHistogram::new("exec report→core"),
+        }
+    }
+}
+
+impl CoreLatency {
+    /// The stages, in pipeline order.
+    pub fn stages(&self) -> [&StageHistogram; 6] {
+        [
+            &self.wire_to_parsed,
+            &self.parsed_to_core,
+            &self.wire_to_core,
+            &self.decision,
+            &self.tick_to_decision,
+            &self.report_to_core,
+        ]
+    }
 }
 
 /// Why the core thread stopped early.
@@ -112,6 +158,17 @@ struct Core<'e> {
 impl Core<'_> {
     fn handle(&mut self, mut input: Input) -> Result<(), CoreError> {
         input.meta_mut().stamps.core_in_ns = (self.clock)();
+        let st = input.meta().stamps;
+        let lat = &mut self.summary.latency;
+        match input {
+            Input::Market(_) => {
+                lat.wire_to_parsed.record_span(st.recv_ns, st.parsed_ns);
+                lat.parsed_to_core.record_span(st.parsed_ns, st.core_in_ns);
+                lat.wire_to_core.record_span(st.recv_ns, st.core_in_ns);
+            }
+            Input::Exec(_) => lat.report_to_core.record_span(st.recv_ns, st.core_in_ns),
+            Input::Timer(_) | Input::Operator(_) => {}
+        }
         if let Some(j) = self.journal.as_mut() {
             let (kind, bytes) = input.encode();
             j.append(kind.code(), input.meta().event_time(), bytes)
@@ -126,7 +183,13 @@ impl Core<'_> {
             }
             if let Output::Command(cmd) = out {
                 let mut cmd = *cmd;
-                cmd.meta_mut().stamps.decided_ns = (self.clock)();
+                let decided = (self.clock)();
+                cmd.meta_mut().stamps.decided_ns = decided;
+                let lat = &mut self.summary.latency;
+                lat.decision
+                    .record_span(cmd.meta().stamps.core_in_ns, decided);
+                lat.tick_to_decision
+                    .record_span(cmd.meta().stamps.recv_ns, decided);
                 self.pending.push_back(cmd);
             }
         }
