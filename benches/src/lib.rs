@@ -1,1 +1,3 @@
-//! placeholder
+//! Benchmark support shared by the criterion benches and the instruction-count examples.
+
+pub mod parse;

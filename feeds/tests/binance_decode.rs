@@ -277,3 +277,48 @@ proptest! {
         check_mutant(&mut dec, &symbols, &bytes)?;
     }
 }
+
+/// Replaces digit `nth` (counted over the frame's digits) with `d`.
+fn swap_digit(frame: &[u8], nth: usize, d: u8) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    let positions: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i].is_ascii_digit())
+        .collect();
+    if let Some(&i) = positions.get(nth % positions.len().max(1)) {
+        out[i] = b'0' + d % 10;
+    }
+    out
+}
+
+/// Digit substitutions keep real frames valid, so the fast path stays engaged and is compared
+/// with simd-json and the reference on values it has never seen; the fast path must take
+/// nearly all of them (it only gives up on e.g. a new leading zero).
+#[test]
+fn digit_substitutions_keep_the_fast_path_and_agree() {
+    let symbols = btc_symbols();
+    let mut dec = BinanceDecoder::new(symbols.clone());
+    let frames: Vec<Vec<u8>> = common::hftbacktest("binance/btcusdt_20240808.gz")
+        .into_iter()
+        .filter(|f| !f.bytes.starts_with(b"{\"lastUpdateId\""))
+        .take(3_000)
+        .map(|f| f.bytes)
+        .collect();
+    let (mut fast, mut total) = (0, 0);
+    for (i, f) in frames.iter().enumerate() {
+        for k in 0..4 {
+            let m = swap_digit(f, i * 7 + k * 13, (i + k) as u8);
+            let want = reference::binance(&m, &symbols);
+            let validating = dec
+                .decode_validating(&mut m.clone())
+                .map(|x| own_binance(&x));
+            assert_eq!(validating.is_ok(), want.is_ok(), "{}", show(&m));
+            if let Some(got) = dec.decode_fast(&m).map(|x| own_binance(&x)) {
+                fast += 1;
+                assert_eq!(Some(&got), want.as_ref().ok(), "{}", show(&m));
+                assert_eq!(Ok(&got), validating.as_ref(), "{}", show(&m));
+            }
+            total += 1;
+        }
+    }
+    assert!(fast * 100 >= total * 95, "fast path took {fast}/{total}");
+}

@@ -531,3 +531,32 @@ proptest! {
         check_mutant(&mut dec, &symbols, &bytes)?;
     }
 }
+
+/// Digit substitutions keep real frames valid (sizes change, so checksums would no longer
+/// match, but decoding does not care): the fast path stays engaged and must agree.
+#[test]
+fn digit_substitutions_keep_the_fast_path_and_agree() {
+    let symbols = symbols();
+    let mut dec = OkxDecoder::new(symbols.clone());
+    let (mut fast, mut total) = (0, 0);
+    for (i, f) in frames().iter().enumerate() {
+        let digits: Vec<usize> = (0..f.len()).filter(|&j| f[j].is_ascii_digit()).collect();
+        for k in 0..8 {
+            let mut m = f.clone();
+            if let Some(&j) = digits.get((i * 31 + k * 17) % digits.len().max(1)) {
+                m[j] = b'0' + ((i + k) % 10) as u8;
+            }
+            let want = reference::okx(&m, &symbols);
+            let validating = dec.decode_validating(&mut m.clone()).map(|x| own_okx(&x));
+            assert_eq!(validating.is_ok(), want.is_ok(), "{}", show(&m));
+            if let Some(got) = dec.decode_fast(&m).map(|x| own_okx(&x)) {
+                fast += 1;
+                assert_eq!(Some(&got), want.as_ref().ok(), "{}", show(&m));
+                assert_eq!(Ok(&got), validating.as_ref(), "{}", show(&m));
+            }
+            total += 1;
+        }
+    }
+    // Events and tickers never take the fast path (by design); pushes nearly always do.
+    assert!(fast * 100 >= total * 80, "fast path took {fast}/{total}");
+}

@@ -86,9 +86,17 @@ impl SymbolTable {
     /// The slot of `symbol` (ASCII case-insensitive).
     #[inline]
     pub fn slot(&self, symbol: &[u8]) -> Option<usize> {
-        self.entries.iter().position(|e| {
-            usize::from(e.len) == symbol.len() && e.key[..symbol.len()].eq_ignore_ascii_case(symbol)
-        })
+        // Venues send one spelling per field, usually the stored one: an exact comparison
+        // first costs a word compare, the case-folding one is the fallback.
+        let same_len = |e: &&Entry| usize::from(e.len) == symbol.len();
+        self.entries
+            .iter()
+            .position(|e| same_len(&e) && &e.key[..symbol.len()] == symbol)
+            .or_else(|| {
+                self.entries.iter().position(|e| {
+                    same_len(&e) && e.key[..symbol.len()].eq_ignore_ascii_case(symbol)
+                })
+            })
     }
 
     /// The slot and instrument of `symbol`.

@@ -7,7 +7,7 @@
 //!
 //! Two decoders produce identical results: the validating simd-json tape walk
 //! ([`BinanceDecoder::decode_validating`]) handles every frame, and a hand-rolled scanner
-//! ([`super::fast`]) takes the hot messages (bookTicker, depthUpdate, trade) when they are in
+//! (`fast.rs`) takes the hot messages (bookTicker, depthUpdate, trade) when they are in
 //! the plain form Binance sends, handing anything unusual back to simd-json.
 //!
 //! Classification of a payload object (the same in both decoders):

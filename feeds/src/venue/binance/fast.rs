@@ -71,8 +71,9 @@ fn book_ticker(c: &mut Cursor<'_>, symbols: &SymbolTable) -> Option<Parsed> {
     let mut seen = Seen::default();
     let (mut instrument, mut event_time_ms) = (None, 0);
     let (mut bid_px, mut bid_qty, mut ask_px, mut ask_qty) = (0, 0, 0, 0);
-    while c.next_member(b'}')? {
-        match c.key()? {
+    let mut next = 0;
+    while let Some(key) = c.next_key(b"sbBaA", &mut next)? {
+        match key {
             b"s" => {
                 seen.mark(S)?;
                 instrument = Some(symbol(c, symbols)?);
@@ -135,8 +136,9 @@ fn depth(
         first_update_id: 0,
         final_update_id: 0,
     };
-    while c.next_member(b'}')? {
-        match c.key()? {
+    let mut next = 0;
+    while let Some(key) = c.next_key(b"EsUuba", &mut next)? {
+        match key {
             b"E" => {
                 seen.mark(E)?;
                 head.event_time_ms = c.u64()?;
@@ -207,8 +209,9 @@ fn trade(c: &mut Cursor<'_>, symbols: &SymbolTable) -> Option<Parsed> {
     let mut seen = Seen::default();
     let mut instrument = None;
     let (mut trade_id, mut px, mut qty, mut maker, mut time) = (0, 0, 0, false, 0);
-    while c.next_member(b'}')? {
-        match c.key()? {
+    let mut next = 0;
+    while let Some(key) = c.next_key(b"EstpqTm", &mut next)? {
+        match key {
             b"s" => {
                 seen.mark(S)?;
                 instrument = Some(symbol(c, symbols)?);

@@ -4,7 +4,7 @@
 //! (diffs are checked for continuity and emitted). Rules, as verified on real captures:
 //! - diffs with `u <= lastUpdateId` are stale and dropped;
 //! - the first diff applied after a snapshot must satisfy `U <= lastUpdateId + 1 <= u`
-//!   (real data shows `U == lastUpdateId + 1` happens, so the doc's "within [U;u]" is too strict);
+//!   (real data shows `U == lastUpdateId + 1` happens, so the doc's "within `[U;u]`" is too strict);
 //! - every later diff must have `U == previous u + 1`; otherwise a `Gap` status is emitted,
 //!   the book is dropped, and a new snapshot is needed.
 //!
