@@ -35,7 +35,8 @@ impl<'a> Section<'a> {
         &self.path
     }
 
-    fn key_path(&self, key: &str) -> String {
+    /// The full path of `key` in this section (`venue[0].symbol`), for messages.
+    pub fn key_path(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_owned()
         } else {
@@ -181,32 +182,48 @@ impl<'a> Section<'a> {
         !negative
     }
 
-    /// An optional array of strings.
+    /// An optional array of strings (a single string counts as a one-item array). Each item that
+    /// is not a string is an error of its own (`key[i]`).
     pub fn opt_str_array(&mut self, key: &str) -> Option<Vec<&'a str>> {
-        let items = match self.take(key)? {
-            Value::Array(items) => items,
+        match self.take(key)? {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.as_str()),
+                        other => self.error(
+                            &format!("{key}[{i}]"),
+                            format!("expected a string, found {}", other.type_str()),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            Value::String(s) => Some(vec![s.as_str()]),
             other => {
                 self.error(
                     key,
                     format!("expected an array of strings, found {}", other.type_str()),
                 );
-                return None;
-            }
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match item {
-                Value::String(s) => out.push(s.as_str()),
-                other => {
-                    self.error(
-                        key,
-                        format!("item {i}: expected a string, found {}", other.type_str()),
-                    );
-                    return None;
-                }
+                None
             }
         }
-        Some(out)
+    }
+
+    /// An optional number (integer or float). For non-monetary settings only (rates, speeds):
+    /// prices and quantities are decimal strings.
+    pub fn opt_float(&mut self, key: &str) -> Option<f64> {
+        match self.take(key)? {
+            Value::Float(f) => Some(*f),
+            Value::Integer(i) => Some(*i as f64),
+            other => {
+                self.error(
+                    key,
+                    format!("expected a number, found {}", other.type_str()),
+                );
+                None
+            }
+        }
     }
 
     /// An optional nested table.

@@ -123,54 +123,65 @@ pub fn parse_nanos(s: &[u8], allow_sign: bool) -> Result<i64, NumError> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
-/// Writes `raw` nano-units as a decimal into `buf` and returns the number of bytes written.
-///
-/// `min_decimals` pads with zeros (Binance sends 8 decimals, OKX the shortest form); digits that
-/// are not zero are never dropped, so the output always parses back to `raw` exactly.
-/// `buf` of 32 bytes is always large enough. This allocates nothing, for order encoding.
-pub fn write_nanos(raw: i64, min_decimals: u32, buf: &mut [u8; 32]) -> usize {
-    let mut pos = 0;
-    if raw < 0 {
-        buf[0] = b'-';
-        pos = 1;
-    }
-    let magnitude = raw.unsigned_abs();
-    let int = magnitude / SCALE as u64;
-    let mut frac = magnitude % SCALE as u64;
-    // Integer digits.
-    let mut tmp = [0u8; 20];
-    let mut n = 0;
-    let mut v = int;
-    loop {
-        tmp[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
+/// One formatter for both fixed-point widths: `$uint` magnitudes with `$decimals` decimals. A
+/// macro rather than a generic keeps the `i64` path free of `u128` arithmetic (it encodes
+/// order prices on the hot path).
+macro_rules! fixed_writer {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($int:ty, $uint:ty, $decimals:expr, $buf:literal, $tmp:literal)) => {
+        $(#[$doc])*
+        $vis fn $name(raw: $int, min_decimals: u32, buf: &mut [u8; $buf]) -> usize {
+            let mut pos = 0;
+            if raw < 0 {
+                buf[0] = b'-';
+                pos = 1;
+            }
+            let magnitude = raw.unsigned_abs();
+            let scale = <$uint>::pow(10, $decimals);
+            let int = magnitude / scale;
+            let mut frac = magnitude % scale;
+            let mut tmp = [0u8; $tmp];
+            let mut n = 0;
+            let mut v = int;
+            loop {
+                tmp[n] = b'0' + (v % 10) as u8;
+                n += 1;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            for k in (0..n).rev() {
+                buf[pos] = tmp[k];
+                pos += 1;
+            }
+            // Fraction: drop trailing zeros beyond min_decimals (never a nonzero digit).
+            let mut frac_digits = $decimals;
+            while frac_digits > min_decimals.min($decimals) && frac.is_multiple_of(10) {
+                frac /= 10;
+                frac_digits -= 1;
+            }
+            if frac_digits > 0 {
+                buf[pos] = b'.';
+                pos += 1;
+                for k in (0..frac_digits as usize).rev() {
+                    buf[pos + k] = b'0' + (frac % 10) as u8;
+                    frac /= 10;
+                }
+                pos += frac_digits as usize;
+            }
+            pos
         }
-    }
-    for k in (0..n).rev() {
-        buf[pos] = tmp[k];
-        pos += 1;
-    }
-    // Fraction: drop trailing zeros beyond min_decimals.
-    let mut frac_digits = DECIMALS;
-    while frac_digits > min_decimals.min(DECIMALS) && frac.is_multiple_of(10) {
-        frac /= 10;
-        frac_digits -= 1;
-    }
-    if frac_digits > 0 {
-        buf[pos] = b'.';
-        pos += 1;
-        let start = pos;
-        for k in (0..frac_digits as usize).rev() {
-            buf[start + k] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        pos += frac_digits as usize;
-    }
-    pos
+    };
 }
+
+fixed_writer!(
+    /// Writes `raw` nano-units as a decimal into `buf` and returns the number of bytes written.
+    ///
+    /// `min_decimals` pads with zeros (Binance sends 8 decimals, OKX the shortest form); digits
+    /// that are not zero are never dropped, so the output always parses back to `raw` exactly.
+    /// `buf` of 32 bytes is always large enough. This allocates nothing, for order encoding.
+    pub fn write_nanos(i64, u64, DECIMALS, 32, 20)
+);
 
 /// The minimum number of decimals requested by a formatter's precision (none: 0).
 fn display_min_decimals(f: &fmt::Formatter<'_>) -> u32 {
@@ -411,49 +422,11 @@ impl Notional {
 /// Decimal places carried by [`Notional`].
 const NOTIONAL_DECIMALS: u32 = 18;
 
-/// Writes `raw` 10^-18 units as a plain decimal, like [`write_nanos`] with 18 decimals.
-/// 48 bytes hold any `i128`: a sign, 21 integer digits, a point and 18 decimals.
-fn write_notional(raw: i128, min_decimals: u32, buf: &mut [u8; 48]) -> usize {
-    let mut pos = 0;
-    if raw < 0 {
-        buf[0] = b'-';
-        pos = 1;
-    }
-    let magnitude = raw.unsigned_abs();
-    let scale = NOTIONAL_SCALE as u128;
-    let int = magnitude / scale;
-    let mut frac = magnitude % scale;
-    let mut tmp = [0u8; 24];
-    let mut n = 0;
-    let mut v = int;
-    loop {
-        tmp[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for k in (0..n).rev() {
-        buf[pos] = tmp[k];
-        pos += 1;
-    }
-    let mut frac_digits = NOTIONAL_DECIMALS;
-    while frac_digits > min_decimals.min(NOTIONAL_DECIMALS) && frac.is_multiple_of(10) {
-        frac /= 10;
-        frac_digits -= 1;
-    }
-    if frac_digits > 0 {
-        buf[pos] = b'.';
-        pos += 1;
-        for k in (0..frac_digits as usize).rev() {
-            buf[pos + k] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        pos += frac_digits as usize;
-    }
-    pos
-}
+fixed_writer!(
+    /// Writes `raw` 10^-18 units as a plain decimal, like [`write_nanos`] with 18 decimals.
+    /// 48 bytes hold any `i128`: a sign, 21 integer digits, a point and 18 decimals.
+    fn write_notional(i128, u128, NOTIONAL_DECIMALS, 48, 24)
+);
 
 impl fmt::Display for Notional {
     /// Exact plain decimal (never exponent notation, never rounded); the precision is the

@@ -27,7 +27,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use toml::{Table, Value};
+use tickwire_core::config::Section as Reader;
+use toml::Table;
 
 use super::SimError;
 use super::fault::FaultKind;
@@ -264,7 +265,7 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
         }
         c.name = n.to_owned();
     }
-    let captures = v.str_array("captures");
+    let captures = v.opt_str_array("captures");
     if captures.as_ref().is_some_and(|c| c.is_empty()) || (captures.is_none() && !v.has("captures"))
     {
         v.error("captures", "at least one capture file is required");
@@ -368,9 +369,9 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
     }
     for mut s in v.tables("symbol") {
         let symbol = s.str("symbol").map(str::to_ascii_uppercase);
-        let tick = s.opt_decimal("tick");
-        let lot = s.opt_decimal("lot");
-        let min_notional = s.opt_decimal("min_notional");
+        let tick = positive_decimal(&mut s, "tick");
+        let lot = positive_decimal(&mut s, "lot");
+        let min_notional = positive_decimal(&mut s, "min_notional");
         if kind == Some(VenueKind::Okx) {
             s.error("symbol", "symbol filters are only used by Binance venues");
         }
@@ -387,179 +388,13 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
     kind.map(|_| c)
 }
 
-/// A strict view of one TOML table: typed getters record errors with full key paths, and
-/// `finish` reports every key nobody read.
-struct Reader<'a> {
-    path: String,
-    table: &'a Table,
-    used: Vec<&'a str>,
-    errors: Vec<String>,
-}
-
-impl<'a> Reader<'a> {
-    fn new(path: impl Into<String>, table: &'a Table) -> Self {
-        Self {
-            path: path.into(),
-            table,
-            used: Vec::new(),
-            errors: Vec::new(),
-        }
-    }
-
-    fn key_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    fn error(&mut self, key: &str, msg: impl core::fmt::Display) {
-        let p = self.key_path(key);
-        self.errors.push(format!("{p}: {msg}"));
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.table.contains_key(key)
-    }
-
-    fn take(&mut self, key: &str) -> Option<&'a Value> {
-        let (k, v) = self.table.get_key_value(key)?;
-        self.used.push(k.as_str());
-        Some(v)
-    }
-
-    fn opt_str(&mut self, key: &str) -> Option<&'a str> {
-        match self.take(key)? {
-            Value::String(s) => Some(s.as_str()),
-            other => {
-                self.error(
-                    key,
-                    format!("expected a string, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn str(&mut self, key: &str) -> Option<&'a str> {
-        if !self.has(key) {
-            self.error(key, "missing");
-        }
-        self.opt_str(key)
-    }
-
-    fn str_array(&mut self, key: &str) -> Option<Vec<&'a str>> {
-        match self.take(key)? {
-            Value::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Value::String(s) => out.push(s.as_str()),
-                        other => self.error(
-                            &format!("{key}[{i}]"),
-                            format!("expected a string, found {}", other.type_str()),
-                        ),
-                    }
-                }
-                Some(out)
-            }
-            Value::String(s) => Some(vec![s.as_str()]),
-            other => {
-                self.error(
-                    key,
-                    format!("expected an array of strings, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn opt_int(&mut self, key: &str, min: i64, max: i64) -> Option<i64> {
-        match self.take(key)? {
-            Value::Integer(i) if (min..=max).contains(i) => Some(*i),
-            Value::Integer(i) => {
-                self.error(key, format!("{i} is out of range {min}..={max}"));
-                None
-            }
-            other => {
-                self.error(
-                    key,
-                    format!("expected an integer, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn opt_float(&mut self, key: &str) -> Option<f64> {
-        match self.take(key)? {
-            Value::Float(f) => Some(*f),
-            Value::Integer(i) => Some(*i as f64),
-            other => {
-                self.error(
-                    key,
-                    format!("expected a number, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn opt_decimal(&mut self, key: &str) -> Option<Decimal> {
-        let raw = self.opt_str(key)?;
-        match raw.parse::<Decimal>() {
-            Ok(d) if d > Decimal::ZERO => Some(d),
-            Ok(_) => {
-                self.error(key, format!("{raw:?} must be positive"));
-                None
-            }
-            Err(e) => {
-                self.error(key, format!("{raw:?} is not a valid decimal string: {e}"));
-                None
-            }
-        }
-    }
-
-    fn tables(&mut self, key: &str) -> Vec<Reader<'a>> {
-        let path = self.key_path(key);
-        match self.take(key) {
-            None => Vec::new(),
-            Some(Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Value::Table(t) => out.push(Reader::new(format!("{path}[{i}]"), t)),
-                        other => self.errors.push(format!(
-                            "{path}[{i}]: expected a table, found {}",
-                            other.type_str()
-                        )),
-                    }
-                }
-                out
-            }
-            Some(other) => {
-                self.error(
-                    key,
-                    format!("expected an array of tables, found {}", other.type_str()),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn finish(self) -> Vec<String> {
-        let mut errors = self.errors;
-        for key in self.table.keys() {
-            if !self.used.contains(&key.as_str()) {
-                let p = if self.path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{}.{key}", self.path)
-                };
-                errors.push(format!("{p}: unknown key"));
-            }
-        }
-        errors
+/// A positive decimal written as a string (`"0.01"`), read exactly.
+fn positive_decimal(r: &mut Reader<'_>, key: &str) -> Option<Decimal> {
+    let d = r.opt_parsed::<Decimal>(key, "decimal string")?;
+    if d > Decimal::ZERO {
+        Some(d)
+    } else {
+        r.error(key, format!("\"{d}\" must be positive"));
+        None
     }
 }
