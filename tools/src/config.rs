@@ -179,7 +179,9 @@ impl RunConfig {
             synthetic.rate = s.int_or("rate", 0, 100_000_000, 0) as u64;
             errors.extend(s.finish());
         }
-        for (i, mut s) in root.tables("instrument").into_iter().enumerate() {
+        let instrument_tables = root.tables("instrument");
+        let any_instrument = !instrument_tables.is_empty();
+        for (i, mut s) in instrument_tables.into_iter().enumerate() {
             if let Some(inst) = read_instrument(&mut s, i, &synthetic.instruments) {
                 synthetic.instruments.push(inst);
             }
@@ -194,7 +196,7 @@ impl RunConfig {
             }
             errors.extend(v.finish());
         }
-        if synthetic.instruments.is_empty() && venues.is_empty() {
+        if !any_instrument && venues.is_empty() {
             errors.push(
                 "instrument: configure a synthetic market ([[instrument]]) or venue feeds ([[venue]])"
                     .into(),

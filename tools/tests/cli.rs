@@ -167,7 +167,7 @@ fn operator_errors_are_one_clear_line() {
         "engine.topology",
         "engine.wiat: unknown key",
         "instrument[0].mid: missing",
-        "strategy",
+        "instrument[0].tick: missing",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in {err}");
     }
