@@ -330,15 +330,14 @@ impl Writer {
         let len = payload.len();
         let len_word = (REC_HEADER + len) as u32;
         let kind_word = u64::from(kind);
-        // The CRC first, from the header values and the caller's buffer (in cache), as two
+        // The CRC first, from the caller's buffer (in cache) and the header values, as two
         // independent chains joined at the end (see `record_crc`): the CRC's latency is most of
         // an append, and nothing below has to wait for it except the final publishing store.
-        // The short header chain goes first, so that its start (which waits for the stack
-        // array it hashes to be stored) overlaps the payload chain.
-        let mut ht = self.crc.clone();
-        ht.update(&crc_tail(kind_word, seq, ts, len_word));
+        // (Hashing everything in one pass, read back from the mapping, measured ~3 ns slower.)
         let mut hp = self.crc.clone();
         hp.update(payload);
+        let mut ht = self.crc.clone();
+        ht.update(&crc_tail(kind_word, seq, ts, len_word));
         let crc = crc_join(hp.finalize(), ht.finalize());
         // SAFETY: `pos + span <= limit < seg.size == mapping length` (checked by the caller;
         // `limit` and `seg_max` are derived from the segment), so every byte touched below is
