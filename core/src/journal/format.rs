@@ -373,6 +373,13 @@ impl SegMap {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| io_err("create segment", &tmp, e))?;
+        if prefault.is_some() {
+            // Off the hot path: reserve the disk blocks now. A full disk is then an error here
+            // instead of a SIGBUS at the first store to a page, and the page faults that
+            // follow are cheaper (no block reservation per page).
+            allocate(&file, 0, hdr.size).map_err(|e| io_err("allocate segment", &tmp, e))?;
+        }
+        // Sets the size when blocks could not be allocated (or were not asked for).
         file.set_len(hdr.size)
             .map_err(|e| io_err("size segment", &tmp, e))?;
         let size = usize::try_from(hdr.size).map_err(|_| JournalError::InvalidConfig {
@@ -764,6 +771,33 @@ pub(crate) fn end_state(
             }
         }),
     }
+}
+
+/// Reserves disk blocks for `[offset, offset + len)` of `file` (Linux `fallocate`, mode 0: no
+/// data changes, the file grows if needed). Elsewhere, or where the file system cannot do it,
+/// nothing happens: the file stays sparse and blocks are allocated as pages are first written.
+pub(crate) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(off), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+            return Err(io::ErrorKind::InvalidInput.into());
+        };
+        // SAFETY: fallocate(2) on a descriptor `file` owns and keeps open for the call; it
+        // takes no pointers. Mode 0 only allocates blocks (and extends the size), it never
+        // changes data, so it is harmless even while the range is being written through a
+        // mapping.
+        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, off, len) };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                return Err(e);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+    Ok(())
 }
 
 /// Syncs a directory so that renames and unlinks in it are durable.

@@ -67,11 +67,12 @@
 //!
 //! `append` hashes, copies and publishes; it does not allocate, lock, log or call the kernel.
 //! When a segment is full it switches to the next one, which the `twj-prepare` thread has
-//! already created, sized, mapped and pre-faulted (by touching every page) and hands over
-//! through a channel (`try_recv`). If that thread is behind, the writer creates the segment
-//! itself (counted in [`WriterStats::sync_creates`]; no syncing on that path) and the thread
-//! pre-faults it ahead of the writer with `MADV_POPULATE_WRITE`, as it does for the segment a
-//! writer starts in. The kernel may write pre-faulted pages back on its own (after
+//! already created, allocated on disk (`fallocate`, so that a full disk is an error there
+//! rather than a SIGBUS at a later store), mapped and pre-faulted (by touching every page) and
+//! hands over through a channel (`try_recv`). If that thread is behind, the writer creates the segment
+//! itself (counted in [`WriterStats::sync_creates`]; sparse, no syncing on that path) and the
+//! thread then allocates and pre-faults the rest of it ahead of the writer with
+//! `MADV_POPULATE_WRITE`, as it does for the segment a writer starts in. The kernel may write pre-faulted pages back on its own (after
 //! `vm.dirty_expire_centisecs`) and write-protect them; the next store to such a page takes a
 //! minor fault (about a microsecond). The flush thread only writes back the appended range,
 //! which touches at most the page being filled, once per interval.

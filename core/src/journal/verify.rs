@@ -63,13 +63,13 @@ impl VerifyReport {
 pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
     // On a live journal the writer may move on while the tail is being checked (appending
     // past what was taken for the end, rolling into a segment checked as unused); damage found
-    // after the end is then re-checked from scratch, a few times at most.
+    // after the end is then re-checked from scratch (a bounded number of times).
     let mut attempt = 0;
     loop {
         let (rep, end) = verify_once(dir)?;
         let moved = end.is_some_and(|e| e.moved(dir));
         attempt += 1;
-        if rep.corruption.is_none() || !moved || attempt == 5 {
+        if rep.corruption.is_none() || !moved || attempt == 20 {
             return Ok(rep);
         }
     }
