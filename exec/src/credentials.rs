@@ -334,7 +334,13 @@ mod tests {
 
         let f = write_file(0o600, &format!("api_key = {KEY}\napi_secret = {SECRET}\n"));
         let e = Credentials::from_file(f.path(), true).unwrap_err();
-        assert!(matches!(e, CredentialsError::MissingField { field: "passphrase", .. }));
+        assert!(matches!(
+            e,
+            CredentialsError::MissingField {
+                field: "passphrase",
+                ..
+            }
+        ));
         assert_clean(&e.to_string());
 
         let e = Credentials::from_file(Path::new("/nonexistent/creds"), false).unwrap_err();

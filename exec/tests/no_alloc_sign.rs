@@ -82,7 +82,11 @@ fn encode_and_sign_allocate_nothing() {
         let o = NewOrder::new(
             Meta::default(),
             ClientOrderId::new(StrategyId(4), i + 1).unwrap(),
-            if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            if i.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             OrderType::Limit,
             TimeInForce::Gtc,
             Px::from_raw(61_837_630_000_000 + i as i64),
@@ -100,15 +104,25 @@ fn encode_and_sign_allocate_nothing() {
         };
         let mut total = 0;
         total += bin.rest_new_order(&o, &sym, stamp, &mut buf).unwrap();
-        total += bin.rest_cancel_order(&cancel, &sym, stamp, &mut buf).unwrap();
-        total += bin.ws_order_place("req", &o, &sym, stamp, &mut buf).unwrap();
-        total += bin.ws_order_cancel("req", &cancel, &sym, stamp, &mut buf).unwrap();
+        total += bin
+            .rest_cancel_order(&cancel, &sym, stamp, &mut buf)
+            .unwrap();
+        total += bin
+            .ws_order_place("req", &o, &sym, stamp, &mut buf)
+            .unwrap();
+        total += bin
+            .ws_order_cancel("req", &cancel, &sym, stamp, &mut buf)
+            .unwrap();
         total += okx.login(1_700_000_000 + i, &mut buf).unwrap();
         total += okx.ws_order("req", &o, &inst, &mut buf).unwrap();
-        total += okx.ws_cancel_order("req", &cancel, &inst, &mut buf).unwrap();
+        total += okx
+            .ws_cancel_order("req", &cancel, &inst, &mut buf)
+            .unwrap();
         total += okx.ws_amend_order("req", &amend, &inst, &mut buf).unwrap();
         write_iso8601_ms(stamp.timestamp_ms, &mut iso).unwrap();
-        total += okx.rest_order(&o, &inst, &iso, &mut body, &mut sign).unwrap();
+        total += okx
+            .rest_order(&o, &inst, &iso, &mut body, &mut sign)
+            .unwrap();
         std::hint::black_box(total);
     };
     for i in 0..100 {

@@ -6,9 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use proptest::prelude::*;
 use serde_json::Value;
 use sha2::Sha256;
-use tickwire_core::event::{
-    AmendOrder, CancelOrder, Meta, NewOrder, OrderType, Side, TimeInForce,
-};
+use tickwire_core::event::{AmendOrder, CancelOrder, Meta, NewOrder, OrderType, Side, TimeInForce};
 use tickwire_core::ids::{ClientOrderId, StrategyId};
 use tickwire_core::num::{Px, Qty};
 use tickwire_exec::credentials::Secret;
@@ -69,7 +67,12 @@ fn binance() -> BinanceEncoder {
 }
 
 fn okx() -> OkxEncoder {
-    OkxEncoder::new("okx-key-1", OKX_SECRET.as_bytes(), Secret::new("pass-phrase")).unwrap()
+    OkxEncoder::new(
+        "okx-key-1",
+        OKX_SECRET.as_bytes(),
+        Secret::new("pass-phrase"),
+    )
+    .unwrap()
 }
 
 fn sym(name: &str, px_decimals: u32, qty_decimals: u32) -> BinanceSymbol<'_> {
@@ -128,7 +131,12 @@ fn every_binance_vector_signs_exactly() {
         let signer = BinanceSigner::new(s(v, "secret_key").as_bytes());
         let mut out = [0u8; 64];
         signer.sign(s(v, "payload").as_bytes(), &mut out);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), s(v, "expected_hex"), "{}", s(v, "name"));
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            s(v, "expected_hex"),
+            "{}",
+            s(v, "name")
+        );
     }
 }
 
@@ -141,11 +149,20 @@ fn every_okx_vector_signs_exactly() {
     let signer = OkxSigner::new(s(&login, "secret_key").as_bytes());
     let mut out = [0u8; 44];
     signer.sign_login_text(s(&login, "timestamp").as_bytes(), &mut out);
-    assert_eq!(std::str::from_utf8(&out).unwrap(), s(&login, "expected_base64"));
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        s(&login, "expected_base64")
+    );
     signer.sign_login(s(&login, "timestamp").parse().unwrap(), &mut out);
-    assert_eq!(std::str::from_utf8(&out).unwrap(), s(&login, "expected_base64"));
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        s(&login, "expected_base64")
+    );
     signer.sign_parts(&[s(&login, "prehash").as_bytes()], &mut out);
-    assert_eq!(std::str::from_utf8(&out).unwrap(), s(&login, "expected_base64"));
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        s(&login, "expected_base64")
+    );
 
     let rest = vector("okx_signing", "okx_rest_sign_COMPUTED_NOT_DOCUMENTED");
     let signer = OkxSigner::new(s(&rest, "secret_key").as_bytes());
@@ -160,9 +177,15 @@ fn every_okx_vector_signs_exactly() {
         s(&rest, "body").as_bytes(),
         &mut out,
     );
-    assert_eq!(std::str::from_utf8(&out).unwrap(), s(&rest, "expected_base64"));
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        s(&rest, "expected_base64")
+    );
     signer.sign_parts(&[s(&rest, "prehash").as_bytes()], &mut out);
-    assert_eq!(std::str::from_utf8(&out).unwrap(), s(&rest, "expected_base64"));
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        s(&rest, "expected_base64")
+    );
 }
 
 // ------------------------------------------------- Binance encoder: documented requests exactly
@@ -222,7 +245,14 @@ fn check_ws_vector(name: &str, o: &NewOrder, symbol: BinanceSymbol<'_>, stamp: S
 fn binance_ws_vectors_through_encoder() {
     check_ws_vector(
         "wsapi_signed_ascii_sorted_params",
-        &order(Side::Sell, OrderType::Limit, TimeInForce::Gtc, "52000", "0.01", 0),
+        &order(
+            Side::Sell,
+            OrderType::Limit,
+            TimeInForce::Gtc,
+            "52000",
+            "0.01",
+            0,
+        ),
         sym("BTCUSDT", 2, 8),
         Stamp {
             timestamp_ms: 1_645_423_376_532,
@@ -247,7 +277,14 @@ fn binance_ws_order_place_equals_doc_request() {
         r#"{"id":"56374a46-3061-486b-a311-99ee972eb648","method":"order.place","params":{"symbol":"BTCUSDT","side":"SELL","type":"LIMIT","timeInForce":"GTC","price":"23416.10000000","quantity":"0.00847000","apiKey":"vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A","signature":"15af09e41c36f3cc61378c2fbe2c33719a03dd5eba8d0f9206fbda44de717c88","timestamp":1660801715431}}"#,
     )
     .unwrap();
-    let o = order(Side::Sell, OrderType::Limit, TimeInForce::Gtc, "23416.1", "0.00847", 0);
+    let o = order(
+        Side::Sell,
+        OrderType::Limit,
+        TimeInForce::Gtc,
+        "23416.1",
+        "0.00847",
+        0,
+    );
     let stamp = Stamp {
         timestamp_ms: 1_660_801_715_431,
         recv_window_ms: None,
@@ -282,19 +319,47 @@ fn binance_types_and_cancel() {
     let mut buf = [0u8; 512];
     let cases = [
         (
-            order(Side::Buy, OrderType::Limit, TimeInForce::PostOnly, "100.5", "2", id.0),
+            order(
+                Side::Buy,
+                OrderType::Limit,
+                TimeInForce::PostOnly,
+                "100.5",
+                "2",
+                id.0,
+            ),
             "symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=2.00000000&price=100.50000000&newClientOrderId=tw3x17&timestamp=1700000000000",
         ),
         (
-            order(Side::Sell, OrderType::Limit, TimeInForce::Ioc, "100.5", "2", id.0),
+            order(
+                Side::Sell,
+                OrderType::Limit,
+                TimeInForce::Ioc,
+                "100.5",
+                "2",
+                id.0,
+            ),
             "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=IOC&quantity=2.00000000&price=100.50000000&newClientOrderId=tw3x17&timestamp=1700000000000",
         ),
         (
-            order(Side::Sell, OrderType::Limit, TimeInForce::Fok, "100.5", "2", id.0),
+            order(
+                Side::Sell,
+                OrderType::Limit,
+                TimeInForce::Fok,
+                "100.5",
+                "2",
+                id.0,
+            ),
             "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=FOK&quantity=2.00000000&price=100.50000000&newClientOrderId=tw3x17&timestamp=1700000000000",
         ),
         (
-            order(Side::Buy, OrderType::Market, TimeInForce::Ioc, "0", "0.5", id.0),
+            order(
+                Side::Buy,
+                OrderType::Market,
+                TimeInForce::Ioc,
+                "0",
+                "0.5",
+                id.0,
+            ),
             "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.50000000&newClientOrderId=tw3x17&timestamp=1700000000000",
         ),
     ];
@@ -329,7 +394,9 @@ fn binance_types_and_cancel() {
     );
     assert_eq!(sig, hmac_hex(SECRET.as_bytes(), payload.as_bytes()));
 
-    let n = enc.ws_order_cancel("c-9", &cancel, &sy, stamp, &mut buf).unwrap();
+    let n = enc
+        .ws_order_cancel("c-9", &cancel, &sy, stamp, &mut buf)
+        .unwrap();
     let req: Value = serde_json::from_slice(&buf[..n]).unwrap();
     assert_eq!(req["id"], "c-9");
     assert_eq!(req["method"], "order.cancel");
@@ -363,7 +430,14 @@ fn invalid_orders_are_errors() {
     };
     let mut buf = [0u8; 512];
     let bad = [
-        order(Side::Buy, OrderType::Market, TimeInForce::PostOnly, "0", "1", 1),
+        order(
+            Side::Buy,
+            OrderType::Market,
+            TimeInForce::PostOnly,
+            "0",
+            "1",
+            1,
+        ),
         order(Side::Buy, OrderType::Limit, TimeInForce::Gtc, "0", "1", 1),
         order(Side::Buy, OrderType::Limit, TimeInForce::Gtc, "1", "0", 1),
     ];
@@ -442,7 +516,14 @@ fn okx_order_types() {
             assert_eq!(a["px"], "30249.4");
         }
     }
-    let mut o = order(Side::Buy, OrderType::Limit, TimeInForce::Gtc, "1", "2", id.0);
+    let mut o = order(
+        Side::Buy,
+        OrderType::Limit,
+        TimeInForce::Gtc,
+        "1",
+        "2",
+        id.0,
+    );
     o.flags = NewOrder::REDUCE_ONLY;
     let inst = OkxInstrument {
         inst: OkxInst::Code(123_456),
@@ -458,7 +539,9 @@ fn okx_order_types() {
         meta: Meta::default(),
         cl_ord_id: id,
     };
-    let n = enc.ws_cancel_order("8", &cancel, &okx_inst(), &mut buf).unwrap();
+    let n = enc
+        .ws_cancel_order("8", &cancel, &okx_inst(), &mut buf)
+        .unwrap();
     assert_eq!(
         text(&buf, n),
         r#"{"id":"8","op":"cancel-order","args":[{"instId":"BTC-USDT","clOrdId":"tw2x5"}]}"#
@@ -469,7 +552,9 @@ fn okx_order_types() {
         new_px: Px::parse("2.150").unwrap(),
         new_qty: Qty::parse("3").unwrap(),
     };
-    let n = enc.ws_amend_order("9", &amend, &okx_inst(), &mut buf).unwrap();
+    let n = enc
+        .ws_amend_order("9", &amend, &okx_inst(), &mut buf)
+        .unwrap();
     assert_eq!(
         text(&buf, n),
         r#"{"id":"9","op":"amend-order","args":[{"instId":"BTC-USDT","clOrdId":"tw2x5","newSz":"3","newPx":"2.15"}]}"#
@@ -480,7 +565,14 @@ fn okx_order_types() {
 fn okx_rest_order_matches_vector_shape_and_signs() {
     let v = vector("okx_signing", "okx_rest_sign_COMPUTED_NOT_DOCUMENTED");
     let id = ClientOrderId::new(StrategyId(0), 15).unwrap();
-    let o = order(Side::Buy, OrderType::Limit, TimeInForce::Gtc, "2.15", "2", id.0);
+    let o = order(
+        Side::Buy,
+        OrderType::Limit,
+        TimeInForce::Gtc,
+        "2.15",
+        "2",
+        id.0,
+    );
     let mut iso = [0u8; 24];
     write_iso8601_ms(1_607_418_537_715, &mut iso).unwrap();
     let (mut body, mut sign) = ([0u8; 256], [0u8; 44]);
@@ -488,11 +580,12 @@ fn okx_rest_order_matches_vector_shape_and_signs() {
         .rest_order(&o, &okx_inst(), &iso, &mut body, &mut sign)
         .unwrap();
     // Same field order and values as the vector's body; only the clOrdId differs.
-    assert_eq!(
-        text(&body, n).replace("tw0x15", "b15"),
-        s(&v, "body")
+    assert_eq!(text(&body, n).replace("tw0x15", "b15"), s(&v, "body"));
+    let prehash = format!(
+        "{}POST/api/v5/trade/order{}",
+        s(&v, "timestamp"),
+        text(&body, n)
     );
-    let prehash = format!("{}POST/api/v5/trade/order{}", s(&v, "timestamp"), text(&body, n));
     let mut want = [0u8; 44];
     OkxSigner::new(OKX_SECRET.as_bytes()).sign_parts(&[prehash.as_bytes()], &mut want);
     assert_eq!(sign, want);
@@ -504,7 +597,10 @@ fn okx_rest_order_matches_vector_shape_and_signs() {
         s(&v, "body").as_bytes(),
         &mut want,
     );
-    assert_eq!(std::str::from_utf8(&want).unwrap(), s(&v, "expected_base64"));
+    assert_eq!(
+        std::str::from_utf8(&want).unwrap(),
+        s(&v, "expected_base64")
+    );
 }
 
 // ------------------------------------------------------------------ buffer too small
@@ -514,7 +610,14 @@ fn every_short_buffer_is_an_error_never_a_panic() {
     let b = binance();
     let k = okx();
     let id = ClientOrderId::new(StrategyId(65535), (1 << 48) - 1).unwrap();
-    let o = order(Side::Buy, OrderType::Limit, TimeInForce::Gtc, "123456.123456789", "0.000000001", id.0);
+    let o = order(
+        Side::Buy,
+        OrderType::Limit,
+        TimeInForce::Gtc,
+        "123456.123456789",
+        "0.000000001",
+        id.0,
+    );
     let c = CancelOrder {
         meta: Meta::default(),
         cl_ord_id: id,
@@ -532,14 +635,35 @@ fn every_short_buffer_is_an_error_never_a_panic() {
     };
     type Enc<'a> = Box<dyn Fn(&mut [u8]) -> Result<usize, EncodeError> + 'a>;
     let encoders: Vec<(&str, Enc<'_>)> = vec![
-        ("rest_new", Box::new(|buf| b.rest_new_order(&o, &sy, st, buf))),
-        ("rest_cancel", Box::new(|buf| b.rest_cancel_order(&c, &sy, st, buf))),
-        ("ws_place", Box::new(|buf| b.ws_order_place("id", &o, &sy, st, buf))),
-        ("ws_cancel", Box::new(|buf| b.ws_order_cancel("id", &c, &sy, st, buf))),
+        (
+            "rest_new",
+            Box::new(|buf| b.rest_new_order(&o, &sy, st, buf)),
+        ),
+        (
+            "rest_cancel",
+            Box::new(|buf| b.rest_cancel_order(&c, &sy, st, buf)),
+        ),
+        (
+            "ws_place",
+            Box::new(|buf| b.ws_order_place("id", &o, &sy, st, buf)),
+        ),
+        (
+            "ws_cancel",
+            Box::new(|buf| b.ws_order_cancel("id", &c, &sy, st, buf)),
+        ),
         ("okx_login", Box::new(|buf| k.login(u64::MAX, buf))),
-        ("okx_order", Box::new(|buf| k.ws_order("id", &o, &okx_inst(), buf))),
-        ("okx_cancel", Box::new(|buf| k.ws_cancel_order("id", &c, &okx_inst(), buf))),
-        ("okx_amend", Box::new(|buf| k.ws_amend_order("id", &a, &okx_inst(), buf))),
+        (
+            "okx_order",
+            Box::new(|buf| k.ws_order("id", &o, &okx_inst(), buf)),
+        ),
+        (
+            "okx_cancel",
+            Box::new(|buf| k.ws_cancel_order("id", &c, &okx_inst(), buf)),
+        ),
+        (
+            "okx_amend",
+            Box::new(|buf| k.ws_amend_order("id", &a, &okx_inst(), buf)),
+        ),
         (
             "okx_rest",
             Box::new(|buf| {
@@ -554,7 +678,11 @@ fn every_short_buffer_is_an_error_never_a_panic() {
         let need = enc(&mut full).unwrap();
         for len in 0..need {
             let mut short = vec![0u8; len];
-            assert_eq!(enc(&mut short), Err(EncodeError::BufferFull), "{name} len {len}");
+            assert_eq!(
+                enc(&mut short),
+                Err(EncodeError::BufferFull),
+                "{name} len {len}"
+            );
         }
         let mut exact = vec![0u8; need];
         assert_eq!(enc(&mut exact), Ok(need), "{name}");
@@ -566,9 +694,16 @@ fn every_short_buffer_is_an_error_never_a_panic() {
 fn encoders_never_format_secrets() {
     let b = binance();
     let k = okx();
-    for text in [format!("{b:?}"), format!("{k:?}"), format!("{:?}", b.signer())] {
+    for text in [
+        format!("{b:?}"),
+        format!("{k:?}"),
+        format!("{:?}", b.signer()),
+    ] {
         assert!(!text.contains(SECRET) && !text.contains(API_KEY), "{text}");
-        assert!(!text.contains(OKX_SECRET) && !text.contains("pass-phrase"), "{text}");
+        assert!(
+            !text.contains(OKX_SECRET) && !text.contains("pass-phrase"),
+            "{text}"
+        );
     }
     let errs = [
         EncodeError::BufferFull,

@@ -36,7 +36,10 @@ impl fmt::Display for EncodeError {
             Self::BufferFull => f.write_str("request buffer too small"),
             Self::InvalidOrder(why) => write!(f, "order not expressible on this venue: {why}"),
             Self::UnsafeText(field) => {
-                write!(f, "field {field} contains a character that needs JSON escaping")
+                write!(
+                    f,
+                    "field {field} contains a character that needs JSON escaping"
+                )
             }
         }
     }
@@ -141,7 +144,11 @@ impl<'a> ByteWriter<'a> {
             let r = if is_unreserved(b) {
                 self.byte(b)
             } else {
-                self.put(&[b'%', HEX_UPPER[usize::from(b >> 4)], HEX_UPPER[usize::from(b & 15)]])
+                self.put(&[
+                    b'%',
+                    HEX_UPPER[usize::from(b >> 4)],
+                    HEX_UPPER[usize::from(b & 15)],
+                ])
             };
             if r.is_err() {
                 // Keep the all-or-nothing contract of the other writers.
@@ -231,8 +238,7 @@ pub(crate) fn hex_lower_32(mac: &[u8], out: &mut [u8; 64]) {
 /// Standard (RFC 4648, padded) base64 of a 32-byte MAC: always 44 characters. Hand-written
 /// because the input size is fixed and small; checked against RFC 4648 vectors and OKX's.
 pub(crate) fn base64_32(mac: &[u8; 32], out: &mut [u8; 44]) {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut o = 0;
     // 30 bytes in 10 full groups, then 2 bytes with one '=' of padding.
     for chunk in mac[..30].chunks_exact(3) {
@@ -262,7 +268,10 @@ mod tests {
         assert_eq!(w.put(b"abc"), Ok(()));
         assert_eq!(w.put(b"de"), Err(EncodeError::BufferFull));
         assert_eq!(w.written(), b"abc");
-        assert_eq!(w.percent_encoded("１".as_bytes()), Err(EncodeError::BufferFull));
+        assert_eq!(
+            w.percent_encoded("１".as_bytes()),
+            Err(EncodeError::BufferFull)
+        );
         assert_eq!(w.json_str("f", b"xy"), Err(EncodeError::BufferFull));
         assert_eq!(w.len(), 3);
         assert_eq!(w.byte(b'd'), Ok(()));
@@ -303,9 +312,18 @@ mod tests {
     #[test]
     fn json_safety() {
         assert_eq!(check_json_safe("s", "１２３".as_bytes()), Ok(()));
-        assert_eq!(check_json_safe("s", b"a\"b"), Err(EncodeError::UnsafeText("s")));
-        assert_eq!(check_json_safe("s", b"a\\b"), Err(EncodeError::UnsafeText("s")));
-        assert_eq!(check_json_safe("s", b"a\nb"), Err(EncodeError::UnsafeText("s")));
+        assert_eq!(
+            check_json_safe("s", b"a\"b"),
+            Err(EncodeError::UnsafeText("s"))
+        );
+        assert_eq!(
+            check_json_safe("s", b"a\\b"),
+            Err(EncodeError::UnsafeText("s"))
+        );
+        assert_eq!(
+            check_json_safe("s", b"a\nb"),
+            Err(EncodeError::UnsafeText("s"))
+        );
     }
 
     #[test]

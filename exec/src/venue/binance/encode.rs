@@ -79,7 +79,9 @@ fn resolve(o: &NewOrder) -> Result<Resolved, EncodeError> {
         .tif()
         .ok_or(EncodeError::InvalidOrder("unknown time-in-force code"))?;
     if o.flags & NewOrder::REDUCE_ONLY != 0 {
-        return Err(EncodeError::InvalidOrder("reduce-only is not available on Binance spot"));
+        return Err(EncodeError::InvalidOrder(
+            "reduce-only is not available on Binance spot",
+        ));
     }
     if !o.qty.is_positive() {
         return Err(EncodeError::InvalidOrder("quantity must be positive"));
@@ -87,7 +89,9 @@ fn resolve(o: &NewOrder) -> Result<Resolved, EncodeError> {
     let (ty, tif, with_price): (&'static [u8], _, _) = match o.order_type() {
         Some(OrderType::Market) => {
             if tif == TimeInForce::PostOnly {
-                return Err(EncodeError::InvalidOrder("a market order cannot be post-only"));
+                return Err(EncodeError::InvalidOrder(
+                    "a market order cannot be post-only",
+                ));
             }
             // Binance MARKET orders take no timeInForce and no price.
             (b"MARKET", None, false)

@@ -69,7 +69,12 @@ impl fmt::Debug for OkxEncoder {
 
 /// Writes `"name":"value"` after a comma unless first.
 #[inline]
-fn field(w: &mut ByteWriter<'_>, first: bool, name: &[u8], value: &[u8]) -> Result<(), EncodeError> {
+fn field(
+    w: &mut ByteWriter<'_>,
+    first: bool,
+    name: &[u8],
+    value: &[u8],
+) -> Result<(), EncodeError> {
     if !first {
         w.byte(b',')?;
     }
@@ -133,7 +138,9 @@ fn order_args(
     let (ord_type, with_px): (&[u8], bool) = match order.order_type() {
         Some(OrderType::Market) => {
             if tif == TimeInForce::PostOnly {
-                return Err(EncodeError::InvalidOrder("a market order cannot be post-only"));
+                return Err(EncodeError::InvalidOrder(
+                    "a market order cannot be post-only",
+                ));
             }
             (b"market", false)
         }
@@ -217,7 +224,12 @@ impl OkxEncoder {
         let mut w = ByteWriter::new(out);
         w.put(b"{\"op\":\"login\",\"args\":[{")?;
         field(&mut w, true, b"apiKey", self.api_key.as_bytes())?;
-        field(&mut w, false, b"passphrase", self.passphrase.expose().as_bytes())?;
+        field(
+            &mut w,
+            false,
+            b"passphrase",
+            self.passphrase.expose().as_bytes(),
+        )?;
         field(&mut w, false, b"timestamp", &ts[..n])?;
         field(&mut w, false, b"sign", &sign)?;
         w.put(b"}]}")?;
@@ -271,7 +283,9 @@ impl OkxEncoder {
             return Err(EncodeError::InvalidOrder("amend needs a client order id"));
         }
         if !amend.new_qty.is_positive() || !amend.new_px.is_positive() {
-            return Err(EncodeError::InvalidOrder("amended price and size must be positive"));
+            return Err(EncodeError::InvalidOrder(
+                "amended price and size must be positive",
+            ));
         }
         let mut w = ByteWriter::new(out);
         envelope(&mut w, id, b"amend-order")?;
