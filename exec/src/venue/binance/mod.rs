@@ -1,0 +1,8 @@
+//! Binance spot / Binance.US order entry: HMAC-SHA256 signing ([`sign`]) and allocation-free
+//! encoding of signed REST query strings and WebSocket-API requests ([`encode`]).
+
+pub mod encode;
+pub mod sign;
+
+pub use encode::{API_KEY_HEADER, BinanceEncoder, BinanceSymbol, ORDER_PATH, Stamp};
+pub use sign::BinanceSigner;
