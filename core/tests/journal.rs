@@ -596,6 +596,68 @@ fn open_errors_name_the_problem() {
     assert!(v.corruption.is_some());
 }
 
+/// Bitwise CRC-32 (IEEE, reflected polynomial 0xEDB88320), the checksum of format version 1.
+fn reference_crc32_ieee(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+#[test]
+fn old_format_version_is_refused_not_called_corrupt() {
+    assert_eq!(reference_crc32_ieee(b"123456789"), 0xCBF4_3926);
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = open(dir.path(), cfg());
+    for i in 0..10u64 {
+        w.append(1, i, &[7u8; 24]).unwrap();
+    }
+    drop(w);
+    // Turn every segment header into a version-1 one (CRC-32 (IEEE) era): version 1 and the
+    // header CRC-32 over bytes 0..28.
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "twj") {
+            let mut h = std::fs::read(&path).unwrap()[..28].to_vec();
+            h[8..12].copy_from_slice(&1u32.to_le_bytes());
+            h.extend_from_slice(&reference_crc32_ieee(&h).to_le_bytes());
+            poke(&path, 0, &h);
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+    let is_v1 = |e: &JournalError| {
+        matches!(
+            e,
+            JournalError::UnsupportedVersion {
+                version: 1,
+                supported: 2,
+                ..
+            }
+        ) && e.to_string().contains("unsupported format version 1")
+    };
+    let e = Reader::open(dir.path()).err().unwrap();
+    assert!(is_v1(&e), "{e}");
+    let e = Writer::open(dir.path(), cfg()).err().unwrap();
+    assert!(is_v1(&e), "{e}");
+    let e = verify(dir.path()).err().unwrap();
+    assert!(is_v1(&e), "{e}");
+    // A version field that is merely damaged (header CRC not valid for it) is corruption.
+    poke(&seg_path(dir.path(), 0), 8, &7u32.to_le_bytes());
+    let e = Reader::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(e, JournalError::BadHeader { segment: 0, .. }),
+        "{e}"
+    );
+    let v = verify(dir.path()).unwrap();
+    assert!(v.corruption.is_some(), "{v:?}");
+}
+
 #[test]
 fn error_messages_are_one_line() {
     let errs = [
@@ -612,6 +674,11 @@ fn error_messages_are_one_line() {
         JournalError::BadHeader {
             segment: 1,
             reason: "bad magic".into(),
+        },
+        JournalError::UnsupportedVersion {
+            segment: 1,
+            version: 1,
+            supported: 2,
         },
         JournalError::Truncated {
             segment: 1,

@@ -39,6 +39,17 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
+    /// A segment was written in a format version this build does not read (an older or newer
+    /// journal: the header is intact, only its version differs); nothing in it was interpreted
+    /// beyond the header.
+    UnsupportedVersion {
+        /// Segment index (from the file name).
+        segment: u32,
+        /// The version in the segment header.
+        version: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
     /// A segment file is shorter than its header says (or shorter than a header).
     Truncated {
         /// Segment index.
@@ -92,6 +103,15 @@ impl fmt::Display for JournalError {
             Self::BadHeader { segment, reason } => {
                 write!(f, "bad header in journal segment {segment}: {reason}")
             }
+            Self::UnsupportedVersion {
+                segment,
+                version,
+                supported,
+            } => write!(
+                f,
+                "journal segment {segment} has unsupported format version {version} \
+                 (this build reads version {supported})"
+            ),
             Self::Truncated {
                 segment,
                 len,

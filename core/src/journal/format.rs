@@ -18,8 +18,10 @@ use super::{JournalError, TornTail};
 
 /// Segment header magic: the first 8 bytes of every segment file.
 pub(crate) const MAGIC: [u8; 8] = *b"TWJRNL\r\n";
-/// Current format version.
-pub(crate) const VERSION: u32 = 1;
+/// Current format version. Version 1 used CRC-32 (IEEE) where version 2 uses CRC-32C
+/// (Castagnoli); segments of any other version are refused with
+/// [`JournalError::UnsupportedVersion`].
+pub(crate) const VERSION: u32 = 2;
 /// Bytes reserved for the segment header; the first record starts here.
 pub(crate) const SEG_HEADER: usize = 64;
 /// Bytes of the record header that precedes every payload.
@@ -78,81 +80,27 @@ pub(crate) fn crc_tail(kind_word: u64, seq: u64, ts: u64, len_word: u32) -> [u8;
     out
 }
 
-/// The CRC of a record: standard CRC-32 (IEEE, as zlib's `crc32`) of the payload followed by
+/// The CRC of a record: CRC-32C (Castagnoli, as in iSCSI and ext4) of the payload followed by
 /// record header bytes 8..32 (kind, reserved, reserved2, seq, ts) and the length word as a
 /// little-endian `u64`; it covers kind, seq, ts, len and payload.
-///
-/// The payload comes first so that the writer can hash the payload and the fixed-size header
-/// part as two independent chains and join them with [`crc_join`]: hashing everything in one
-/// sequential pass made the CRC's latency most of the cost of an append.
 pub(crate) fn record_crc(len_word: u32, header_tail: &[u8], payload: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(payload);
-    h.update(header_tail);
-    h.update(&u64::from(len_word).to_le_bytes());
-    h.finalize()
+    let crc = crc32c::crc32c_append(crc32c::crc32c(payload), header_tail);
+    crc32c::crc32c_append(crc, &u64::from(len_word).to_le_bytes())
 }
 
-/// `crc32(a ++ t)` from `crc32(a)` and `crc32(t)` for a `t` of exactly [`CRC_TAIL`] bytes: the
-/// CRC of `a` shifted through `CRC_TAIL` zero bytes (a multiplication by `x^(8 * CRC_TAIL)`
-/// modulo the polynomial, done by four table lookups) XORed with the CRC of `t`. This is zlib's
-/// `crc32_combine` for a fixed length: the CRC is affine, and the pre- and post-inversions
-/// cancel in this combination.
+/// [`record_crc`] with the header part already laid out by [`crc_tail`]: one chain over the
+/// payload, then the tail, using the CPU's `crc32` instruction where there is one (the `crc32c`
+/// crate checks the feature through the standard library's cached detection, one load per
+/// call, and falls back to tables elsewhere).
 #[inline(always)]
-pub(crate) fn crc_join(crc_a: u32, crc_t: u32) -> u32 {
-    let t = &SHIFT_TAIL;
-    crc_t
-        ^ t[0][(crc_a & 0xFF) as usize]
-        ^ t[1][((crc_a >> 8) & 0xFF) as usize]
-        ^ t[2][((crc_a >> 16) & 0xFF) as usize]
-        ^ t[3][(crc_a >> 24) as usize]
+pub(crate) fn record_crc_tail(payload: &[u8], tail: &[u8; CRC_TAIL]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(payload), tail)
 }
 
-/// The reflected CRC-32 polynomial.
-const POLY: u32 = 0xEDB8_8320;
-
-/// `a(x) * b(x) mod p(x)` in the reflected bit order of CRC-32.
-const fn gf_multiply(a: u32, mut b: u32) -> u32 {
-    let mut p = 0u32;
-    let mut i = 0;
-    while i < 32 {
-        p ^= b & ((a >> (31 - i)) & 1).wrapping_neg();
-        b = (b >> 1) ^ ((b & 1).wrapping_neg() & POLY);
-        i += 1;
-    }
-    p
+/// The CRC of a segment header's bytes 0..28: CRC-32C, like records.
+fn header_crc(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(bytes)
 }
-
-/// `x^(8 * len) mod p(x)`, reflected: multiplying a CRC register by it appends `len` zero bytes.
-const fn x8n(len: u64) -> u32 {
-    let mut p = 0x8000_0000; // x^0
-    let mut sq = 0x0080_0000; // x^8
-    let mut n = len;
-    while n != 0 {
-        if n & 1 != 0 {
-            p = gf_multiply(sq, p);
-        }
-        sq = gf_multiply(sq, sq);
-        n >>= 1;
-    }
-    p
-}
-
-/// Byte-wise tables of the shift by `CRC_TAIL` zero bytes, computed at compile time.
-static SHIFT_TAIL: [[u32; 256]; 4] = {
-    let x = x8n(CRC_TAIL as u64);
-    let mut table = [[0u32; 256]; 4];
-    let mut k = 0;
-    while k < 4 {
-        let mut v = 0;
-        while v < 256 {
-            table[k][v] = gf_multiply(x, (v as u32) << (8 * k));
-            v += 1;
-        }
-        k += 1;
-    }
-    table
-};
 
 /// The file name of segment `index`.
 pub(crate) fn segment_name(index: u32) -> String {
@@ -244,7 +192,7 @@ impl SegHeader {
         h[H_INDEX..H_INDEX + 4].copy_from_slice(&self.index.to_le_bytes());
         h[H_SIZE..H_SIZE + 8].copy_from_slice(&self.size.to_le_bytes());
         h[H_MAX_RECORD..H_MAX_RECORD + 4].copy_from_slice(&self.max_record.to_le_bytes());
-        let crc = crc32fast::hash(&h[..H_CRC]);
+        let crc = header_crc(&h[..H_CRC]);
         h[H_CRC..H_CRC + 4].copy_from_slice(&crc.to_le_bytes());
         h[H_FIRST_SEQ..H_FIRST_SEQ + 8].copy_from_slice(&first_seq.to_le_bytes());
         h
@@ -469,10 +417,22 @@ impl SegMap {
             return Err(bad("bad magic (not a tickwire journal segment)".into()));
         }
         let version = le_u32(h, H_VERSION);
+        let stored_crc = le_u32(h, H_CRC);
         if version != VERSION {
-            return Err(bad(format!("unsupported format version {version}")));
+            // A genuine segment of another version, as opposed to a damaged version field: its
+            // header CRC holds under that version's algorithm (CRC-32 for version 1; later
+            // versions are to keep the CRC-32C header).
+            let genuine = (version == 1 && stored_crc == crc32fast::hash(&h[..H_CRC]))
+                || stored_crc == header_crc(&h[..H_CRC]);
+            if genuine {
+                return Err(JournalError::UnsupportedVersion {
+                    segment: expect_index,
+                    version,
+                    supported: VERSION,
+                });
+            }
         }
-        if le_u32(h, H_CRC) != crc32fast::hash(&h[..H_CRC]) {
+        if stored_crc != header_crc(&h[..H_CRC]) {
             return Err(bad("header CRC mismatch".into()));
         }
         if pad.iter().any(|&b| b != 0) {
@@ -832,21 +792,46 @@ mod tests {
         assert!(!is_tmp_name("writer.lock"));
     }
 
+    /// Bitwise CRC-32C (reflected polynomial 0x82F63B78), independent of the `crc32c` crate.
+    fn reference_crc32c(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = (crc >> 1) ^ (0x82F6_3B78 & (crc & 1).wrapping_neg());
+            }
+        }
+        !crc
+    }
+
     #[test]
-    fn joined_crc_equals_one_pass() {
-        // The writer computes record_crc as two chains joined by crc_join.
+    fn record_crc_is_crc32c_of_payload_then_tail() {
+        // The standard check value of CRC-32C.
+        assert_eq!(reference_crc32c(b"123456789"), 0xE306_9283);
         let data: Vec<u8> = (0..3000u32).map(|i| (i * 37 + 11) as u8).collect();
         for n in [0usize, 1, 7, 8, 15, 16, 64, 88, 127, 128, 129, 2000] {
             for (i, lw) in [32u32, 96, 4128, u32::MAX - 1].into_iter().enumerate() {
                 let tail = crc_tail(0x1234 + i as u64, 99 + n as u64, 1 << 40, lw);
                 let payload = &data[i..i + n];
-                let joined = crc_join(crc32fast::hash(payload), crc32fast::hash(&tail));
                 let mut all = payload.to_vec();
                 all.extend_from_slice(&tail);
-                assert_eq!(joined, crc32fast::hash(&all), "n {n}");
-                assert_eq!(joined, record_crc(lw, &tail[..24], payload), "n {n}");
+                let want = reference_crc32c(&all);
+                assert_eq!(record_crc(lw, &tail[..24], payload), want, "n {n}");
+                assert_eq!(record_crc_tail(payload, &tail), want, "n {n}");
             }
         }
+    }
+
+    #[test]
+    fn header_crc_is_crc32c() {
+        let hdr = SegHeader {
+            index: 5,
+            size: 1 << 20,
+            max_record: 4096,
+        };
+        let h = hdr.encode(9);
+        assert_eq!(le_u32(&h, H_VERSION), 2);
+        assert_eq!(le_u32(&h, H_CRC), reference_crc32c(&h[..H_CRC]));
     }
 
     #[test]

@@ -13,11 +13,11 @@
 //! | offset | field |
 //! |---|---|
 //! | 0 | magic `TWJRNL\r\n` |
-//! | 8 | format version `u32` (1) |
+//! | 8 | format version `u32` (2) |
 //! | 12 | segment index `u32` (must match the file name) |
 //! | 16 | segment size `u64` (must match the file length) |
 //! | 24 | maximum payload length `u32` used when the segment was created |
-//! | 28 | CRC-32 of bytes 0..28 `u32` |
+//! | 28 | CRC-32C of bytes 0..28 `u32` |
 //! | 32 | first seq `u64`: 0 while pre-allocated; set when the writer starts using the segment |
 //! | 40 | zero |
 //!
@@ -25,13 +25,21 @@
 //! kind: u16, reserved: u16, reserved2: u32, seq: u64, ts: u64 }` and the payload, zero-padded
 //! to 8. `len` is the record length *including the 32-byte header* (so 32 + payload length),
 //! never the payload length alone: 0 must mean "no record yet", and empty payloads are legal.
-//! `crc` is the standard CRC-32 (IEEE, zlib's `crc32`) of the payload, then header bytes 8..32,
-//! then `len` as a little-endian `u64`: it covers kind, seq, ts, len and payload. (Payload first
-//! lets the writer hash payload and header as two independent chains.) A `len` of `u32::MAX`
+//! `crc` is the CRC-32C (Castagnoli, reflected polynomial `0x82F63B78`, initial value and final
+//! XOR `0xFFFFFFFF`, as in iSCSI and ext4; check value `0xE3069283`) of the payload, then header
+//! bytes 8..32, then `len` as a little-endian `u64`, in one pass: it covers kind, seq, ts, len and
+//! payload. A `len` of `u32::MAX`
 //! (with a zero `crc`) is the rollover marker: the journal continues at offset 64 of
 //! the next segment. The last 32 bytes of a segment are reserved so that a marker always fits.
 //! A segment is prepared under a temporary name (`NNNNNNNN.<tag>.tmp`) and renamed when complete, so a
 //! segment file under its real name is always full-size with a valid header.
+//!
+//! Version 1 was the same layout with CRC-32 (IEEE, zlib's `crc32`) in place of CRC-32C, for
+//! records and the segment header alike. A segment whose header is intact but of another
+//! version (its header CRC holds under that version's algorithm: CRC-32 for version 1, CRC-32C
+//! for any later one) is refused with [`JournalError::UnsupportedVersion`] by readers, the
+//! writer and [`verify`], so an old journal is never mistaken for a corrupt one. A version field
+//! that does not pass that check is damage, reported as a bad header like any other.
 //!
 //! # Publication protocol
 //!
