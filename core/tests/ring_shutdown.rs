@@ -216,7 +216,7 @@ fn chain_feed_core_exec_shuts_down_in_order_and_loses_nothing() {
                 next += 1;
                 progress.store(next, Ordering::Relaxed);
                 // A slower last stage keeps both rings full part of the time.
-                if next % 1024 == 0 {
+                if next.is_multiple_of(1024) {
                     thread::yield_now();
                 }
             });
