@@ -182,7 +182,11 @@ fn engine_enums_round_trip_with_every_field_pattern() {
     for b in 0..=255u64 {
         let x = b * 0x0101_0101_0101_0101;
         let meta = Meta::new(VenueId::OKX, InstrumentId(b as u32), x);
-        let side = if b.is_multiple_of(2) { Side::Buy } else { Side::Sell };
+        let side = if b.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let ev = MarketEvent::Trade(Trade::new(
             meta,
             Px::from_raw(x as i64),
