@@ -5,14 +5,23 @@
 //!
 //! - `ring_hop/atomic_floor`: the two threads bounce one `AtomicU64` (one cache line moving
 //!   back and forth) — the cheapest possible inter-core hand-off on this machine;
+//! - `ring_hop/line_pair_floor`: the same, but each direction has its own `AtomicU64` on its own
+//!   cache line (the main thread writes one and polls the other, the echo thread the reverse):
+//!   the cheapest hand-off when the two directions are independent, as two rings are;
 //! - `ring_hop/ring`: a `[u64; 13]` record (104 bytes, the size of the engine's records) goes
 //!   out on one `tickwire_core::ring` channel and comes back on another.
 //!
 //! Criterion reports round-trip times; one-way is half. After criterion, the harness prints
 //! one-way latencies and the ratio ring/floor (the goal is at most 1.3×) two ways: the median of
-//! the very samples criterion measured, and a paired step that alternates short floor and ring
-//! bursts, so that both see the same load on a shared host (its best burst is the least
-//! disturbed figure).
+//! the very samples criterion measured, and a paired step that alternates short floor,
+//! line-pair and ring bursts, so that all see the same load on a shared host (its best burst is
+//! the least disturbed figure).
+//!
+//! Why the line-pair floor: in the single-line floor each thread writes the line it has just
+//! read, which it therefore already owns, so a hop is one cache-line transfer. With two
+//! channels the writer's line is one the reader is polling (it holds a shared copy), so a hop is
+//! an invalidation *and* a transfer. No ring, however its slots are laid out, can do better
+//! than that in this ping-pong; ring/line-pair shows what the ring itself adds.
 //!
 //! Run: `cargo bench -p tickwire-benches --bench ring -- --warm-up-time 1 --measurement-time 3`
 //! (add `--profile fastrel` for quick iterations). Both cores spin for the whole measurement:
@@ -219,11 +228,75 @@ fn criterion_one_way_ns(samples: &[(u64, Duration)]) -> Vec<f64> {
         .collect()
 }
 
-/// The paired step: short bursts of floor and ring round trips, alternating, so that both see
-/// the same machine (other processes come and go on a shared 2-core host). Returns one-way ns
-/// per burst for (floor, ring).
-fn paired_one_way_ns() -> (Vec<f64>, Vec<f64>) {
-    let (mut floor, mut ring) = (Vec::new(), Vec::new());
+/// The line-pair floor: each direction has its own line. We store a sequence number on `ping`,
+/// the echo thread answers with the same number on `pong`.
+struct LinePair {
+    lines: Arc<[Line; 2]>,
+    echo: JoinHandle<()>,
+    seq: u64,
+}
+
+impl LinePair {
+    fn start() -> Self {
+        let lines = Arc::new([Line(AtomicU64::new(0)), Line(AtomicU64::new(0))]);
+        let echo = {
+            let lines = Arc::clone(&lines);
+            thread::spawn(move || line_pair_echo(&lines))
+        };
+        Self {
+            lines,
+            echo,
+            seq: 0,
+        }
+    }
+
+    /// `iters` round trips; returns the elapsed time.
+    fn round_trips(&mut self, iters: u64) -> Duration {
+        let [ping, pong] = &*self.lines;
+        let start = Instant::now();
+        for _ in 0..iters {
+            self.seq += 1;
+            let seq = self.seq;
+            ping.0.store(seq, Ordering::Release);
+            spin_until(|| (pong.0.load(Ordering::Acquire) == seq).then_some(()));
+        }
+        start.elapsed()
+    }
+
+    fn stop(self) {
+        self.lines[0].0.store(STOP, Ordering::Release);
+        self.echo.join().unwrap();
+    }
+}
+
+fn line_pair_echo(lines: &[Line; 2]) {
+    pin(ECHO_CORE, "the line-pair echo thread");
+    let [ping, pong] = lines;
+    let mut answered = 0u64;
+    loop {
+        let v = spin_until(|| {
+            let v = ping.0.load(Ordering::Acquire);
+            (v != answered).then_some(v)
+        });
+        if v == STOP {
+            return;
+        }
+        answered = v;
+        pong.0.store(v, Ordering::Release);
+    }
+}
+
+/// One-way ns per timed burst, for each of (floor, line pair, ring).
+struct Paired {
+    floor: Vec<f64>,
+    pair: Vec<f64>,
+    ring: Vec<f64>,
+}
+
+/// The paired step: short bursts of floor, line-pair and ring round trips, alternating, so that
+/// all see the same machine (other processes come and go on a shared 2-core host).
+fn paired_one_way_ns() -> Paired {
+    let (mut floor, mut pair, mut ring) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..PAIRED_ROUNDS {
         let mut f = FloorPair::start();
         f.round_trips(PAIRED_WARM_UP);
@@ -231,13 +304,19 @@ fn paired_one_way_ns() -> (Vec<f64>, Vec<f64>) {
         f.stop();
         floor.push(t.as_nanos() as f64 / PAIRED_BURST as f64 / 2.0);
 
+        let mut p = LinePair::start();
+        p.round_trips(PAIRED_WARM_UP);
+        let t = p.round_trips(PAIRED_BURST);
+        p.stop();
+        pair.push(t.as_nanos() as f64 / PAIRED_BURST as f64 / 2.0);
+
         let mut r = RingPair::start();
         r.round_trips(PAIRED_WARM_UP);
         let t = r.round_trips(PAIRED_BURST);
         r.stop();
         ring.push(t.as_nanos() as f64 / PAIRED_BURST as f64 / 2.0);
     }
-    (floor, ring)
+    Paired { floor, pair, ring }
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -259,18 +338,27 @@ fn main() {
     let mut pair = FloorPair::start();
     let floor = measure(&mut group, "atomic_floor", |iters| pair.round_trips(iters));
     pair.stop();
+    let mut pair = LinePair::start();
+    let line_pair = measure(&mut group, "line_pair_floor", |iters| {
+        pair.round_trips(iters)
+    });
+    pair.stop();
     let mut pair = RingPair::start();
     let ring = measure(&mut group, "ring", |iters| pair.round_trips(iters));
     pair.stop();
     group.finish();
     c.final_summary();
 
-    let (floor, ring) = (criterion_one_way_ns(&floor), criterion_one_way_ns(&ring));
-    if floor.is_empty() || ring.is_empty() {
+    let (floor, line_pair, ring) = (
+        criterion_one_way_ns(&floor),
+        criterion_one_way_ns(&line_pair),
+        criterion_one_way_ns(&ring),
+    );
+    if floor.is_empty() || line_pair.is_empty() || ring.is_empty() {
         println!("ring/floor ratio: not measured in this run (test mode or filtered)");
         return;
     }
-    let (paired_floor, paired_ring) = paired_one_way_ns();
+    let paired = paired_one_way_ns();
 
     println!();
     println!(
@@ -281,27 +369,42 @@ fn main() {
         "  criterion: median of its {SAMPLES} samples; paired: {PAIRED_ROUNDS} alternating \
          bursts of {PAIRED_BURST} round trips"
     );
-    println!("                      criterion median   paired median   paired best");
-    let row = |name: &str, c: f64, pm: f64, pb: f64| {
-        println!("  {name:<18} {c:>12.1} ns {pm:>12.1} ns {pb:>10.1} ns");
+    println!("                        criterion median   paired median   paired best");
+    let row = |name: &str, c: &[f64], p: &[f64]| {
+        println!(
+            "  {name:<20} {:>12.1} ns {:>12.1} ns {:>10.1} ns",
+            median(c),
+            median(p),
+            min(p)
+        );
     };
-    row(
-        "atomic floor",
-        median(&floor),
-        median(&paired_floor),
-        min(&paired_floor),
-    );
-    row(
-        "ring",
-        median(&ring),
-        median(&paired_ring),
-        min(&paired_ring),
-    );
-    println!(
-        "  {:<18} {:>14.2}x {:>14.2}x {:>12.2}x   (goal <= 1.30x)",
+    row("atomic floor", &floor, &paired.floor);
+    row("line-pair floor", &line_pair, &paired.pair);
+    row("ring", &ring, &paired.ring);
+    let ratio = |name: &str, c: (&[f64], &[f64]), p: (&[f64], &[f64]), note: &str| {
+        println!(
+            "  {name:<20} {:>14.2}x {:>14.2}x {:>12.2}x   {note}",
+            median(c.0) / median(c.1),
+            median(p.0) / median(p.1),
+            min(p.0) / min(p.1),
+        );
+    };
+    ratio(
         "ratio ring/floor",
-        median(&ring) / median(&floor),
-        median(&paired_ring) / median(&paired_floor),
-        min(&paired_ring) / min(&paired_floor),
+        (&ring, &floor),
+        (&paired.ring, &paired.floor),
+        "(goal <= 1.30x)",
+    );
+    ratio(
+        "ratio ring/line-pair",
+        (&ring, &line_pair),
+        (&paired.ring, &paired.pair),
+        "(what the ring adds)",
+    );
+    ratio(
+        "ratio line-pair/floor",
+        (&line_pair, &floor),
+        (&paired.pair, &paired.floor),
+        "(two channels instead of one line)",
     );
 }

@@ -70,12 +70,59 @@
 //!
 //! On x86-64 every `Acquire` load and `Release` store above is a plain `mov`: the fast paths
 //! have no fence and no read-modify-write.
+//!
+//! Built with `RUSTFLAGS="--cfg loom"`, the protocol runs on `loom`'s atomics and cells instead,
+//! and `core/tests/ring_loom.rs` model-checks it (every interleaving and every value a load
+//! may return under the C++ memory model, with data-race detection on the slot values).
 
-use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
+
+use sync::{Arc, AtomicBool, AtomicUsize, UnsafeCell};
+
+/// The primitives the protocol is written against: std's, or loom's under `--cfg loom`.
+mod sync {
+    // `loom` is a cfg set by hand (RUSTFLAGS), not one cargo knows about.
+    #![allow(unexpected_cfgs)]
+
+    #[cfg(loom)]
+    pub(super) use loom::cell::UnsafeCell;
+    #[cfg(loom)]
+    pub(super) use loom::sync::Arc;
+    #[cfg(loom)]
+    pub(super) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+
+    #[cfg(not(loom))]
+    pub(super) use std::sync::Arc;
+    #[cfg(not(loom))]
+    pub(super) use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    /// `core::cell::UnsafeCell` with loom's closure-style accessors (which let loom track
+    /// every access to the cell).
+    #[cfg(not(loom))]
+    #[derive(Debug)]
+    pub(super) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+    #[cfg(not(loom))]
+    impl<T> UnsafeCell<T> {
+        pub(super) const fn new(value: T) -> Self {
+            Self(core::cell::UnsafeCell::new(value))
+        }
+
+        /// Runs `f` on a pointer for reading the contents.
+        #[inline(always)]
+        pub(super) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Runs `f` on a pointer for writing the contents.
+        #[inline(always)]
+        pub(super) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
 
 /// Cache-line pair alignment: 128 bytes covers both the 64-byte line and the adjacent-line
 /// prefetch pair of x86-64 parts.
@@ -203,14 +250,16 @@ impl<T: Copy + Send> RawProducer<T> {
         // SAFETY: `idx < capacity` (it is reset to 0 when it reaches `capacity`), and `slots`
         // points to `capacity` slots kept alive by `self.shared`.
         let slot = unsafe { self.slots.add(self.idx).as_ref() };
-        // SAFETY: no data race on the value. The consumer reads this slot's value only after
-        // seeing stamp `pos + 1`, which is stored below, after this write. Its previous read
-        // of this slot (position `pos - capacity`) happened-before this write: we know
-        // `pos - head < capacity` from a `head` value loaded with `Acquire`, and the consumer
-        // stored that `head` with `Release` after reading the slot. We are the only producer
-        // (`&mut self`). Writing a `MaybeUninit<T>` needs no initialised old value, and since
-        // `T: Copy` there is nothing to drop.
-        unsafe { slot.value.get().write(MaybeUninit::new(value)) };
+        slot.value.with_mut(|v| {
+            // SAFETY: no data race on the value. The consumer reads this slot's value only after
+            // seeing stamp `pos + 1`, which is stored below, after this write. Its previous read
+            // of this slot (position `pos - capacity`) happened-before this write: we know
+            // `pos - head < capacity` from a `head` value loaded with `Acquire`, and the consumer
+            // stored that `head` with `Release` after reading the slot. We are the only producer
+            // (`&mut self`). Writing a `MaybeUninit<T>` needs no initialised old value, and since
+            // `T: Copy` there is nothing to drop.
+            unsafe { v.write(MaybeUninit::new(value)) }
+        });
         self.pos = self.pos.wrapping_add(1);
         // Release: publishes the value write above to the consumer's acquire of the stamp.
         slot.stamp.store(self.pos, Ordering::Release);
@@ -309,14 +358,16 @@ impl<T: Copy + Send> RawConsumer<T> {
         if slot.stamp.load(Ordering::Acquire) != want {
             return None;
         }
-        // SAFETY: the stamp says the record at our position is in this slot (the stamp test
-        // is exact, see "Positions and stamps"), and its write happened-before this read
-        // (acquire above). The producer does not write this slot again until it sees a
-        // published `head` past our position, which `publish` stores only after this read
-        // (sequenced before it, and the store is `Release`). So no data race, and the value is
-        // an initialised `T` (a bitwise copy of the one pushed; `T: Copy`, so reading it out
-        // leaves nothing to drop or double-drop).
-        let value = unsafe { slot.value.get().read().assume_init() };
+        let value = slot.value.with(|v| {
+            // SAFETY: the stamp says the record at our position is in this slot (the stamp test
+            // is exact, see "Positions and stamps"), and its write happened-before this read
+            // (acquire above). The producer does not write this slot again until it sees a
+            // published `head` past our position, which `publish` stores only after this read
+            // (sequenced before it, and the store is `Release`). So no data race, and the value is
+            // an initialised `T` (a bitwise copy of the one pushed; `T: Copy`, so reading it out
+            // leaves nothing to drop or double-drop).
+            unsafe { v.read().assume_init() }
+        });
         self.pos = self.pos.wrapping_add(1);
         self.idx += 1;
         if self.idx == self.capacity {
