@@ -5,9 +5,11 @@
 //!
 //! - `ring_hop/atomic_floor`: the two threads bounce one `AtomicU64` (one cache line moving
 //!   back and forth) — the cheapest possible inter-core hand-off on this machine;
-//! - `ring_hop/line_pair_floor`: the same, but each direction has its own `AtomicU64` on its own
-//!   cache line (the main thread writes one and polls the other, the echo thread the reverse):
-//!   the cheapest hand-off when the two directions are independent, as two rings are;
+//! - `ring_hop/line_pair_floor`: a ring of bare atomics: each direction has its own
+//!   `AtomicU64`s, one per cache line, as many as a ring has slots, used in turn (the main
+//!   thread writes the next `ping` line and polls the matching `pong` line, the echo thread the
+//!   reverse). This is the cache-line traffic of the ring benchmark with none of the ring's
+//!   work: no record copy, no index, no bookkeeping;
 //! - `ring_hop/ring`: a `[u64; 13]` record (104 bytes, the size of the engine's records) goes
 //!   out on one `tickwire_core::ring` channel and comes back on another.
 //!
@@ -20,8 +22,11 @@
 //! Why the line-pair floor: in the single-line floor each thread writes the line it has just
 //! read, which it therefore already owns, so a hop is one cache-line transfer. With two
 //! channels the writer's line is one the reader is polling (it holds a shared copy), so a hop is
-//! an invalidation *and* a transfer. No ring, however its slots are laid out, can do better
-//! than that in this ping-pong; ring/line-pair shows what the ring itself adds.
+//! an invalidation *and* a transfer. No pair of rings, however their slots are laid out, can do
+//! better than that in this ping-pong; ring/line-pair shows what the ring itself adds, and
+//! line-pair/floor what two channels cost compared with one shared line. (The lines rotate like
+//! ring slots rather than staying fixed because the cost of a transfer depends on the address:
+//! a fixed pair measures its own two addresses, fast or slow by luck of the allocation.)
 //!
 //! Run: `cargo bench -p tickwire-benches --bench ring -- --warm-up-time 1 --measurement-time 3`
 //! (add `--profile fastrel` for quick iterations). Both cores spin for the whole measurement:
@@ -48,6 +53,8 @@ const ECHO_CORE: usize = 1;
 /// Samples criterion takes per benchmark (set on the group so the harness knows which of the
 /// recorded calls are measurement rather than warm-up).
 const SAMPLES: usize = 100;
+/// Slots of each benchmark ring, and lines per direction of the line-pair floor.
+const RING_SLOTS: usize = 64;
 /// Sentinel telling an echo thread to exit.
 const STOP: u64 = u64::MAX;
 /// Paired step: alternating floor/ring bursts ...
@@ -94,8 +101,8 @@ struct RingPair {
 
 impl RingPair {
     fn start() -> Self {
-        let (ping, ping_rx) = channel::<Rec>(64);
-        let (pong_tx, pong) = channel::<Rec>(64);
+        let (ping, ping_rx) = channel::<Rec>(RING_SLOTS);
+        let (pong_tx, pong) = channel::<Rec>(RING_SLOTS);
         let echo = thread::spawn(move || ring_echo(ping_rx, pong_tx));
         Self {
             ping,
@@ -228,17 +235,32 @@ fn criterion_one_way_ns(samples: &[(u64, Duration)]) -> Vec<f64> {
         .collect()
 }
 
-/// The line-pair floor: each direction has its own line. We store a sequence number on `ping`,
-/// the echo thread answers with the same number on `pong`.
+/// The line-pair floor: each direction has `RING_SLOTS` lines, used in turn. Round trip `n`
+/// stores `n` in `ping[n % RING_SLOTS]`; the echo thread answers with `n` in the matching
+/// `pong` line.
 struct LinePair {
-    lines: Arc<[Line; 2]>,
+    lines: Arc<LinePairLines>,
     echo: JoinHandle<()>,
     seq: u64,
 }
 
+/// The lines of a [`LinePair`], each on its own cache line.
+struct LinePairLines {
+    ping: [Line; RING_SLOTS],
+    pong: [Line; RING_SLOTS],
+}
+
+/// The line round trip `seq` uses in each direction.
+fn line_of(seq: u64) -> usize {
+    (seq % RING_SLOTS as u64) as usize
+}
+
 impl LinePair {
     fn start() -> Self {
-        let lines = Arc::new([Line(AtomicU64::new(0)), Line(AtomicU64::new(0))]);
+        let lines = Arc::new(LinePairLines {
+            ping: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+            pong: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+        });
         let echo = {
             let lines = Arc::clone(&lines);
             thread::spawn(move || line_pair_echo(&lines))
@@ -252,37 +274,39 @@ impl LinePair {
 
     /// `iters` round trips; returns the elapsed time.
     fn round_trips(&mut self, iters: u64) -> Duration {
-        let [ping, pong] = &*self.lines;
+        let lines = &*self.lines;
         let start = Instant::now();
         for _ in 0..iters {
             self.seq += 1;
             let seq = self.seq;
-            ping.0.store(seq, Ordering::Release);
-            spin_until(|| (pong.0.load(Ordering::Acquire) == seq).then_some(()));
+            let i = line_of(seq);
+            lines.ping[i].0.store(seq, Ordering::Release);
+            spin_until(|| (lines.pong[i].0.load(Ordering::Acquire) == seq).then_some(()));
         }
         start.elapsed()
     }
 
     fn stop(self) {
-        self.lines[0].0.store(STOP, Ordering::Release);
+        let next = line_of(self.seq + 1);
+        self.lines.ping[next].0.store(STOP, Ordering::Release);
         self.echo.join().unwrap();
     }
 }
 
-fn line_pair_echo(lines: &[Line; 2]) {
+fn line_pair_echo(lines: &LinePairLines) {
     pin(ECHO_CORE, "the line-pair echo thread");
-    let [ping, pong] = lines;
-    let mut answered = 0u64;
+    let mut seq = 0u64;
     loop {
+        seq += 1;
+        let i = line_of(seq);
         let v = spin_until(|| {
-            let v = ping.0.load(Ordering::Acquire);
-            (v != answered).then_some(v)
+            let v = lines.ping[i].0.load(Ordering::Acquire);
+            (v == seq || v == STOP).then_some(v)
         });
         if v == STOP {
             return;
         }
-        answered = v;
-        pong.0.store(v, Ordering::Release);
+        lines.pong[i].0.store(seq, Ordering::Release);
     }
 }
 
