@@ -53,6 +53,8 @@ const ECHO_CORE: usize = 1;
 /// Samples criterion takes per benchmark (set on the group so the harness knows which of the
 /// recorded calls are measurement rather than warm-up).
 const SAMPLES: usize = 100;
+/// A one-way floor hop slower than this (ns) means the two threads were sharing a core.
+const CONTENDED_NS: f64 = 250.0;
 /// Slots of each benchmark ring, and lines per direction of the line-pair floor.
 const RING_SLOTS: usize = 64;
 /// Sentinel telling an echo thread to exit.
@@ -431,4 +433,10 @@ fn main() {
         (&paired.pair, &paired.floor),
         "(two channels instead of one line)",
     );
+    if median(&paired.floor) > CONTENDED_NS {
+        println!(
+            "  warning: a floor hop above {CONTENDED_NS} ns means the two threads did not have a \
+             core each (other processes were running): these figures measure the scheduler"
+        );
+    }
 }
