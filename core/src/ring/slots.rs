@@ -248,7 +248,10 @@ impl<T: Copy + Send> RawProducer<T> {
         }
         debug_assert!(self.idx < self.capacity);
         // SAFETY: `idx < capacity` (it is reset to 0 when it reaches `capacity`), and `slots`
-        // points to `capacity` slots kept alive by `self.shared`.
+        // points to `capacity` initialised, aligned slots kept alive by `self.shared`, so the
+        // pointer is in bounds and valid. A shared reference is sound although the consumer
+        // uses the same slot concurrently: every mutation of a slot goes through its atomic
+        // stamp or its `UnsafeCell`.
         let slot = unsafe { self.slots.add(self.idx).as_ref() };
         slot.value.with_mut(|v| {
             // SAFETY: no data race on the value. The consumer reads this slot's value only after
@@ -334,7 +337,9 @@ impl<T: Copy + Send> RawConsumer<T> {
             i -= self.capacity;
         }
         // SAFETY: `i < capacity` (both terms are below it, and one subtraction brings their sum
-        // back below it), and `slots` points to `capacity` slots kept alive by `self.shared`.
+        // back below it), and `slots` points to `capacity` initialised, aligned slots kept alive
+        // by `self.shared`. A shared reference is sound although the producer writes the slot
+        // concurrently: every mutation goes through the atomic stamp or the `UnsafeCell`.
         let slot = unsafe { self.slots.add(i).as_ref() };
         (slot, self.pos.wrapping_add(ahead).wrapping_add(1))
     }
