@@ -5,14 +5,28 @@
 //!
 //! - `ring_hop/atomic_floor`: the two threads bounce one `AtomicU64` (one cache line moving
 //!   back and forth) — the cheapest possible inter-core hand-off on this machine;
+//! - `ring_hop/line_pair_floor`: a ring of bare atomics: each direction has its own
+//!   `AtomicU64`s, one per cache line, as many as a ring has slots, used in turn (the main
+//!   thread writes the next `ping` line and polls the matching `pong` line, the echo thread the
+//!   reverse). This is the cache-line traffic of the ring benchmark with none of the ring's
+//!   work: no record copy, no index, no bookkeeping;
 //! - `ring_hop/ring`: a `[u64; 13]` record (104 bytes, the size of the engine's records) goes
 //!   out on one `tickwire_core::ring` channel and comes back on another.
 //!
 //! Criterion reports round-trip times; one-way is half. After criterion, the harness prints
 //! one-way latencies and the ratio ring/floor (the goal is at most 1.3×) two ways: the median of
-//! the very samples criterion measured, and a paired step that alternates short floor and ring
-//! bursts, so that both see the same load on a shared host (its best burst is the least
-//! disturbed figure).
+//! the very samples criterion measured, and a paired step that alternates short floor,
+//! line-pair and ring bursts, so that all see the same load on a shared host (its best burst is
+//! the least disturbed figure).
+//!
+//! Why the line-pair floor: in the single-line floor each thread writes the line it has just
+//! read, which it therefore already owns, so a hop is one cache-line transfer. With two
+//! channels the writer's line is one the reader is polling (it holds a shared copy), so a hop is
+//! an invalidation *and* a transfer. No pair of rings, however their slots are laid out, can do
+//! better than that in this ping-pong; ring/line-pair shows what the ring itself adds, and
+//! line-pair/floor what two channels cost compared with one shared line. (The lines rotate like
+//! ring slots rather than staying fixed because the cost of a transfer depends on the address:
+//! a fixed pair measures its own two addresses, fast or slow by luck of the allocation.)
 //!
 //! Run: `cargo bench -p tickwire-benches --bench ring -- --warm-up-time 1 --measurement-time 3`
 //! (add `--profile fastrel` for quick iterations). Both cores spin for the whole measurement:
@@ -39,6 +53,10 @@ const ECHO_CORE: usize = 1;
 /// Samples criterion takes per benchmark (set on the group so the harness knows which of the
 /// recorded calls are measurement rather than warm-up).
 const SAMPLES: usize = 100;
+/// A one-way floor hop slower than this (ns) means the two threads were sharing a core.
+const CONTENDED_NS: f64 = 250.0;
+/// Slots of each benchmark ring, and lines per direction of the line-pair floor.
+const RING_SLOTS: usize = 64;
 /// Sentinel telling an echo thread to exit.
 const STOP: u64 = u64::MAX;
 /// Paired step: alternating floor/ring bursts ...
@@ -85,8 +103,8 @@ struct RingPair {
 
 impl RingPair {
     fn start() -> Self {
-        let (ping, ping_rx) = channel::<Rec>(64);
-        let (pong_tx, pong) = channel::<Rec>(64);
+        let (ping, ping_rx) = channel::<Rec>(RING_SLOTS);
+        let (pong_tx, pong) = channel::<Rec>(RING_SLOTS);
         let echo = thread::spawn(move || ring_echo(ping_rx, pong_tx));
         Self {
             ping,
@@ -219,11 +237,92 @@ fn criterion_one_way_ns(samples: &[(u64, Duration)]) -> Vec<f64> {
         .collect()
 }
 
-/// The paired step: short bursts of floor and ring round trips, alternating, so that both see
-/// the same machine (other processes come and go on a shared 2-core host). Returns one-way ns
-/// per burst for (floor, ring).
-fn paired_one_way_ns() -> (Vec<f64>, Vec<f64>) {
-    let (mut floor, mut ring) = (Vec::new(), Vec::new());
+/// The line-pair floor: each direction has `RING_SLOTS` lines, used in turn. Round trip `n`
+/// stores `n` in `ping[n % RING_SLOTS]`; the echo thread answers with `n` in the matching
+/// `pong` line.
+struct LinePair {
+    lines: Arc<LinePairLines>,
+    echo: JoinHandle<()>,
+    seq: u64,
+}
+
+/// The lines of a [`LinePair`], each on its own cache line.
+struct LinePairLines {
+    ping: [Line; RING_SLOTS],
+    pong: [Line; RING_SLOTS],
+}
+
+/// The line round trip `seq` uses in each direction.
+fn line_of(seq: u64) -> usize {
+    (seq % RING_SLOTS as u64) as usize
+}
+
+impl LinePair {
+    fn start() -> Self {
+        let lines = Arc::new(LinePairLines {
+            ping: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+            pong: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+        });
+        let echo = {
+            let lines = Arc::clone(&lines);
+            thread::spawn(move || line_pair_echo(&lines))
+        };
+        Self {
+            lines,
+            echo,
+            seq: 0,
+        }
+    }
+
+    /// `iters` round trips; returns the elapsed time.
+    fn round_trips(&mut self, iters: u64) -> Duration {
+        let lines = &*self.lines;
+        let start = Instant::now();
+        for _ in 0..iters {
+            self.seq += 1;
+            let seq = self.seq;
+            let i = line_of(seq);
+            lines.ping[i].0.store(seq, Ordering::Release);
+            spin_until(|| (lines.pong[i].0.load(Ordering::Acquire) == seq).then_some(()));
+        }
+        start.elapsed()
+    }
+
+    fn stop(self) {
+        let next = line_of(self.seq + 1);
+        self.lines.ping[next].0.store(STOP, Ordering::Release);
+        self.echo.join().unwrap();
+    }
+}
+
+fn line_pair_echo(lines: &LinePairLines) {
+    pin(ECHO_CORE, "the line-pair echo thread");
+    let mut seq = 0u64;
+    loop {
+        seq += 1;
+        let i = line_of(seq);
+        let v = spin_until(|| {
+            let v = lines.ping[i].0.load(Ordering::Acquire);
+            (v == seq || v == STOP).then_some(v)
+        });
+        if v == STOP {
+            return;
+        }
+        lines.pong[i].0.store(seq, Ordering::Release);
+    }
+}
+
+/// One-way ns per timed burst, for each of (floor, line pair, ring).
+struct Paired {
+    floor: Vec<f64>,
+    pair: Vec<f64>,
+    ring: Vec<f64>,
+}
+
+/// The paired step: short bursts of floor, line-pair and ring round trips, alternating, so that
+/// all see the same machine (other processes come and go on a shared 2-core host).
+fn paired_one_way_ns() -> Paired {
+    let (mut floor, mut pair, mut ring) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..PAIRED_ROUNDS {
         let mut f = FloorPair::start();
         f.round_trips(PAIRED_WARM_UP);
@@ -231,13 +330,19 @@ fn paired_one_way_ns() -> (Vec<f64>, Vec<f64>) {
         f.stop();
         floor.push(t.as_nanos() as f64 / PAIRED_BURST as f64 / 2.0);
 
+        let mut p = LinePair::start();
+        p.round_trips(PAIRED_WARM_UP);
+        let t = p.round_trips(PAIRED_BURST);
+        p.stop();
+        pair.push(t.as_nanos() as f64 / PAIRED_BURST as f64 / 2.0);
+
         let mut r = RingPair::start();
         r.round_trips(PAIRED_WARM_UP);
         let t = r.round_trips(PAIRED_BURST);
         r.stop();
         ring.push(t.as_nanos() as f64 / PAIRED_BURST as f64 / 2.0);
     }
-    (floor, ring)
+    Paired { floor, pair, ring }
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -259,18 +364,27 @@ fn main() {
     let mut pair = FloorPair::start();
     let floor = measure(&mut group, "atomic_floor", |iters| pair.round_trips(iters));
     pair.stop();
+    let mut pair = LinePair::start();
+    let line_pair = measure(&mut group, "line_pair_floor", |iters| {
+        pair.round_trips(iters)
+    });
+    pair.stop();
     let mut pair = RingPair::start();
     let ring = measure(&mut group, "ring", |iters| pair.round_trips(iters));
     pair.stop();
     group.finish();
     c.final_summary();
 
-    let (floor, ring) = (criterion_one_way_ns(&floor), criterion_one_way_ns(&ring));
-    if floor.is_empty() || ring.is_empty() {
+    let (floor, line_pair, ring) = (
+        criterion_one_way_ns(&floor),
+        criterion_one_way_ns(&line_pair),
+        criterion_one_way_ns(&ring),
+    );
+    if floor.is_empty() || line_pair.is_empty() || ring.is_empty() {
         println!("ring/floor ratio: not measured in this run (test mode or filtered)");
         return;
     }
-    let (paired_floor, paired_ring) = paired_one_way_ns();
+    let paired = paired_one_way_ns();
 
     println!();
     println!(
@@ -281,27 +395,48 @@ fn main() {
         "  criterion: median of its {SAMPLES} samples; paired: {PAIRED_ROUNDS} alternating \
          bursts of {PAIRED_BURST} round trips"
     );
-    println!("                      criterion median   paired median   paired best");
-    let row = |name: &str, c: f64, pm: f64, pb: f64| {
-        println!("  {name:<18} {c:>12.1} ns {pm:>12.1} ns {pb:>10.1} ns");
+    println!("                        criterion median   paired median   paired best");
+    let row = |name: &str, c: &[f64], p: &[f64]| {
+        println!(
+            "  {name:<20} {:>12.1} ns {:>12.1} ns {:>10.1} ns",
+            median(c),
+            median(p),
+            min(p)
+        );
     };
-    row(
-        "atomic floor",
-        median(&floor),
-        median(&paired_floor),
-        min(&paired_floor),
-    );
-    row(
-        "ring",
-        median(&ring),
-        median(&paired_ring),
-        min(&paired_ring),
-    );
-    println!(
-        "  {:<18} {:>14.2}x {:>14.2}x {:>12.2}x   (goal <= 1.30x)",
+    row("atomic floor", &floor, &paired.floor);
+    row("line-pair floor", &line_pair, &paired.pair);
+    row("ring", &ring, &paired.ring);
+    let ratio = |name: &str, c: (&[f64], &[f64]), p: (&[f64], &[f64]), note: &str| {
+        println!(
+            "  {name:<20} {:>14.2}x {:>14.2}x {:>12.2}x   {note}",
+            median(c.0) / median(c.1),
+            median(p.0) / median(p.1),
+            min(p.0) / min(p.1),
+        );
+    };
+    ratio(
         "ratio ring/floor",
-        median(&ring) / median(&floor),
-        median(&paired_ring) / median(&paired_floor),
-        min(&paired_ring) / min(&paired_floor),
+        (&ring, &floor),
+        (&paired.ring, &paired.floor),
+        "(goal <= 1.30x)",
     );
+    ratio(
+        "ratio ring/line-pair",
+        (&ring, &line_pair),
+        (&paired.ring, &paired.pair),
+        "(what the ring adds)",
+    );
+    ratio(
+        "ratio line-pair/floor",
+        (&line_pair, &floor),
+        (&paired.pair, &paired.floor),
+        "(two channels instead of one line)",
+    );
+    if median(&paired.floor) > CONTENDED_NS {
+        println!(
+            "  warning: a floor hop above {CONTENDED_NS} ns means the two threads did not have a \
+             core each (other processes were running): these figures measure the scheduler"
+        );
+    }
 }

@@ -1,11 +1,14 @@
 //! Typed single-producer single-consumer rings between threads, and the shutdown protocol.
 //!
 //! Every arrow between two threads of the engine (feed → core, core → exec, exec → core) is one
-//! of these rings. They are a thin layer over [`rtrb`]: a push or a pop is one slot copy plus the
-//! same acquire/release index exchange `rtrb` does, and the layer adds no atomic, allocation,
-//! lock, syscall or log of its own. What it adds is typing (`T: Copy + Send` records only, so a
-//! ring never has to drop anything), waiting with a [`Backoff`] when full, batched draining, and
-//! the rules below for stopping without losing a record.
+//! of these rings. A push is one slot copy and one release store; a pop is one acquire load,
+//! one slot copy and one release store; no lock, allocation, syscall, log or read-modify-write
+//! after [`channel`]. Each slot carries its own ready stamp in the cache line where the record
+//! starts, so a hop between cores moves the record's lines and nothing else (see the `slots`
+//! submodule for the layout, the protocol and the memory orderings). Around that: typing
+//! (`T: Copy + Send` records only, so a ring never has to drop anything), waiting with a
+//! [`Backoff`] when full, batched draining, and the rules below for stopping without losing a
+//! record.
 //!
 //! # Shutdown protocol
 //!
@@ -46,19 +49,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::wait::Backoff;
 
+mod slots;
+
+#[cfg(test)]
+mod tests;
+
+use slots::{RawConsumer, RawProducer, raw_channel};
+
 /// Creates a ring of `capacity` records and returns its two ends.
 ///
-/// The slot array is allocated here, once; nothing allocates afterwards. Size `capacity` for the
-/// longest burst the consumer may fall behind by: a full ring makes the producer wait.
+/// The slot array is allocated and initialised here, once; nothing allocates afterwards. Size
+/// `capacity` for the longest burst the consumer may fall behind by: a full ring makes the
+/// producer wait. Each slot takes the record plus an 8-byte stamp, rounded up to a multiple of
+/// 128 bytes (128 bytes for records up to 120 bytes), so a ring of 4096 such records is 512 KiB.
 ///
 /// # Panics
 ///
 /// If `capacity` is zero (such a ring could never accept a record), or if the slot array
 /// would exceed `isize::MAX` bytes.
 pub fn channel<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    assert!(capacity > 0, "a ring needs at least one slot");
-    let (inner_tx, inner_rx) = rtrb::RingBuffer::new(capacity);
-    (Producer { inner: inner_tx }, Consumer { inner: inner_rx })
+    let (raw_tx, raw_rx) = raw_channel(capacity, 0);
+    (Producer { raw: raw_tx }, Consumer { raw: raw_rx })
 }
 
 /// A record that [`Producer::push_wait`] or [`Producer::forward`] could not send, handed back.
@@ -93,17 +104,17 @@ impl<T: fmt::Debug> std::error::Error for PushError<T> {}
 
 /// The sending end of a ring. Owned by exactly one thread at a time (`Send`, not `Sync`).
 pub struct Producer<T> {
-    inner: rtrb::Producer<T>,
+    raw: RawProducer<T>,
 }
 
 impl<T: Copy + Send> Producer<T> {
     /// Pushes `value` if there is a free slot; gives it back if the ring is full.
     ///
-    /// Cost: a slot copy and one release store; the consumer's index is re-read (acquire) only
-    /// when the cached copy says the ring may be full.
+    /// Cost: a slot copy and one release store (the slot's stamp); the consumer's index is
+    /// re-read (acquire) only when the cached copy says the ring may be full.
     #[inline]
     pub fn try_push(&mut self, value: T) -> Result<(), T> {
-        self.inner.push(value).map_err(|rtrb::PushError::Full(v)| v)
+        self.raw.try_push(value)
     }
 
     /// Pushes `value`, waiting with `backoff` while the ring is full — for **source** threads
@@ -124,9 +135,9 @@ impl<T: Copy + Send> Producer<T> {
         backoff: &mut Backoff,
         stop: &StopFlag,
     ) -> Result<(), PushError<T>> {
-        match self.inner.push(value) {
+        match self.raw.try_push(value) {
             Ok(()) => Ok(()),
-            Err(rtrb::PushError::Full(v)) => self.wait_and_push(v, backoff, Some(stop)),
+            Err(v) => self.wait_and_push(v, backoff, Some(stop)),
         }
     }
 
@@ -137,9 +148,9 @@ impl<T: Copy + Send> Producer<T> {
     /// The backoff is handled as in [`push_wait`](Self::push_wait).
     #[inline]
     pub fn forward(&mut self, value: T, backoff: &mut Backoff) -> Result<(), PushError<T>> {
-        match self.inner.push(value) {
+        match self.raw.try_push(value) {
             Ok(()) => Ok(()),
-            Err(rtrb::PushError::Full(v)) => self.wait_and_push(v, backoff, None),
+            Err(v) => self.wait_and_push(v, backoff, None),
         }
     }
 
@@ -160,7 +171,7 @@ impl<T: Copy + Send> Producer<T> {
     ) -> Result<(), PushError<T>> {
         backoff.reset();
         loop {
-            if self.inner.is_abandoned() {
+            if self.raw.is_abandoned() {
                 return Err(PushError::Abandoned(value));
             }
             if let Some(stop) = stop
@@ -169,12 +180,12 @@ impl<T: Copy + Send> Producer<T> {
                 return Err(PushError::Stopped(value));
             }
             backoff.idle();
-            match self.inner.push(value) {
+            match self.raw.try_push(value) {
                 Ok(()) => {
                     backoff.reset();
                     return Ok(());
                 }
-                Err(rtrb::PushError::Full(v)) => value = v,
+                Err(v) => value = v,
             }
         }
     }
@@ -182,51 +193,55 @@ impl<T: Copy + Send> Producer<T> {
     /// Free slots right now (the consumer may free more at any time). Reads the consumer's
     /// index (one acquire load): for monitoring and tests, not for every push.
     pub fn slots(&self) -> usize {
-        self.inner.slots()
+        self.raw.free_slots()
     }
 
     /// Total slots of the ring.
     pub fn capacity(&self) -> usize {
-        self.inner.buffer().capacity()
+        self.raw.capacity()
     }
 
     /// True once the consumer has been dropped. Once true it stays true; while false the
     /// consumer may be dropped at any moment.
     pub fn is_abandoned(&self) -> bool {
-        self.inner.is_abandoned()
+        self.raw.is_abandoned()
     }
 }
 
 impl<T> fmt::Debug for Producer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
-            .field("capacity", &self.inner.buffer().capacity())
-            .field("abandoned", &self.inner.is_abandoned())
+            .field("capacity", &self.raw.capacity())
+            .field("abandoned", &self.raw.is_abandoned())
             .finish_non_exhaustive()
     }
 }
 
 /// The receiving end of a ring. Owned by exactly one thread at a time (`Send`, not `Sync`).
 pub struct Consumer<T> {
-    inner: rtrb::Consumer<T>,
+    raw: RawConsumer<T>,
 }
 
 impl<T: Copy + Send> Consumer<T> {
     /// Takes the oldest record, if any.
     ///
-    /// Cost: a slot copy and one release store; the producer's index is re-read (acquire) only
-    /// when the cached copy says the ring may be empty. To take several records, prefer
-    /// [`drain_into`](Self::drain_into), which pays the index exchange once per batch.
+    /// Cost: one acquire load of the slot's stamp (in the line the copy reads anyway), a slot
+    /// copy and one release store of our index. To take several records, prefer
+    /// [`drain_into`](Self::drain_into), which stores the index once per batch.
     #[inline]
     pub fn try_pop(&mut self) -> Option<T> {
-        self.inner.pop().ok()
+        let value = self.raw.take()?;
+        self.raw.publish();
+        Some(value)
     }
 
     /// Hands up to `max` records, oldest first, to `f`, and returns how many it handed over.
     ///
-    /// One acquire load of the producer's index and one release store of ours for the whole
-    /// batch, instead of one store per record: the producer's core sees our index cache line
-    /// change once per batch rather than once per record.
+    /// One acquire load of each record's stamp (in the line its copy reads anyway) and one
+    /// release store of our index for the whole batch, instead of one store per record: the
+    /// producer's core sees our index cache line change once per batch rather than once per
+    /// record. Records that arrive while `f` runs join the batch, up to `max`. (A batch cannot
+    /// exceed the capacity: the producer gets no slot back until the batch ends.)
     ///
     /// If `f` panics, the records handed over so far (including the one `f` was handling) are
     /// consumed and the rest stay in the ring, so no record is delivered twice.
@@ -235,19 +250,20 @@ impl<T: Copy + Send> Consumer<T> {
         if max == 0 {
             return 0;
         }
-        let n = self.inner.slots().min(max);
-        if n == 0 {
-            return 0;
-        }
-        // `slots()` just saw `n` readable records and only this thread consumes, so there are
-        // still at least `n`: read_chunk cannot fail. Returning 0 keeps the impossible case
-        // from becoming a panic on the hot path.
-        let Ok(chunk) = self.inner.read_chunk(n) else {
+        let Some(first) = self.raw.take() else {
             return 0;
         };
-        // The chunk's iterator copies each record out and, when dropped (also during a panic
-        // in `f`), publishes the new read index once for everything iterated.
-        for value in chunk {
+        // From here on the index is published when `batch` is dropped: at the end, or while a
+        // panic in `f` unwinds. Each record is taken (our private index moved past it) before
+        // `f` sees it, so a panicking `f` consumes exactly what it was given.
+        let batch = PublishOnDrop(&mut self.raw);
+        f(first);
+        let mut n = 1;
+        while n < max {
+            let Some(value) = batch.0.take() else {
+                break;
+            };
+            n += 1;
             f(value);
         }
         n
@@ -281,24 +297,27 @@ impl<T: Copy + Send> Consumer<T> {
     }
 
     /// True when no record is readable right now (the producer may push one at any time).
+    /// One acquire load of the next slot's stamp.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.raw.is_empty()
     }
 
-    /// Readable records right now (one acquire load of the producer's index).
+    /// Readable records right now: a count the ring had at some moment during the call (the
+    /// producer may push more at any time). About `log2(capacity)` acquire loads of slot
+    /// stamps: for monitoring and tests, not for every record.
     pub fn len(&self) -> usize {
-        self.inner.slots()
+        self.raw.len()
     }
 
     /// Total slots of the ring.
     pub fn capacity(&self) -> usize {
-        self.inner.buffer().capacity()
+        self.raw.capacity()
     }
 
     /// True once the producer has been dropped (records may still be waiting in the ring).
     /// Once true it stays true.
     pub fn is_abandoned(&self) -> bool {
-        self.inner.is_abandoned()
+        self.raw.is_abandoned()
     }
 
     /// True when the producer is gone and every record it pushed has been taken: nothing more
@@ -310,15 +329,25 @@ impl<T: Copy + Send> Consumer<T> {
     /// producer pushes a last record and drops, then "abandoned" — and that record would be
     /// left behind.
     pub fn is_finished(&self) -> bool {
-        self.inner.is_abandoned() && self.inner.is_empty()
+        self.raw.is_abandoned() && self.raw.is_empty()
+    }
+}
+
+/// Publishes the consumer's index when dropped: ends a [`Consumer::drain_into`] batch, also
+/// during a panic in the handler.
+struct PublishOnDrop<'a, T: Copy + Send>(&'a mut RawConsumer<T>);
+
+impl<T: Copy + Send> Drop for PublishOnDrop<'_, T> {
+    fn drop(&mut self) {
+        self.0.publish();
     }
 }
 
 impl<T> fmt::Debug for Consumer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
-            .field("capacity", &self.inner.buffer().capacity())
-            .field("abandoned", &self.inner.is_abandoned())
+            .field("capacity", &self.raw.capacity())
+            .field("abandoned", &self.raw.is_abandoned())
             .finish_non_exhaustive()
     }
 }
@@ -346,202 +375,5 @@ impl StopFlag {
     #[inline]
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::Acquire)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-
-    use super::*;
-    use crate::event::{MarketEvent, TopOfBook};
-    use crate::wait::WaitPolicy;
-
-    fn drain_all<T: Copy + Send>(rx: &mut Consumer<T>) -> Vec<T> {
-        let mut out = Vec::new();
-        rx.drain_into(|v| out.push(v), usize::MAX);
-        out
-    }
-
-    #[test]
-    #[should_panic(expected = "at least one slot")]
-    fn zero_capacity_is_refused() {
-        let _ = channel::<u64>(0);
-    }
-
-    #[test]
-    fn try_push_gives_the_value_back_when_full() {
-        let (mut tx, mut rx) = channel::<u64>(2);
-        assert_eq!(tx.capacity(), 2);
-        assert_eq!(rx.capacity(), 2);
-        assert_eq!(tx.slots(), 2);
-        assert_eq!(tx.try_push(1), Ok(()));
-        assert_eq!(tx.try_push(2), Ok(()));
-        assert_eq!(tx.slots(), 0);
-        assert_eq!(tx.try_push(3), Err(3));
-        assert_eq!(rx.len(), 2);
-        assert_eq!(rx.try_pop(), Some(1));
-        assert_eq!(tx.try_push(3), Ok(()));
-        assert_eq!(drain_all(&mut rx), [2, 3]);
-        assert_eq!(rx.try_pop(), None);
-        assert!(rx.is_empty());
-    }
-
-    #[test]
-    fn carries_real_records() {
-        let (mut tx, mut rx) = channel::<MarketEvent>(4);
-        let ev = MarketEvent::Top(TopOfBook {
-            update_id: 42,
-            ..TopOfBook::default()
-        });
-        tx.try_push(ev).unwrap();
-        assert_eq!(rx.try_pop(), Some(ev));
-    }
-
-    #[test]
-    fn drain_into_respects_max_and_wraps_around() {
-        let (mut tx, mut rx) = channel::<u32>(4);
-        for i in 0..3 {
-            tx.try_push(i).unwrap();
-        }
-        assert_eq!(drain_all(&mut rx), [0, 1, 2]);
-        // The next four straddle the end of the slot array.
-        for i in 3..7 {
-            tx.try_push(i).unwrap();
-        }
-        let mut got = Vec::new();
-        assert_eq!(rx.drain_into(|v| got.push(v), 0), 0);
-        assert_eq!(rx.drain_into(|v| got.push(v), 3), 3);
-        assert_eq!(rx.drain_into(|v| got.push(v), 3), 1);
-        assert_eq!(rx.drain_into(|v| got.push(v), 3), 0);
-        assert_eq!(got, [3, 4, 5, 6]);
-    }
-
-    #[test]
-    fn a_panicking_handler_consumes_exactly_what_it_was_given() {
-        let (mut tx, mut rx) = channel::<u32>(8);
-        for i in 0..5 {
-            tx.try_push(i).unwrap();
-        }
-        let mut seen = Vec::new();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            rx.drain_into(
-                |v| {
-                    seen.push(v);
-                    assert!(v != 2, "handler fails on 2");
-                },
-                usize::MAX,
-            )
-        }));
-        assert!(result.is_err());
-        assert_eq!(seen, [0, 1, 2]);
-        // 2 was handed over (and failed), so it is not delivered again.
-        assert_eq!(drain_all(&mut rx), [3, 4]);
-    }
-
-    #[test]
-    fn push_wait_returns_the_record_when_stopped_while_full() {
-        let (mut tx, rx) = channel::<[u64; 13]>(2);
-        let stop = StopFlag::new();
-        let mut backoff = Backoff::new(WaitPolicy::Spin);
-        tx.push_wait([1; 13], &mut backoff, &stop).unwrap();
-        tx.push_wait([2; 13], &mut backoff, &stop).unwrap();
-        stop.request();
-        assert_eq!(
-            tx.push_wait([3; 13], &mut backoff, &stop),
-            Err(PushError::Stopped([3; 13]))
-        );
-        assert_eq!(rx.len(), 2, "nothing was overwritten");
-        drop(rx);
-    }
-
-    #[test]
-    fn push_wait_succeeds_after_stop_if_there_is_room() {
-        let (mut tx, mut rx) = channel::<u8>(1);
-        let stop = StopFlag::new();
-        stop.request();
-        let mut backoff = Backoff::default();
-        assert_eq!(tx.push_wait(7, &mut backoff, &stop), Ok(()));
-        assert_eq!(rx.try_pop(), Some(7));
-    }
-
-    #[test]
-    fn push_wait_and_forward_return_the_record_when_the_consumer_is_gone() {
-        let (mut tx, rx) = channel::<u16>(1);
-        let stop = StopFlag::new();
-        let mut backoff = Backoff::new(WaitPolicy::Spin);
-        tx.try_push(1).unwrap();
-        drop(rx);
-        assert!(tx.is_abandoned());
-        assert_eq!(
-            tx.push_wait(2, &mut backoff, &stop),
-            Err(PushError::Abandoned(2))
-        );
-        assert_eq!(tx.forward(3, &mut backoff), Err(PushError::Abandoned(3)));
-        let err = tx.forward(4, &mut backoff).unwrap_err();
-        assert_eq!(err.to_string(), "ring consumer is gone: record not sent");
-        assert_eq!(err.into_inner(), 4);
-    }
-
-    #[test]
-    fn push_wait_leaves_the_backoff_alone_on_the_fast_path_and_resets_it_to_wait() {
-        let (mut tx, mut rx) = channel::<u8>(1);
-        let stop = StopFlag::new();
-        let mut backoff = Backoff::new(WaitPolicy::SpinThenYield { spins: 0 });
-        backoff.idle();
-        tx.push_wait(1, &mut backoff, &stop).unwrap();
-        assert_eq!(
-            backoff.idle_polls(),
-            1,
-            "a push that found room is not a wait"
-        );
-        // Full and stopped: the wait starts from a reset backoff, and stop is checked before
-        // the first idle, so nothing was waited.
-        stop.request();
-        assert_eq!(
-            tx.push_wait(2, &mut backoff, &stop),
-            Err(PushError::Stopped(2))
-        );
-        assert_eq!(backoff.idle_polls(), 0);
-        assert_eq!(rx.try_pop(), Some(1));
-    }
-
-    #[test]
-    fn finished_means_abandoned_and_empty() {
-        let (mut tx, mut rx) = channel::<u8>(4);
-        tx.try_push(1).unwrap();
-        tx.try_push(2).unwrap();
-        assert!(!rx.is_abandoned());
-        assert!(!rx.is_finished());
-        drop(tx);
-        assert!(rx.is_abandoned());
-        assert!(!rx.is_finished(), "records are still waiting");
-        assert_eq!(rx.try_pop(), Some(1));
-        assert!(!rx.is_finished());
-        assert_eq!(rx.try_pop(), Some(2));
-        assert!(rx.is_finished());
-    }
-
-    #[test]
-    fn drain_until_finished_takes_everything_then_returns() {
-        let (mut tx, mut rx) = channel::<u32>(8);
-        for i in 0..8 {
-            tx.try_push(i).unwrap();
-        }
-        drop(tx);
-        let mut got = Vec::new();
-        // batch 0 is raised to 1 rather than looping forever.
-        let n = rx.drain_until_finished(&mut Backoff::default(), 0, |v| got.push(v));
-        assert_eq!(n, 8);
-        assert_eq!(got, (0..8).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn stop_flag_clones_share_one_flag() {
-        let a = StopFlag::new();
-        let b = a.clone();
-        assert!(!b.is_set());
-        a.request();
-        assert!(b.is_set());
     }
 }
