@@ -235,25 +235,13 @@ pub(crate) fn hex_lower_32(mac: &[u8], out: &mut [u8; 64]) {
     }
 }
 
-/// Standard (RFC 4648, padded) base64 of a 32-byte MAC: always 44 characters. Hand-written
-/// because the input size is fixed and small; checked against RFC 4648 vectors and OKX's.
+/// Standard (RFC 4648, padded) base64 of a 32-byte MAC: always 44 characters, written into a
+/// fixed buffer by the `base64` crate's slice encoder (no allocation).
 pub(crate) fn base64_32(mac: &[u8; 32], out: &mut [u8; 44]) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut o = 0;
-    // 30 bytes in 10 full groups, then 2 bytes with one '=' of padding.
-    for chunk in mac[..30].chunks_exact(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
-        out[o] = ALPHABET[(n >> 18) as usize & 63];
-        out[o + 1] = ALPHABET[(n >> 12) as usize & 63];
-        out[o + 2] = ALPHABET[(n >> 6) as usize & 63];
-        out[o + 3] = ALPHABET[n as usize & 63];
-        o += 4;
-    }
-    let n = (u32::from(mac[30]) << 16) | (u32::from(mac[31]) << 8);
-    out[o] = ALPHABET[(n >> 18) as usize & 63];
-    out[o + 1] = ALPHABET[(n >> 12) as usize & 63];
-    out[o + 2] = ALPHABET[(n >> 6) as usize & 63];
-    out[o + 3] = b'=';
+    use base64::Engine as _;
+    // 32 input bytes always encode to exactly 44: the slice is large enough by construction.
+    let written = base64::engine::general_purpose::STANDARD.encode_slice(mac, &mut out[..]);
+    debug_assert_eq!(written.ok(), Some(44));
 }
 
 #[cfg(test)]
