@@ -1,8 +1,8 @@
 //! Per-venue order entry: signing, request encoding and response parsing (Binance spot and
 //! Binance.US over REST and the WebSocket API, OKX v5 over its private WebSocket with a REST
-//! fallback). Each venue gets a submodule here. Signing and request encoding exist
-//! ([`binance`], [`okx`]); transport, response parsing and the user-data fill streams are still
-//! to come, so until then the engine trades only against [`crate::sim_exchange`].
+//! fallback). Each venue gets a submodule here. Signing, request encoding and the decoding of
+//! execution messages into `ExecReport`s (`binance::reports`, `okx::reports`, shared parts in
+//! [`report`]) exist; transport is still to come, so until then the engine trades only against [`crate::sim_exchange`].
 //!
 //! Everything on the encode/sign path writes into caller-owned fixed buffers through
 //! [`ByteWriter`]: no allocation, lock, logging or syscall, and a full buffer is an error
@@ -10,6 +10,11 @@
 
 pub mod binance;
 pub mod okx;
+pub mod report;
+
+pub use report::{
+    DecodeError, DecodeSummary, MessageKind, RawFee, SymbolTable, parse_client_order_id,
+};
 
 use core::fmt;
 

@@ -2,7 +2,9 @@
 //! encoding of signed REST query strings and WebSocket-API requests ([`encode`]).
 
 pub mod encode;
+pub mod reports;
 pub mod sign;
 
 pub use encode::{API_KEY_HEADER, BinanceEncoder, BinanceSymbol, ORDER_PATH, Stamp};
+pub use reports::{BinanceReportDecoder, RequestCtx, RequestKind};
 pub use sign::BinanceSigner;

@@ -3,7 +3,9 @@
 //! `amend-order` requests and of the REST order body ([`encode`]).
 
 pub mod encode;
+pub mod reports;
 pub mod sign;
 
 pub use encode::{OkxEncoder, OkxInst, OkxInstrument, TdMode};
+pub use reports::OkxReportDecoder;
 pub use sign::{OkxSigner, write_iso8601_ms};
