@@ -1,6 +1,10 @@
 //! Shared pieces of the venue execution-message decoders ([`super::binance::reports`],
-//! [`super::okx::reports`]): the reusable JSON scratch (simd-json tape + buffers, so that after
-//! warm-up no message allocates), the symbol table, the decode error and the decode summary.
+//! [`super::okx::reports`]): the reusable JSON scratch (simd-json tape + buffers, kept between
+//! messages), the symbol table, the decode error and the decode summary.
+//!
+//! Known gap: a counting-allocator check still sees about two allocations per decoded message
+//! after warm-up (not yet traced; the feeds' decoders, built the same way, reach zero). Until
+//! that is fixed these decoders are not fit for the hot path.
 
 use core::fmt;
 
