@@ -185,6 +185,12 @@ mod tests {
         assert!(b.is_crossed());
         let asks: Vec<Px> = b.asks().map(|l| l.px).collect();
         assert_eq!(asks, vec![px("102"), px("103")]);
+        assert_eq!(b.grew(), 0, "within the reserved 4 levels");
+        for p in ["98", "97", "96", "95"] {
+            b.set(Side::Buy, px(p), qty("1"));
+        }
+        assert_eq!(b.depth().0, 6);
+        assert!(b.grew() >= 1, "outgrowing the reservation is counted");
     }
 
     proptest! {

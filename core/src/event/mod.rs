@@ -192,16 +192,6 @@ impl Kind {
     pub fn code(self) -> u16 {
         self as u16
     }
-
-    /// True for records the core consumed.
-    pub fn is_input(self) -> bool {
-        (self as u16) < 40
-    }
-
-    /// True for records the core produced.
-    pub fn is_output(self) -> bool {
-        (40..100).contains(&(self as u16))
-    }
 }
 
 impl fmt::Display for Kind {
