@@ -13,6 +13,7 @@ pub mod journal;
 pub mod latency;
 pub mod num;
 pub mod ring;
+pub mod risk;
 pub mod synthetic;
 pub mod topology;
 pub mod wait;

@@ -9,7 +9,7 @@
 use tickwire_core::engine::Markets;
 use tickwire_core::event::{
     Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, Meta, NewOrder, OrderCommand,
-    OrderType, Reject, RejectReason, Side, TimeInForce,
+    OrderStatus, OrderType, Reject, RejectReason, Side, StatusReport, TimeInForce,
 };
 use tickwire_core::ids::ClientOrderId;
 use tickwire_core::num::{InstrumentSpec, Notional, Px, Qty};
@@ -168,6 +168,30 @@ impl SimExchange {
                         -2011,
                     ))),
                 }
+            }
+            OrderCommand::Query(q) => {
+                // A resting order reports how much of it traded; one no longer resting is
+                // unknown here (this exchange keeps no history of closed orders).
+                let meta = report_meta(&q.meta, now);
+                let report = match self
+                    .resting
+                    .iter()
+                    .find(|r| r.order.cl_ord_id == q.cl_ord_id)
+                {
+                    Some(r) => {
+                        let filled = r.order.qty.saturating_sub(r.leaves);
+                        let status = if filled.is_positive() {
+                            OrderStatus::PartiallyFilled
+                        } else {
+                            OrderStatus::New
+                        };
+                        StatusReport::new(meta, q.cl_ord_id, r.venue_order_id, status, filled)
+                    }
+                    None => {
+                        StatusReport::new(meta, q.cl_ord_id, 0, OrderStatus::NotFound, Qty::ZERO)
+                    }
+                };
+                out(ExecReport::Status(report));
             }
             OrderCommand::CancelAll(c) => {
                 let mut i = 0;

@@ -18,6 +18,7 @@ mod strategy;
 
 pub use market::{MarketChange, MarketView, Markets, through_touch};
 pub use orders::{FillDedup, OrderEntry, OrderTable};
+pub(crate) use strategy::out_meta;
 pub use strategy::{CancelError, Ctx, OrderRequest, PlaceError, Strategy, StrategyMode};
 
 use crate::event::{Alert, CancelAll};
@@ -25,8 +26,10 @@ use crate::event::{
     AlertCode, ExecReport, Fill, Input, Meta, OperatorAction, OperatorCmd, OrderState, OrderStatus,
     OrderUpdate, Output, PositionUpdate, Side,
 };
+use crate::event::{RiskLevel, TimerTick};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
 use crate::num::{InstrumentSpec, Qty};
+use crate::risk::{Risk, RiskConfig, StatusPort, StrategyStatus};
 
 /// Sizes the engine reserves at start so the hot path never allocates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,13 +76,25 @@ pub struct Engine {
     out: Vec<Output>,
     stats: EngineStats,
     shutting_down: bool,
+    risk: Risk,
+    status: Option<StatusPort>,
+    max_orders: usize,
 }
 
 impl Engine {
     /// An engine trading `strategies` (their ids are their indexes) on `cfg.instruments`.
     pub fn new(cfg: &EngineConfig, strategies: Vec<Box<dyn Strategy>>) -> Self {
         let n = cfg.instruments.len();
+        let risk = Risk::new(
+            RiskConfig::permissive(n),
+            &cfg.instruments,
+            strategies.len(),
+            cfg.max_open_orders,
+        );
         Self {
+            risk,
+            status: None,
+            max_orders: cfg.max_open_orders,
             now: 0,
             markets: Markets::new(&cfg.instruments, cfg.book_depth),
             orders: OrderTable::with_capacity(cfg.max_open_orders),
@@ -100,6 +115,46 @@ impl Engine {
             stats: EngineStats::default(),
             shutting_down: false,
         }
+    }
+
+    /// Replaces the risk configuration (before the first input: limits, breakers, flattener).
+    pub fn set_risk(&mut self, cfg: RiskConfig) {
+        let specs: Vec<InstrumentSpec> = self.markets.iter().map(|m| m.spec.clone()).collect();
+        self.risk = Risk::new(cfg, &specs, self.strategies.len(), self.max_orders);
+    }
+
+    /// The risk state.
+    pub fn risk(&self) -> &Risk {
+        &self.risk
+    }
+
+    /// Publishes a status snapshot per strategy on every timer tick through `port` (for the
+    /// control socket's `status`). Publishing never blocks: a full ring drops the snapshot.
+    pub fn attach_status(&mut self, port: StatusPort) {
+        self.status = Some(port);
+    }
+
+    /// A strategy's operator mode.
+    pub fn mode(&self, strategy: StrategyId) -> Option<StrategyMode> {
+        self.books.get(usize::from(strategy.0)).map(|b| b.mode)
+    }
+
+    /// The status row of one strategy.
+    pub fn strategy_status(&self, strategy: StrategyId) -> StrategyStatus {
+        let mode = self.mode(strategy).unwrap_or(StrategyMode::Stopping);
+        let mut gross = Qty::ZERO;
+        for i in 0..self.unattributed.len() {
+            gross = gross.saturating_add(self.position(strategy, InstrumentId(i as u32)).abs());
+        }
+        StrategyStatus::new(
+            self.now,
+            strategy,
+            mode,
+            self.risk.level(strategy),
+            self.risk.open_orders(strategy),
+            gross,
+            self.risk.pnl(strategy),
+        )
     }
 
     /// Engine time: the latest event time seen.
@@ -160,9 +215,11 @@ impl Engine {
     /// Processes one input and returns the outputs it produced, in order.
     pub fn process(&mut self, input: &Input) -> &[Output] {
         self.out.clear();
+        self.risk.begin();
         self.now = self.now.max(input.meta().event_time());
         self.stats.inputs += 1;
         let trigger = *input.meta();
+        self.risk.on_input(input, self.now, &mut self.out);
         match input {
             Input::Market(ev) => match self.markets.apply(ev, self.now) {
                 MarketChange::Book(id) => self.dispatch(None, &trigger, |s, c| s.on_book(c, id)),
@@ -182,6 +239,7 @@ impl Engine {
             Input::Timer(tick) => self.dispatch(None, &trigger, |s, c| s.on_timer(c, tick)),
             Input::Operator(cmd) => self.on_operator(cmd, &trigger),
         }
+        self.after_input(input, &trigger);
         for o in &self.out {
             self.stats.outputs += 1;
             match o {
@@ -191,6 +249,51 @@ impl Engine {
             }
         }
         &self.out
+    }
+
+    /// Risk work after an input: fold its outputs into the risk aggregates, run the timer
+    /// checks, drive flattening strategies, publish status.
+    fn after_input(&mut self, input: &Input, trigger: &Meta) {
+        self.risk.sync(&mut self.out, self.now);
+        if let Input::Timer(tick) = input {
+            self.risk
+                .on_timer(&self.markets, trigger, self.now, &mut self.out);
+            self.publish_status(tick);
+        }
+        if self.risk.flattening > 0 {
+            let n = self.unattributed.len();
+            for i in 0..self.strategies.len() {
+                if self.risk.level(StrategyId(i as u16)) != RiskLevel::Flattening {
+                    continue;
+                }
+                let mut ctx = Ctx {
+                    strategy: StrategyId(i as u16),
+                    now: self.now,
+                    trigger: *trigger,
+                    markets: &self.markets,
+                    orders: &mut self.orders,
+                    positions: &self.positions[i * n..(i + 1) * n],
+                    book: &mut self.books[i],
+                    out: &mut self.out,
+                    risk: &mut self.risk,
+                };
+                crate::risk::flatten_step(&mut ctx);
+                ctx.risk.sync(ctx.out, self.now);
+            }
+        }
+        self.risk.sync(&mut self.out, self.now);
+    }
+
+    fn publish_status(&mut self, tick: &TimerTick) {
+        let Some(mut port) = self.status.take() else {
+            return;
+        };
+        if port.due(tick.tick) {
+            for s in 0..self.strategies.len() {
+                port.publish(self.strategy_status(StrategyId(s as u16)));
+            }
+        }
+        self.status = Some(port);
     }
 
     fn dispatch(
@@ -214,6 +317,7 @@ impl Engine {
                 positions: &self.positions[i * n..(i + 1) * n],
                 book: &mut self.books[i],
                 out: &mut self.out,
+                risk: &mut self.risk,
             };
             f(strat.as_mut(), &mut ctx);
         }
@@ -403,10 +507,26 @@ impl Engine {
                 book.mode = mode;
             }
         }
-        if matches!(
-            action,
-            OperatorAction::Kill | OperatorAction::Flatten | OperatorAction::Shutdown
-        ) {
+        // Risk levels: resume clears escalation (and tripped breakers); flatten and kill hand
+        // the strategies to the flattener, which cancels, confirms and closes.
+        let level = match action {
+            OperatorAction::Resume => Some(RiskLevel::Active),
+            OperatorAction::Flatten | OperatorAction::Kill => Some(RiskLevel::Flattening),
+            _ => None,
+        };
+        if let Some(level) = level {
+            if action == OperatorAction::Resume {
+                self.risk.reset_breakers(*trigger, &mut self.out);
+            }
+            for i in 0..self.strategies.len() {
+                let sid = StrategyId(i as u16);
+                if target.is_none_or(|t| t == sid) {
+                    self.risk
+                        .operator_level(sid, level, *trigger, &mut self.out);
+                }
+            }
+        }
+        if action == OperatorAction::Shutdown {
             self.dispatch(target, trigger, |_, c| c.cancel_all(None));
         }
     }

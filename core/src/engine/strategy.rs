@@ -6,10 +6,11 @@ use super::market::{MarketView, Markets};
 use super::orders::{OrderEntry, OrderTable};
 use crate::event::{
     AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand, OrderState, OrderType,
-    OrderUpdate, Output, Side, TimeInForce, TimerTick, Trade,
+    OrderUpdate, Output, RiskLevel, RiskReason, Side, TimeInForce, TimerTick, Trade,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
 use crate::num::{Px, Qty};
+use crate::risk::{LegId, Refusal, Risk};
 
 /// A trading strategy. Every callback runs on the core thread, in input order, with engine time
 /// from the input: a strategy must not read a clock, draw random numbers from an unseeded
@@ -76,6 +77,8 @@ pub enum PlaceError {
     TableFull,
     /// The strategy's order id space is exhausted.
     IdsExhausted,
+    /// Refused by a pre-trade risk check (journaled as a `risk` record).
+    Risk(RiskReason),
 }
 
 impl fmt::Display for PlaceError {
@@ -87,6 +90,7 @@ impl fmt::Display for PlaceError {
             Self::Invalid => f.write_str("price/quantity off grid or below minimums"),
             Self::TableFull => f.write_str("open-order table full"),
             Self::IdsExhausted => f.write_str("order id space exhausted"),
+            Self::Risk(r) => write!(f, "refused by risk: {r}"),
         }
     }
 }
@@ -98,25 +102,28 @@ pub enum CancelError {
     NotFound,
     /// Already cancelling or in a terminal state.
     NotCancelable,
+    /// An amend refused by a pre-trade risk check (journaled as a `risk` record).
+    Risk(RiskReason),
 }
 
 /// Per-strategy state the engine keeps.
 #[derive(Debug)]
-pub(super) struct Book {
+pub(crate) struct Book {
     pub(super) mode: StrategyMode,
     pub(super) next_seq: u64,
 }
 
 /// The engine state a strategy can see and act on, for one callback.
 pub struct Ctx<'a> {
-    pub(super) strategy: StrategyId,
-    pub(super) now: u64,
-    pub(super) trigger: Meta,
-    pub(super) markets: &'a Markets,
-    pub(super) orders: &'a mut OrderTable,
-    pub(super) positions: &'a [Qty],
-    pub(super) book: &'a mut Book,
-    pub(super) out: &'a mut Vec<Output>,
+    pub(crate) strategy: StrategyId,
+    pub(crate) now: u64,
+    pub(crate) trigger: Meta,
+    pub(crate) markets: &'a Markets,
+    pub(crate) orders: &'a mut OrderTable,
+    pub(crate) positions: &'a [Qty],
+    pub(crate) book: &'a mut Book,
+    pub(crate) out: &'a mut Vec<Output>,
+    pub(crate) risk: &'a mut Risk,
 }
 
 impl Ctx<'_> {
@@ -159,32 +166,87 @@ impl Ctx<'_> {
         self.orders.get(id).filter(|o| o.strategy == self.strategy)
     }
 
-    fn out_meta(&self, instrument: InstrumentId) -> Meta {
+    /// This strategy's risk escalation level (orthogonal to the operator [`StrategyMode`]).
+    pub fn risk_level(&self) -> RiskLevel {
+        self.risk.level(self.strategy)
+    }
+
+    /// Declares an unhedged leg (multi-leg strategies): `qty` on `instrument` is exposed until
+    /// [`Ctx::hedged`] is called. Refused when larger than `max_leg_qty` or while another leg
+    /// is older than `max_leg_age`; a leg that outlives `max_leg_age` escalates the strategy to
+    /// reduce-only (an `unhedged-leg` alert).
+    pub fn open_leg(&mut self, instrument: InstrumentId, qty: Qty) -> Result<LegId, PlaceError> {
+        let r = self.risk.open_leg(self.strategy, instrument, qty, self.now);
+        r.map_err(|refusal| {
+            let req = OrderRequest {
+                instrument,
+                side: if qty.is_negative() {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
+                px: Px::ZERO,
+                qty: qty.abs(),
+                order_type: OrderType::Limit,
+                tif: TimeInForce::Gtc,
+            };
+            self.refuse(&req, refusal)
+        })
+    }
+
+    /// Marks a declared leg hedged; false if it was not open.
+    pub fn hedged(&mut self, leg: LegId) -> bool {
+        self.risk.close_leg(self.strategy, leg)
+    }
+
+    fn refuse(&mut self, req: &OrderRequest, r: Refusal) -> PlaceError {
+        let meta = self.out_meta(req.instrument);
+        self.out.push(Output::Risk(Risk::refusal_record(
+            meta,
+            self.strategy,
+            req,
+            r,
+        )));
+        PlaceError::Risk(r.reason)
+    }
+
+    pub(crate) fn out_meta(&self, instrument: InstrumentId) -> Meta {
         out_meta(self.markets, &self.trigger, instrument)
     }
 
-    /// Places an order; returns its client order id.
+    /// Places an order; returns its client order id. Pre-trade risk checks run first; a
+    /// refusal is journaled as a `risk` record and returned as [`PlaceError::Risk`].
     pub fn place(&mut self, req: OrderRequest) -> Result<ClientOrderId, PlaceError> {
         let market = self
             .markets
             .get(req.instrument)
             .ok_or(PlaceError::UnknownInstrument)?;
+        self.risk.sync(self.out, self.now);
         match self.book.mode {
             StrategyMode::Active => {}
             StrategyMode::ReduceOnly => {
-                let pos = self.position(req.instrument).raw();
-                let pending: i64 = self
-                    .open_orders()
-                    .filter(|o| o.instrument == req.instrument)
-                    .map(|o| o.side.sign() * o.leaves().raw())
-                    .sum();
-                let after = pos + pending + req.side.sign() * req.qty.raw();
-                if after.abs() > pos.abs() || after.signum() * pos.signum() < 0 {
+                if !self.risk.is_reducing(self.strategy, &req) {
                     return Err(PlaceError::WouldIncrease);
                 }
             }
             mode => return Err(PlaceError::NotActive(mode)),
         }
+        if let Err(r) = self.risk.check_new(self.strategy, &req, market, self.now) {
+            return Err(self.refuse(&req, r));
+        }
+        self.place_unchecked(req)
+    }
+
+    /// Places an order without mode or risk checks (the flattener, which is budgeted on its
+    /// own); grid and table checks still apply.
+    pub(crate) fn place_unchecked(
+        &mut self,
+        req: OrderRequest,
+    ) -> Result<ClientOrderId, PlaceError> {
+        let market = self
+            .markets
+            .get(req.instrument)
+            .ok_or(PlaceError::UnknownInstrument)?;
         let spec = &market.spec;
         let price_ok =
             req.order_type == OrderType::Market || (req.px.is_positive() && spec.on_tick(req.px));
@@ -277,7 +339,25 @@ impl Ctx<'_> {
         if entry.state.is_terminal() || entry.state == OrderState::PendingCancel {
             return Err(CancelError::NotCancelable);
         }
-        let meta = self.out_meta(entry.instrument);
+        let (instrument, side) = (entry.instrument, entry.side);
+        self.risk.sync(self.out, self.now);
+        if let Some(view) = self.markets.get(instrument)
+            && let Err(r) = self
+                .risk
+                .check_amend(self.strategy, id, px, qty, view, self.now)
+        {
+            let req = OrderRequest {
+                instrument,
+                side,
+                px,
+                qty,
+                order_type: OrderType::Limit,
+                tif: TimeInForce::Gtc,
+            };
+            let _ = self.refuse(&req, r);
+            return Err(CancelError::Risk(r.reason));
+        }
+        let meta = self.out_meta(instrument);
         self.out
             .push(Output::Command(OrderCommand::Amend(AmendOrder {
                 meta,
@@ -318,7 +398,7 @@ impl Ctx<'_> {
 
 /// The header of an output caused by `trigger`: the order's venue and instrument, and the
 /// trigger's latency stamps (so tick-to-trade is measured from the record that caused it).
-pub(super) fn out_meta(markets: &Markets, trigger: &Meta, instrument: InstrumentId) -> Meta {
+pub(crate) fn out_meta(markets: &Markets, trigger: &Meta, instrument: InstrumentId) -> Meta {
     let venue = markets
         .get(instrument)
         .map_or(trigger.venue, |m| m.spec.venue);

@@ -17,12 +17,12 @@ use crate::ids::InstrumentId;
 pub use meta::{Meta, Stamps};
 pub use records::{
     Ack, Alert, AmendOrder, BookDelta, CancelAck, CancelAll, CancelOrder, FeedStatus, Fill,
-    NewOrder, OperatorCmd, OrderUpdate, PositionUpdate, Reject, SessionStart, StatusReport,
-    TimerTick, TopOfBook, Trade, Unknown,
+    NewOrder, OperatorCmd, OrderUpdate, PositionUpdate, QueryOrder, Reject, RiskDecision,
+    SessionStart, StatusReport, TimerTick, TopOfBook, Trade, Unknown,
 };
 pub use types::{
     AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
-    RejectReason, Side, TimeInForce, UnknownCause,
+    RejectReason, RiskDecisionKind, RiskLevel, RiskReason, Side, TimeInForce, UnknownCause,
 };
 
 /// Market data, feed thread → core.
@@ -49,6 +49,8 @@ pub enum OrderCommand {
     Amend(AmendOrder),
     /// Cancel many.
     CancelAll(CancelAll),
+    /// Query one order's status (fill-health chase, cancel confirmation).
+    Query(QueryOrder),
 }
 
 /// Execution reports, exec thread → core.
@@ -94,6 +96,8 @@ pub enum Output {
     Position(PositionUpdate),
     /// An alert.
     Alert(Alert),
+    /// A risk decision (refusal, level transition, breaker, anomaly, flattener action).
+    Risk(RiskDecision),
 }
 
 macro_rules! kinds {
@@ -170,12 +174,16 @@ kinds!(
     Amend = 42 => "amend",
     /// [`CancelAll`] (output).
     CancelAll = 43 => "cancel-all",
+    /// [`QueryOrder`] (output).
+    Query = 44 => "query",
     /// [`OrderUpdate`] (output).
     OrderUpdate = 50 => "order-update",
     /// [`PositionUpdate`] (output).
     Position = 51 => "position",
     /// [`Alert`] (output).
     Alert = 52 => "alert",
+    /// [`RiskDecision`] (output).
+    Risk = 53 => "risk",
     /// [`SessionStart`] (metadata).
     Session = 100 => "session",
     /// The UTF-8 config text the session ran with (metadata).
@@ -256,6 +264,7 @@ impl OrderCommand {
             Self::Cancel(r) => &r.meta,
             Self::Amend(r) => &r.meta,
             Self::CancelAll(r) => &r.meta,
+            Self::Query(r) => &r.meta,
         }
     }
 
@@ -266,6 +275,7 @@ impl OrderCommand {
             Self::Cancel(r) => &mut r.meta,
             Self::Amend(r) => &mut r.meta,
             Self::CancelAll(r) => &mut r.meta,
+            Self::Query(r) => &mut r.meta,
         }
     }
 }
@@ -319,6 +329,7 @@ impl Output {
             Self::OrderUpdate(r) => &r.meta,
             Self::Position(r) => &r.meta,
             Self::Alert(r) => &r.meta,
+            Self::Risk(r) => &r.meta,
         }
     }
 
@@ -329,9 +340,11 @@ impl Output {
             Self::Command(OrderCommand::Cancel(r)) => (Kind::Cancel, bytes_of(r)),
             Self::Command(OrderCommand::Amend(r)) => (Kind::Amend, bytes_of(r)),
             Self::Command(OrderCommand::CancelAll(r)) => (Kind::CancelAll, bytes_of(r)),
+            Self::Command(OrderCommand::Query(r)) => (Kind::Query, bytes_of(r)),
             Self::OrderUpdate(r) => (Kind::OrderUpdate, bytes_of(r)),
             Self::Position(r) => (Kind::Position, bytes_of(r)),
             Self::Alert(r) => (Kind::Alert, bytes_of(r)),
+            Self::Risk(r) => (Kind::Risk, bytes_of(r)),
         }
     }
 }
@@ -413,9 +426,11 @@ impl<'a> Record<'a> {
             Kind::Cancel => Record::Output(Output::Command(C::Cancel(pod(k, p)?))),
             Kind::Amend => Record::Output(Output::Command(C::Amend(pod(k, p)?))),
             Kind::CancelAll => Record::Output(Output::Command(C::CancelAll(pod(k, p)?))),
+            Kind::Query => Record::Output(Output::Command(C::Query(pod(k, p)?))),
             Kind::OrderUpdate => Record::Output(Output::OrderUpdate(pod(k, p)?)),
             Kind::Position => Record::Output(Output::Position(pod(k, p)?)),
             Kind::Alert => Record::Output(Output::Alert(pod(k, p)?)),
+            Kind::Risk => Record::Output(Output::Risk(pod(k, p)?)),
             Kind::Session => Record::Session(pod(k, p)?),
             Kind::Config => Record::Config(payload),
             Kind::RawFrame => Record::RawFrame(payload),
@@ -457,9 +472,11 @@ impl serde::Serialize for Record<'_> {
             Record::Output(Output::Command(C::Cancel(r))) => r.serialize(s),
             Record::Output(Output::Command(C::Amend(r))) => r.serialize(s),
             Record::Output(Output::Command(C::CancelAll(r))) => r.serialize(s),
+            Record::Output(Output::Command(C::Query(r))) => r.serialize(s),
             Record::Output(Output::OrderUpdate(r)) => r.serialize(s),
             Record::Output(Output::Position(r)) => r.serialize(s),
             Record::Output(Output::Alert(r)) => r.serialize(s),
+            Record::Output(Output::Risk(r)) => r.serialize(s),
             Record::Session(r) => r.serialize(s),
             Record::Config(text) | Record::RawFrame(text) => {
                 s.serialize_str(&String::from_utf8_lossy(text))

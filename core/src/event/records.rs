@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::meta::Meta;
 use super::types::{
     AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
-    RejectReason, Side, TimeInForce, UnknownCause,
+    RejectReason, RiskDecisionKind, RiskLevel, RiskReason, Side, TimeInForce, UnknownCause,
 };
 use crate::ids::{ClientOrderId, StrategyId};
 use crate::num::{Px, Qty};
@@ -33,6 +33,25 @@ ser_code!(ser_unknown, UnknownCause);
 ser_code!(ser_action, OperatorAction);
 ser_code!(ser_state, OrderState);
 ser_code!(ser_alert, AlertCode);
+ser_code!(ser_risk_kind, RiskDecisionKind);
+ser_code!(ser_risk_reason, RiskReason);
+ser_code!(ser_risk_level, RiskLevel);
+
+fn ser_opt_side<S: serde::Serializer>(raw: &u8, s: S) -> Result<S::Ok, S::Error> {
+    if *raw == 0 {
+        s.serialize_str("")
+    } else {
+        s.serialize_str(&Side::describe(*raw))
+    }
+}
+
+fn ser_opt_level<S: serde::Serializer>(raw: &u8, s: S) -> Result<S::Ok, S::Error> {
+    if *raw == 0 {
+        s.serialize_str("")
+    } else {
+        ser_risk_level(raw, s)
+    }
+}
 
 /// Best bid and offer.
 #[repr(C)]
@@ -520,6 +539,84 @@ impl OperatorCmd {
     }
 }
 
+/// Ask the venue for an order's status (exec answers with a [`StatusReport`] and, where the
+/// venue has them, the order's fill records as [`Fill`]s — fills are idempotent by trade id, so
+/// re-sending ones already delivered is harmless). Sent by the fill-health monitor and the
+/// kill switch to resolve fill debt and unconfirmed cancels.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
+pub struct QueryOrder {
+    /// Header (venue and instrument of the order).
+    pub meta: Meta,
+    /// Order to query.
+    pub cl_ord_id: ClientOrderId,
+}
+
+/// Output: a decision of the risk layer — a refused order request (with the request), a
+/// strategy's level transition, a breaker trip, a data-anomaly flag, a flattener action.
+/// Journaled, so replay reproduces every refusal and transition.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
+pub struct RiskDecision {
+    /// Header (the instrument concerned, or [`Meta::ALL_INSTRUMENTS`]).
+    pub meta: Meta,
+    /// Strategy concerned ([`CancelAll::EVERY_STRATEGY`] for instrument-wide decisions).
+    pub strategy: StrategyId,
+    /// [`RiskDecisionKind`] code.
+    #[serde(serialize_with = "ser_risk_kind")]
+    pub kind: u8,
+    /// [`RiskReason`] code.
+    #[serde(serialize_with = "ser_risk_reason")]
+    pub reason: u8,
+    /// [`Side`] code of the refused request (0 if none).
+    #[serde(serialize_with = "ser_opt_side")]
+    pub side: u8,
+    /// Level before a transition ([`RiskLevel`] code, 0 if none).
+    #[serde(serialize_with = "ser_opt_level")]
+    pub from: u8,
+    /// Level after a transition ([`RiskLevel`] code, 0 if none).
+    #[serde(serialize_with = "ser_opt_level")]
+    pub to: u8,
+    #[serde(skip)]
+    _pad: u8,
+    /// Price of the refused request.
+    pub px: Px,
+    /// Quantity of the refused request.
+    pub qty: Qty,
+    /// The measured value that broke the limit (raw 9-decimal units, or a count).
+    pub value: i64,
+    /// The limit it broke (same units).
+    pub limit: i64,
+}
+
+impl RiskDecision {
+    /// A decision of `kind` for `reason`; the other fields start zero.
+    pub fn new(
+        meta: Meta,
+        strategy: StrategyId,
+        kind: RiskDecisionKind,
+        reason: RiskReason,
+    ) -> Self {
+        Self {
+            meta,
+            strategy,
+            kind: kind.code(),
+            reason: reason.code(),
+            ..Self::default()
+        }
+    }
+
+    /// The kind, if valid.
+    pub fn kind(&self) -> Option<RiskDecisionKind> {
+        RiskDecisionKind::from_code(self.kind)
+    }
+
+    /// The reason, if valid.
+    pub fn reason(&self) -> Option<RiskReason> {
+        RiskReason::from_code(self.reason)
+    }
+}
+
 /// Output: an order's engine-side state changed.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
@@ -668,5 +765,7 @@ assert_sizes!(
     OrderUpdate => 96,
     PositionUpdate => 88,
     Alert => 80,
+    QueryOrder => 72,
+    RiskDecision => 104,
     SessionStart => 24,
 );

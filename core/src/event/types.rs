@@ -261,5 +261,108 @@ code_enum!(
         DataAnomaly = 4 => "data-anomaly",
         /// The order table is full; a strategy's order was refused.
         OrderTableFull = 5 => "order-table-full",
+        /// Venue rejects tripped the reject breaker: the instrument is paused (arg: rejects).
+        RejectStorm = 6 => "reject-storm",
+        /// A fill flipped a position that was meant to be reduced (arg: strategy id).
+        PositionFlip = 7 => "position-flip",
+        /// A venue status says filled with no fill records after the fill-health timeout; a
+        /// query was sent (arg: client order id).
+        FillDebt = 8 => "fill-debt",
+        /// Flattening spent its budget and still holds a position: operator action needed
+        /// (arg: strategy id).
+        FlattenStuck = 9 => "flatten-stuck",
+        /// A strategy's risk level escalated (arg: strategy id).
+        RiskEscalation = 10 => "risk-escalation",
+        /// A strategy's loss crossed a daily-loss limit (arg: strategy id).
+        LossLimit = 11 => "loss-limit",
+        /// An unhedged leg stayed open past its age limit (arg: strategy id).
+        UnhedgedLeg = 12 => "unhedged-leg",
+    }
+);
+
+code_enum!(
+    /// What a [`super::RiskDecision`] record says.
+    RiskDecisionKind {
+        /// An order request was refused by a pre-trade check.
+        Reject = 1 => "reject",
+        /// A strategy's risk level changed (`from` → `to`).
+        Level = 2 => "level",
+        /// A circuit breaker tripped or was reset on an instrument.
+        Breaker = 3 => "breaker",
+        /// A data anomaly was flagged or cleared on an instrument.
+        Anomaly = 4 => "anomaly",
+        /// The flattener acted (sent a closing order, queried, gave up).
+        Flatten = 5 => "flatten",
+    }
+);
+
+code_enum!(
+    /// Why risk refused an order or changed a level.
+    RiskReason {
+        /// Order quantity above `max_order_qty`.
+        MaxOrderQty = 1 => "max-order-qty",
+        /// Order notional above `max_order_notional`.
+        MaxOrderNotional = 2 => "max-order-notional",
+        /// Price outside the band around the mid (fat finger).
+        PriceBand = 3 => "price-band",
+        /// No mid fresher than `max_mid_age`.
+        NoFreshMid = 4 => "no-fresh-mid",
+        /// Worst-case instrument position above `max_position`.
+        InstrumentPosition = 5 => "instrument-position",
+        /// Worst-case venue notional above `max_venue_notional`.
+        VenueNotional = 6 => "venue-notional",
+        /// Worst-case global notional above `max_global_notional`.
+        GlobalNotional = 7 => "global-notional",
+        /// Too many open orders on the instrument.
+        OpenOrders = 8 => "open-orders",
+        /// The venue's order-rate budget is spent.
+        RateLimit = 9 => "rate-limit",
+        /// The order would cross one of our own resting orders.
+        SelfTrade = 10 => "self-trade",
+        /// An unhedged leg is too large or too old.
+        UnhedgedLeg = 11 => "unhedged-leg",
+        /// Daily loss limit.
+        DailyLoss = 12 => "daily-loss",
+        /// Market data stale, gapped or disconnected: no new risk.
+        DataAnomaly = 13 => "data-anomaly",
+        /// The instrument's reject breaker is tripped.
+        Breaker = 14 => "breaker",
+        /// The strategy's risk level allows only reducing orders.
+        ReduceOnly = 15 => "reduce-only",
+        /// A closing order is already working on the instrument.
+        DuplicateClose = 16 => "duplicate-close",
+        /// The strategy is flattening or stopped: only the flattener trades.
+        Halted = 17 => "halted",
+        /// Venue rejects came too fast or too many in a row.
+        RejectStorm = 18 => "reject-storm",
+        /// The actual position exceeded its limit (fills, not requests).
+        PositionBreach = 19 => "position-breach",
+        /// A position flipped sign while it was being reduced.
+        PositionFlip = 20 => "position-flip",
+        /// An operator command.
+        Operator = 21 => "operator",
+        /// Flat with no open orders: flattening is complete.
+        Flat = 22 => "flat",
+        /// Fill debt: status ahead of the fills received.
+        FillDebt = 23 => "fill-debt",
+        /// The flattening budget (orders or attempts) is spent.
+        FlattenBudget = 24 => "flatten-budget",
+        /// Data healthy again.
+        Recovered = 25 => "recovered",
+    }
+);
+
+code_enum!(
+    /// A strategy's risk escalation level (DESIGN §8): `active → reduce-only → flattening →
+    /// stopped`, and `stopped` only when flat.
+    RiskLevel {
+        /// Normal trading.
+        Active = 1 => "active",
+        /// Only orders that reduce the position.
+        ReduceOnly = 2 => "reduce-only",
+        /// The engine is closing the strategy's positions; the strategy may not trade.
+        Flattening = 3 => "flattening",
+        /// Flat, no open orders, no trading until an operator resumes it.
+        Stopped = 4 => "stopped",
     }
 );
