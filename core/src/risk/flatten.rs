@@ -108,8 +108,15 @@ pub(crate) fn step(ctx: &mut Ctx<'_>) {
                 continue;
             }
             flat = false;
-            if ctx.risk.open_orders_on(ctx.strategy, id) > 0 {
-                // A closing order is still working (or a cancel unconfirmed): wait for it.
+            let side = if pos.is_positive() {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            if ctx.risk.has_open(ctx.strategy, id, side) {
+                // A closing order is still working: wait for its outcome (one at a time, the
+                // duplicate-close guard). Unconfirmed orders on the other side do not block
+                // closing; if they fill, the next round closes that too.
                 continue;
             }
             if f.orders_sent >= cfg.max_orders {

@@ -1040,10 +1040,8 @@ impl Risk {
                 return Err(Refusal::new(R::DuplicateClose, req.qty.raw(), 0));
             }
         }
-        if !eff.reducing {
-            if inst.feed_bad || inst.debts > 0 || !view.is_healthy() {
-                return Err(Refusal::new(R::DataAnomaly, i64::from(inst.debts), 0));
-            }
+        if !eff.reducing && (inst.feed_bad || inst.debts > 0 || !view.is_healthy()) {
+            return Err(Refusal::new(R::DataAnomaly, i64::from(inst.debts), 0));
         }
         let limits = self.cfg.limits(i);
         if let Some(max) = limits.max_order_qty
@@ -1243,6 +1241,3 @@ fn worst(net: i64, buy: i64, sell: i64, extra: i64, side: Side) -> i64 {
 fn clamp64(v: i128) -> i64 {
     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
-
-#[cfg(test)]
-mod tests;
