@@ -12,6 +12,7 @@ use tickwire_core::config::Section;
 use tickwire_core::engine::{Engine, EngineConfig, Strategy};
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::InstrumentSpec;
+use tickwire_core::risk::RiskConfig;
 use tickwire_core::synthetic::SyntheticInstrument;
 use tickwire_core::topology::Topology;
 use tickwire_core::wait::WaitPolicy;
@@ -67,6 +68,28 @@ pub struct ExchangeSection {
     pub max_resting: usize,
 }
 
+/// Where alerts go besides the log (`[alerts]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertsSection {
+    /// Slack-compatible webhook (`http://` or `https://`), if any.
+    pub webhook_url: Option<String>,
+    /// PEM file of the CA that signs the webhook's certificate (default: the public roots).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The same alert (code, instrument, strategy) is sent at most once per this window.
+    pub dedup_window: Duration,
+    /// At most this many webhook posts per minute; the rest are counted and summarised.
+    pub max_per_minute: u32,
+}
+
+/// The operator control socket (`[control]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlSection {
+    /// Unix socket path (created with mode 0600).
+    pub socket: Option<std::path::PathBuf>,
+    /// Status snapshots are published every this many timer ticks.
+    pub status_every_ticks: u64,
+}
+
 /// A validated run config.
 pub struct RunConfig {
     /// The text it was read from (journaled).
@@ -83,6 +106,12 @@ pub struct RunConfig {
     pub venues: Vec<VenueSection>,
     /// `[sim]`: the embedded simulator, for venues with `mode = "sim"`.
     pub sim: Option<SimConfig>,
+    /// `[risk]`: limits, breakers, the flattener.
+    pub risk: RiskConfig,
+    /// `[alerts]`.
+    pub alerts: AlertsSection,
+    /// `[control]`.
+    pub control: ControlSection,
     table: toml::Table,
 }
 
@@ -259,6 +288,48 @@ impl RunConfig {
             .iter()
             .map(|i| i.spec.clone())
             .collect();
+        let all_specs: Vec<InstrumentSpec> = specs
+            .iter()
+            .cloned()
+            .chain(venues.iter().flat_map(|v| v.instruments.iter().cloned()))
+            .collect();
+        let risk = match root.opt_table("risk") {
+            Some(mut s) => {
+                let r = RiskConfig::read(&mut s, &all_specs);
+                errors.extend(s.finish());
+                r
+            }
+            None => RiskConfig::permissive(all_specs.len()),
+        };
+        let mut alerts = AlertsSection {
+            webhook_url: None,
+            ca_file: None,
+            dedup_window: Duration::from_secs(60),
+            max_per_minute: 20,
+        };
+        if let Some(mut s) = root.opt_table("alerts") {
+            if let Some(url) = s.opt_str("webhook_url") {
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    alerts.webhook_url = Some(url.to_owned());
+                } else {
+                    s.error("webhook_url", "must start with http:// or https://");
+                }
+            }
+            alerts.ca_file = s.opt_str("ca_file").map(std::path::PathBuf::from);
+            alerts.dedup_window =
+                Duration::from_millis(s.int_or("dedup_window_ms", 0, 86_400_000, 60_000) as u64);
+            alerts.max_per_minute = s.int_or("max_per_minute", 1, 10_000, 20) as u32;
+            errors.extend(s.finish());
+        }
+        let mut control = ControlSection {
+            socket: None,
+            status_every_ticks: 1,
+        };
+        if let Some(mut s) = root.opt_table("control") {
+            control.socket = s.opt_str("socket").map(std::path::PathBuf::from);
+            control.status_every_ticks = s.int_or("status_every_ticks", 1, 1_000_000, 1) as u64;
+            errors.extend(s.finish());
+        }
         let mut strategy_sections = root.tables("strategy");
         for s in &mut strategy_sections {
             let _ = tickwire_strategies::build(s, &specs);
@@ -278,6 +349,9 @@ impl RunConfig {
             exchange,
             venues,
             sim,
+            risk,
+            alerts,
+            control,
             table,
         })
     }
@@ -301,7 +375,7 @@ impl RunConfig {
             .iter_mut()
             .filter_map(|s| tickwire_strategies::build(s, &specs))
             .collect();
-        Engine::new(
+        let mut engine = Engine::new(
             &EngineConfig {
                 instruments: specs,
                 max_open_orders: self.engine.max_open_orders,
@@ -309,7 +383,9 @@ impl RunConfig {
                 fill_memory: 65_536,
             },
             strategies,
-        )
+        );
+        engine.set_risk(self.risk.clone());
+        engine
     }
 }
 
@@ -408,6 +484,47 @@ mod tests {
             "surprise: unknown key",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn risk_section_is_read_strictly_with_overrides() {
+        let base = GOOD.to_owned();
+        let good = format!(
+            "{base}\n[risk]\nmax_order_qty = \"0.5\"\nprice_band_bps = 50\norders_per_sec = 10\n\
+             daily_loss_soft = \"100\"\ndaily_loss_hard = \"200\"\n[risk.flatten]\nmax_orders = 7\n\
+             [[risk.instrument]]\nsymbol = \"BTC-SYN\"\nmax_order_qty = \"0.1\"\n\
+             [control]\nsocket = \"/tmp/x.sock\"\n[alerts]\nwebhook_url = \"http://127.0.0.1:9/hook\"\n"
+        );
+        let cfg = RunConfig::parse(&good).expect("valid risk config");
+        assert_eq!(cfg.risk.flatten.max_orders, 7);
+        assert_eq!(cfg.risk.rate.map(|r| r.burst), Some(10));
+        let btc = cfg
+            .instruments()
+            .iter()
+            .position(|s| s.symbol == "BTC-SYN")
+            .expect("example has BTC-SYN");
+        assert_eq!(
+            cfg.risk.limits(btc).max_order_qty,
+            Some(tickwire_core::num::Qty::parse("0.1").expect("literal"))
+        );
+        assert_eq!(cfg.risk.limits(btc).price_band_bps, Some(50));
+        assert!(cfg.control.socket.is_some());
+
+        let bad = format!(
+            "{base}\n[risk]\nmax_order_qty = \"-1\"\nprice_band = 50\ndaily_loss_soft = \"300\"\n\
+             daily_loss_hard = \"200\"\n[[risk.instrument]]\nsymbol = \"NOPE\"\n\
+             [alerts]\nwebhook_url = \"ftp://x\"\n"
+        );
+        let err = RunConfig::parse(&bad).err().expect("invalid").0.join("\n");
+        for needle in [
+            "risk.max_order_qty: must be > 0",
+            "risk.price_band: unknown key",
+            "risk.daily_loss_soft: must not exceed",
+            "risk.instrument[0].symbol: no configured instrument",
+            "alerts.webhook_url",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
         }
     }
 

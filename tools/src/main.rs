@@ -1,7 +1,9 @@
 //! `tickwire`: run the engine, and inspect, verify and replay its journals.
 
+mod alerts;
 mod clock;
 mod config;
+mod ctl;
 mod journal_cmd;
 mod replay_cmd;
 mod run;
@@ -60,6 +62,18 @@ enum Command {
         /// Exit once every capture has been served to its subscribers.
         #[arg(long)]
         until_finished: bool,
+    },
+    /// Operator control of a running engine through its control socket (`[control] socket`).
+    Ctl {
+        /// The control socket path.
+        #[arg(long)]
+        socket: PathBuf,
+        /// status, pause, resume, reduce-only, flatten or kill.
+        #[arg(value_parser = ["status", "pause", "resume", "reduce-only", "flatten", "kill"])]
+        command: String,
+        /// Only this strategy (default: every strategy).
+        #[arg(long)]
+        strategy: Option<String>,
     },
     /// Journal tools.
     Journal {
@@ -178,6 +192,11 @@ fn main() -> ExitCode {
             config,
             until_finished,
         } => sim_cmd::sim(&config, until_finished),
+        Command::Ctl {
+            socket,
+            command,
+            strategy,
+        } => ctl::ctl(&socket, &command, strategy.as_deref()),
         Command::ReplayRaw { dir, config, venue } => replay_cmd::replay_raw(&dir, &config, &venue),
         Command::Journal { command } => match command {
             JournalCommand::Inspect {

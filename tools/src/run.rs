@@ -21,8 +21,10 @@ use tickwire_exec::sim_exchange::SimExchange;
 use tickwire_exec::sim_thread::{SimExecIo, SimExecSummary, run_sim_exec};
 
 use crate::Failure;
+use crate::alerts::{AlertStats, Alerter, Names};
 use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
+use crate::ctl::{self, ControlSocket, CtlRequest, OpsPlan};
 use crate::venue_feeds::{self, VenueFeeds};
 
 /// Journal format version written into session records.
@@ -219,6 +221,34 @@ pub fn run(
     .map_err(spawn_err)?;
 
     let mut engine = cfg.build_engine();
+    // The ops thread: control socket, status snapshots and alerts, fed by rings from the core.
+    let (status_tx, status_rx) = channel(1024);
+    let (alert_tx, alert_rx) = channel(4096);
+    engine.attach_status(tickwire_core::risk::StatusPort::new(
+        status_tx,
+        cfg.control.status_every_ticks,
+    ));
+    engine.attach_alerts(alert_tx);
+    let (req_tx, req_rx) = crossbeam::channel::unbounded::<CtlRequest>();
+    let ops_stop = StopFlag::new();
+    let ops_plan = OpsPlan {
+        socket: cfg
+            .control
+            .socket
+            .as_deref()
+            .map(ControlSocket::bind)
+            .transpose()?,
+        status: status_rx,
+        alerts: alert_rx,
+        alerter: Alerter::new(&cfg.alerts)?,
+        names: Names {
+            strategies: engine.strategy_names().map(str::to_owned).collect(),
+            instruments: cfg.instruments().iter().map(|s| s.symbol.clone()).collect(),
+        },
+        requests: req_tx,
+        stop: ops_stop.clone(),
+    };
+    let ops_h = spawn(Role::Ops, &plan, move |_| ctl::serve(ops_plan)).map_err(spawn_err)?;
     let core_stop = stop.clone();
     let core_h = spawn(Role::Core, &plan, move |ctx| {
         let io = CoreIo {
@@ -243,10 +273,13 @@ pub fn run(
         &signals,
         duration,
         ctl_tx,
+        &req_rx,
         &core_h,
         &mut venues,
     );
     let (engine, core_result) = join(core_h, "core")?;
+    ops_stop.request();
+    let alert_stats = join(ops_h, "ops")?;
     let sent = match feed_h {
         Some(h) => join(h, "feed")?,
         None => 0,
@@ -268,6 +301,7 @@ pub fn run(
         elapsed,
         journal_dir,
     );
+    print_risk(&engine, &alert_stats);
     Ok(())
 }
 
@@ -279,6 +313,7 @@ fn ops_loop(
     signals: &AtomicBool,
     duration: Option<f64>,
     mut ctl: Producer<Input>,
+    requests: &crossbeam::channel::Receiver<CtlRequest>,
     core: &JoinHandle<(
         tickwire_core::engine::Engine,
         Result<CoreSummary, tickwire_core::engine::runner::CoreError>,
@@ -290,7 +325,25 @@ fn ops_loop(
     let interval = cfg.engine.timer_interval;
     let mut next_tick = start + interval;
     let mut ticks = 0u64;
+    let mut waiting: Option<Input> = None;
     while !core.is_finished() {
+        // Operator commands become core inputs here, stamped with the time they arrived.
+        loop {
+            let next = waiting.take().or_else(|| {
+                requests.try_recv().ok().map(|r| {
+                    let meta = Meta::new(VenueId::SYNTHETIC, Meta::ALL_INSTRUMENTS, mono_ns());
+                    Input::Operator(tickwire_core::event::OperatorCmd::new(
+                        meta, r.strategy, r.action,
+                    ))
+                })
+            });
+            let Some(input) = next else { break };
+            if let Err(input) = ctl.try_push(input) {
+                // Full: keep it and retry on the next pass; a command is never dropped.
+                waiting = Some(input);
+                break;
+            }
+        }
         let now = Instant::now();
         if signals.load(Ordering::Relaxed)
             || deadline.is_some_and(|d| now >= d)
@@ -315,6 +368,33 @@ fn ops_loop(
         std::thread::sleep(Duration::from_millis(1));
     }
     ticks
+}
+
+fn print_risk(engine: &tickwire_core::engine::Engine, alerts: &AlertStats) {
+    let (checks, refused) = engine.risk().counts();
+    println!(
+        "risk: {checks} pre-trade checks, {refused} refused; alerts: {} logged, {} posted, {} deduplicated, {} rate-limited{}",
+        alerts.logged,
+        alerts.posted,
+        alerts.deduplicated,
+        alerts.rate_limited,
+        if engine.alerts_dropped() > 0 {
+            format!(
+                ", {} dropped (ops thread behind; all are in the journal)",
+                engine.alerts_dropped()
+            )
+        } else {
+            String::new()
+        }
+    );
+    for (sid, name) in engine.strategy_names().enumerate() {
+        let level = engine
+            .risk()
+            .level(tickwire_core::ids::StrategyId(sid as u16));
+        if level != tickwire_core::event::RiskLevel::Active {
+            println!("risk: {name} ended at level {level}");
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

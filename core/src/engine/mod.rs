@@ -78,6 +78,8 @@ pub struct Engine {
     shutting_down: bool,
     risk: Risk,
     status: Option<StatusPort>,
+    alerts: Option<crate::ring::Producer<Output>>,
+    alerts_dropped: u64,
     max_orders: usize,
 }
 
@@ -94,6 +96,8 @@ impl Engine {
         Self {
             risk,
             status: None,
+            alerts: None,
+            alerts_dropped: 0,
             max_orders: cfg.max_open_orders,
             now: 0,
             markets: Markets::new(&cfg.instruments, cfg.book_depth),
@@ -132,6 +136,18 @@ impl Engine {
     /// control socket's `status`). Publishing never blocks: a full ring drops the snapshot.
     pub fn attach_status(&mut self, port: StatusPort) {
         self.status = Some(port);
+    }
+
+    /// Copies every alert and every risk decision other than a single refusal into `tx` for
+    /// the ops thread (log, webhook). Never blocks: a full ring drops (and counts) the copy —
+    /// the journal still has every record.
+    pub fn attach_alerts(&mut self, tx: crate::ring::Producer<Output>) {
+        self.alerts = Some(tx);
+    }
+
+    /// Alert copies dropped because the ops thread was behind.
+    pub fn alerts_dropped(&self) -> u64 {
+        self.alerts_dropped
     }
 
     /// A strategy's operator mode.
@@ -242,10 +258,23 @@ impl Engine {
         self.after_input(input, &trigger);
         for o in &self.out {
             self.stats.outputs += 1;
-            match o {
-                Output::Command(_) => self.stats.commands += 1,
-                Output::Alert(_) => self.stats.alerts += 1,
-                _ => {}
+            let notify = match o {
+                Output::Command(_) => {
+                    self.stats.commands += 1;
+                    false
+                }
+                Output::Alert(_) => {
+                    self.stats.alerts += 1;
+                    true
+                }
+                Output::Risk(r) => r.kind() != Some(crate::event::RiskDecisionKind::Reject),
+                _ => false,
+            };
+            if notify
+                && let Some(tx) = self.alerts.as_mut()
+                && tx.try_push(*o).is_err()
+            {
+                self.alerts_dropped += 1;
             }
         }
         &self.out

@@ -1,0 +1,264 @@
+//! Operator control: a unix socket served by the ops thread of `tickwire run`, and the
+//! `tickwire ctl` client.
+//!
+//! Protocol: the client connects, writes one line `VERB [STRATEGY]\n` (`status`, `pause`,
+//! `resume`, `reduce-only`, `flatten`, `kill`), and reads the reply until the server closes:
+//! lines of text, the first of which starts with `ok` or `error`.
+//!
+//! A command is never applied here: it becomes an `OperatorCmd` input that the main thread
+//! pushes into the core's control ring, so it is journaled and replay reproduces it. `status`
+//! answers from the latest snapshot rows the core published on its status ring (see
+//! `tickwire_core::risk::StatusPort`) — no lock is ever taken on the core thread.
+//!
+//! The socket file is created with mode 0600 (bound under a temporary name, restricted, then
+//! renamed into place, so it is never reachable with wider permissions). A stale socket file
+//! left by a crashed run is detected (nobody accepts on it) and replaced; a live one is an
+//! error, so two engines never share a control path.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::Sender;
+use tickwire_core::engine::StrategyMode;
+use tickwire_core::event::{CancelAll, OperatorAction, Output};
+use tickwire_core::ids::StrategyId;
+use tickwire_core::ring::{Consumer, StopFlag};
+use tickwire_core::risk::StrategyStatus;
+
+use crate::Failure;
+use crate::alerts::{AlertStats, Alerter, Names, describe};
+
+/// An operator request for the main thread to turn into a core input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CtlRequest {
+    /// Target strategy or [`CancelAll::EVERY_STRATEGY`].
+    pub strategy: StrategyId,
+    /// What to do.
+    pub action: OperatorAction,
+}
+
+/// A bound control socket; removes its file when dropped.
+pub struct ControlSocket {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl ControlSocket {
+    /// Binds `path` with mode 0600, replacing a stale socket file.
+    pub fn bind(path: &Path) -> Result<Self, Failure> {
+        let shown = path.display();
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                if UnixStream::connect(path).is_ok() {
+                    return Err(Failure::new(format!(
+                        "control socket {shown} is in use by another process"
+                    )));
+                }
+                std::fs::remove_file(path).map_err(|e| {
+                    Failure::new(format!("removing stale control socket {shown}: {e}"))
+                })?;
+            }
+            Ok(_) => {
+                return Err(Failure::new(format!(
+                    "control socket path {shown} exists and is not a socket"
+                )));
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Failure::new(format!("control socket {shown}: {e}"))),
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let _ = std::fs::remove_file(&tmp);
+        let listener = UnixListener::bind(&tmp)
+            .map_err(|e| Failure::new(format!("control socket {shown}: {e}")))?;
+        let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .and_then(|()| listener.set_nonblocking(true));
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Failure::new(format!("control socket {shown}: {e}")));
+        }
+        Ok(Self {
+            listener,
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What the ops thread serves.
+pub struct OpsPlan {
+    /// The control socket, if configured.
+    pub socket: Option<ControlSocket>,
+    /// Status rows from the core.
+    pub status: Consumer<StrategyStatus>,
+    /// Alert and risk-decision copies from the core.
+    pub alerts: Consumer<Output>,
+    /// The alert sink.
+    pub alerter: Alerter,
+    /// Names for status and alert text.
+    pub names: Names,
+    /// Requests to the main thread.
+    pub requests: Sender<CtlRequest>,
+    /// Set when the run is over.
+    pub stop: StopFlag,
+}
+
+/// The ops thread: serves the control socket, keeps the latest status rows, logs and sends
+/// alerts. Returns the alert counters when the run stops.
+pub fn serve(mut plan: OpsPlan) -> AlertStats {
+    let mut latest: Vec<Option<StrategyStatus>> = vec![None; plan.names.strategies.len()];
+    loop {
+        let stopping = plan.stop.is_set();
+        while let Some(row) = plan.status.try_pop() {
+            if let Some(slot) = latest.get_mut(usize::from(row.strategy.0)) {
+                *slot = Some(row);
+            }
+        }
+        while let Some(o) = plan.alerts.try_pop() {
+            if let Some((key, text)) = describe(&o, &plan.names) {
+                plan.alerter.raise(key, &text, Instant::now());
+            }
+        }
+        if let Some(sock) = &plan.socket {
+            loop {
+                match sock.listener.accept() {
+                    Ok((stream, _)) => handle(stream, &plan.names, &latest, &plan.requests),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        eprintln!("control socket: accept failed: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+        if stopping && plan.alerts.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    plan.alerter.finish()
+}
+
+fn handle(
+    stream: UnixStream,
+    names: &Names,
+    latest: &[Option<StrategyStatus>],
+    requests: &Sender<CtlRequest>,
+) {
+    // A client that connects and says nothing must not hold the ops thread.
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut line = String::new();
+    let mut reader = BufReader::new(stream.take(1024));
+    let reply = match reader.read_line(&mut line) {
+        Ok(_) => respond(line.trim(), names, latest, requests),
+        Err(e) => format!("error: reading the request: {e}\n"),
+    };
+    let mut stream = reader.into_inner().into_inner();
+    let _ = stream.write_all(reply.as_bytes());
+}
+
+fn respond(
+    line: &str,
+    names: &Names,
+    latest: &[Option<StrategyStatus>],
+    requests: &Sender<CtlRequest>,
+) -> String {
+    let mut words = line.split_whitespace();
+    let verb = words.next().unwrap_or("");
+    let target = words.next();
+    if words.next().is_some() {
+        return "error: expected `VERB [STRATEGY]`\n".into();
+    }
+    let strategy = match target {
+        None => CancelAll::EVERY_STRATEGY,
+        Some(name) => match names.strategies.iter().position(|n| n == name) {
+            Some(i) => StrategyId(i as u16),
+            None => return format!("error: unknown strategy {name:?}\n"),
+        },
+    };
+    if verb == "status" {
+        return status_text(names, latest, strategy);
+    }
+    let action = match OperatorAction::from_name(verb) {
+        Some(a) if a != OperatorAction::Shutdown => a,
+        _ => {
+            return format!(
+                "error: unknown command {verb:?} (status, pause, resume, reduce-only, flatten, kill)\n"
+            );
+        }
+    };
+    match requests.send(CtlRequest { strategy, action }) {
+        Ok(()) => format!(
+            "ok: {verb} sent to {} (journaled as an operator input)\n",
+            target.unwrap_or("every strategy")
+        ),
+        Err(_) => "error: the engine is shutting down\n".into(),
+    }
+}
+
+fn mode_name(m: StrategyMode) -> &'static str {
+    match m {
+        StrategyMode::Active => "active",
+        StrategyMode::Paused => "paused",
+        StrategyMode::ReduceOnly => "reduce-only",
+        StrategyMode::Stopping => "stopping",
+    }
+}
+
+fn status_text(names: &Names, latest: &[Option<StrategyStatus>], only: StrategyId) -> String {
+    let mut out = String::from("ok\nstrategy mode level open_orders gross_position pnl\n");
+    for (i, name) in names.strategies.iter().enumerate() {
+        if only != CancelAll::EVERY_STRATEGY && usize::from(only.0) != i {
+            continue;
+        }
+        match latest.get(i).copied().flatten() {
+            Some(r) => out.push_str(&format!(
+                "{name} {} {} {} {} {}\n",
+                mode_name(r.mode),
+                r.level,
+                r.open_orders,
+                r.gross_position,
+                r.pnl
+            )),
+            None => out.push_str(&format!("{name} (no snapshot yet)\n")),
+        }
+    }
+    out
+}
+
+/// `tickwire ctl`: sends one command and prints the reply; fails if the reply is an error.
+pub fn ctl(socket: &Path, verb: &str, strategy: Option<&str>) -> Result<(), Failure> {
+    let mut stream = UnixStream::connect(socket)
+        .map_err(|e| Failure::new(format!("control socket {}: {e}", socket.display())))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| Failure::new(e.to_string()))?;
+    let line = match strategy {
+        Some(s) => format!("{verb} {s}\n"),
+        None => format!("{verb}\n"),
+    };
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|e| Failure::new(format!("control socket: {e}")))?;
+    let mut reply = String::new();
+    stream
+        .read_to_string(&mut reply)
+        .map_err(|e| Failure::new(format!("control socket: {e}")))?;
+    if let Some(msg) = reply.strip_prefix("error: ") {
+        return Err(Failure::new(msg.trim_end().to_owned()));
+    }
+    print!("{reply}");
+    Ok(())
+}
