@@ -307,6 +307,7 @@ pub fn run(
 
 /// The ops work on the main thread: timer ticks, the duration limit and signals, until the core
 /// thread finishes. Returns the number of ticks sent.
+#[allow(clippy::too_many_arguments)]
 fn ops_loop(
     cfg: &RunConfig,
     stop: &StopFlag,
