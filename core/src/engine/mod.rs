@@ -132,6 +132,11 @@ impl Engine {
         &self.risk
     }
 
+    /// The risk state, mutably (see [`Risk::set_pre_trade_checks`]).
+    pub fn risk_mut(&mut self) -> &mut Risk {
+        &mut self.risk
+    }
+
     /// Publishes a status snapshot per strategy on every timer tick through `port` (for the
     /// control socket's `status`). Publishing never blocks: a full ring drops the snapshot.
     pub fn attach_status(&mut self, port: StatusPort) {

@@ -231,7 +231,9 @@ impl Ctx<'_> {
             }
             mode => return Err(PlaceError::NotActive(mode)),
         }
-        if let Err(r) = self.risk.check_new(self.strategy, &req, market, self.now) {
+        if self.risk.pre_trade_checks()
+            && let Err(r) = self.risk.check_new(self.strategy, &req, market, self.now)
+        {
             return Err(self.refuse(&req, r));
         }
         self.place_unchecked(req)

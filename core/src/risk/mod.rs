@@ -155,6 +155,7 @@ pub struct Risk {
     debts: Vec<Debt>,
     cursor: usize,
     pub(crate) flattening: u32,
+    checks_enabled: bool,
     checks: u64,
     refusals: u64,
 }
@@ -223,10 +224,23 @@ impl Risk {
             debts: Vec::with_capacity(MAX_DEBTS),
             cursor: 0,
             flattening: 0,
+            checks_enabled: true,
             checks: 0,
             refusals: 0,
             cfg,
         }
+    }
+
+    /// Turns the pre-trade checks of strategy orders off or on. Off exists only to measure
+    /// their cost against the same order path without them (`benches/benches/risk.rs`); no
+    /// config key reaches it. Aggregates, breakers and the flattener keep running either way.
+    pub fn set_pre_trade_checks(&mut self, enabled: bool) {
+        self.checks_enabled = enabled;
+    }
+
+    /// True unless the pre-trade checks were turned off.
+    pub fn pre_trade_checks(&self) -> bool {
+        self.checks_enabled
     }
 
     /// The configuration.
