@@ -70,6 +70,14 @@ impl SimExchange {
         }
     }
 
+    /// Starts venue order and trade ids at `base` + 1. A venue's trade ids never repeat; an
+    /// exchange started again in a later session of the same journal must not repeat the ids
+    /// of an earlier one either, or the engine would take its fills for duplicates.
+    pub fn start_ids_at(&mut self, base: u64) {
+        self.next_order_id = base + 1;
+        self.next_trade_id = base + 1;
+    }
+
     /// Number of resting orders.
     pub fn resting(&self) -> usize {
         self.resting.len()

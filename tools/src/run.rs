@@ -218,6 +218,10 @@ pub fn run(
         cfg.exchange.fees,
         cfg.exchange.max_resting,
     );
+    if let Some(log) = &restore {
+        // Ids unique per session of this journal (2^40 per session).
+        exchange.start_ids_at(u64::from(log.sessions()) << 40);
+    }
     let exec_h = spawn(Role::Exec, &plan, move |ctx| {
         let io = SimExecIo {
             commands: cmd_rx,

@@ -115,10 +115,22 @@ fn positions_printed(out: &str, prefix: &str) -> BTreeMap<String, Qty> {
             let parts: Vec<&str> = rest.split_whitespace().collect();
             (
                 parts[0].to_owned(),
-                Qty::parse(parts[2]).expect("printed qty"),
+                Qty::parse_signed(parts[2]).expect("printed qty"),
             )
         })
         .collect()
+}
+
+/// The in-process exchange never sends a fill twice: every fill in the journal has its own
+/// (venue, trade id), across sessions too (or a resumed engine would drop real fills as
+/// duplicates).
+fn assert_fills_distinct(recs: &[serde_json::Value]) {
+    let mut seen = HashSet::new();
+    for r in recs.iter().filter(|r| r["kind"] == "fill") {
+        let f = &r["record"];
+        let key = (f["meta"]["venue"].to_string(), f["trade_id"].to_string());
+        assert!(seen.insert(key), "fill trade id repeated: {r}");
+    }
 }
 
 /// Checks the second session against the first: ids continue, nothing is placed before the
@@ -192,6 +204,8 @@ fn clean_stop_then_restart_continues_positions_and_ids() {
     let recs = records(js);
     let s = sessions(&recs);
     assert_eq!(s.len(), 2);
+    assert_fills_distinct(&recs);
+    assert!(out2.contains("(0 duplicates ignored)"), "{out2}");
     assert_eq!(positions_from_fills(s[0]), end_of_first);
     check_resumed_session(s[0], s[1]);
     // The final positions are those of both sessions' fills.
@@ -260,6 +274,7 @@ fn sigkill_then_restart_verifies_open_orders_before_trading() {
         );
         assert_eq!(positions_printed(&out, "resume: position "), expected);
         let recs = records(js);
+        assert_fills_distinct(&recs);
         let s = sessions(&recs);
         let n = s.len();
         restored = check_resumed_session(s[n - 2], s[n - 1]);
