@@ -16,11 +16,19 @@ use crate::Failure;
 use crate::clock::mono_ns;
 use crate::config::RunConfig;
 
-/// Reads what the journal's earlier sessions need to be resumed.
-pub fn read_log(dir: &Path) -> Result<RestoreLog, Failure> {
+/// Reads what the journal's earlier sessions need to be resumed; `None` when `dir` holds no
+/// journal yet (the writer will create one there).
+pub fn read_log(dir: &Path) -> Result<Option<RestoreLog>, Failure> {
+    let has_segments = std::fs::read_dir(dir)
+        .map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().ends_with(".twj"));
+    if !has_segments {
+        return Ok(None);
+    }
     let mut reader =
         Reader::open(dir).map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))?;
-    RestoreLog::read(&mut reader).map_err(|e| {
+    RestoreLog::read(&mut reader).map(Some).map_err(|e| {
         Failure::new(format!(
             "journal {}: cannot rebuild the state to resume from: {e}",
             dir.display()

@@ -161,6 +161,7 @@ pub fn run(
         .filter(|d| d.is_dir())
         .map(crate::resume::read_log)
         .transpose()?
+        .flatten()
         .filter(|log| log.sessions() > 0);
     let mut journal = journal_dir.map(|d| open_journal(d, &cfg)).transpose()?;
     let mut engine = cfg.build_engine();
@@ -225,7 +226,7 @@ pub fn run(
     let exec_h = spawn(Role::Exec, &plan, move |ctx| {
         let io = SimExecIo {
             commands: cmd_rx,
-            market: feed_exch_rx,
+            market: vec![feed_exch_rx],
             reports: rep_tx,
             backoff: ctx.backoff(),
             clock: mono_ns,

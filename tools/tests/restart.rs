@@ -286,3 +286,14 @@ fn sigkill_then_restart_verifies_open_orders_before_trading() {
     }
     assert!(restored > 0, "no killed run left an order open to verify");
 }
+
+#[test]
+fn an_existing_empty_directory_starts_a_new_journal_without_resuming() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let js = tmp.path().to_str().expect("utf-8 path");
+    let cfg = example();
+    let out = ok(&run_args(js, "2000", cfg.to_str().expect("utf-8 path")));
+    assert!(!out.contains("resume:"), "{out}");
+    let replay = ok(&["replay", js, "--verify"]);
+    assert!(replay.contains("replayed 1 session(s)"), "{replay}");
+}
