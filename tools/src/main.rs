@@ -6,6 +6,7 @@ mod config;
 mod ctl;
 mod journal_cmd;
 mod replay_cmd;
+mod resume;
 mod run;
 mod sim_cmd;
 mod venue_config;

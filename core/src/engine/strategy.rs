@@ -2,8 +2,11 @@
 
 use core::fmt;
 
+use rust_decimal::Decimal;
+
 use super::market::{MarketView, Markets};
 use super::orders::{OrderEntry, OrderTable};
+use crate::accounting::Account;
 use crate::event::{
     AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand, OrderState, OrderType,
     OrderUpdate, Output, RiskLevel, RiskReason, Side, TimeInForce, TimerTick, Trade,
@@ -79,6 +82,8 @@ pub enum PlaceError {
     IdsExhausted,
     /// Refused by a pre-trade risk check (journaled as a `risk` record).
     Risk(RiskReason),
+    /// Orders restored from the journal are not yet confirmed by the venue.
+    Unverified,
 }
 
 impl fmt::Display for PlaceError {
@@ -91,6 +96,7 @@ impl fmt::Display for PlaceError {
             Self::TableFull => f.write_str("open-order table full"),
             Self::IdsExhausted => f.write_str("order id space exhausted"),
             Self::Risk(r) => write!(f, "refused by risk: {r}"),
+            Self::Unverified => f.write_str("restored orders not yet verified with the venue"),
         }
     }
 }
@@ -111,6 +117,8 @@ pub enum CancelError {
 pub(crate) struct Book {
     pub(super) mode: StrategyMode,
     pub(super) next_seq: u64,
+    /// Open orders restored from the journal that the venue has not confirmed yet.
+    pub(super) verifying: u32,
 }
 
 /// The engine state a strategy can see and act on, for one callback.
@@ -121,6 +129,7 @@ pub struct Ctx<'a> {
     pub(crate) markets: &'a Markets,
     pub(crate) orders: &'a mut OrderTable,
     pub(crate) positions: &'a [Qty],
+    pub(crate) accounts: &'a [Account],
     pub(crate) book: &'a mut Book,
     pub(crate) out: &'a mut Vec<Output>,
     pub(crate) risk: &'a mut Risk,
@@ -153,6 +162,27 @@ impl Ctx<'_> {
             .get(id.0 as usize)
             .copied()
             .unwrap_or(Qty::ZERO)
+    }
+
+    /// This strategy's account in an instrument: position, average price, realized P&L,
+    /// fees, turnover.
+    pub fn account(&self, id: InstrumentId) -> Option<&Account> {
+        self.accounts.get(id.0 as usize)
+    }
+
+    /// Average entry price of this strategy's position in an instrument (`None` when flat).
+    pub fn avg_price(&self, id: InstrumentId) -> Option<Decimal> {
+        self.account(id).and_then(Account::avg_price)
+    }
+
+    /// Realized P&L (before fees) of this strategy in an instrument, in quote currency.
+    pub fn realized_pnl(&self, id: InstrumentId) -> Decimal {
+        self.account(id).map_or(Decimal::ZERO, Account::realized)
+    }
+
+    /// Quote-currency fees this strategy paid in an instrument (negative: net rebate).
+    pub fn fees(&self, id: InstrumentId) -> Decimal {
+        self.account(id).map_or(Decimal::ZERO, Account::fees)
     }
 
     /// This strategy's open orders.
@@ -221,6 +251,9 @@ impl Ctx<'_> {
             .markets
             .get(req.instrument)
             .ok_or(PlaceError::UnknownInstrument)?;
+        if self.book.verifying > 0 {
+            return Err(PlaceError::Unverified);
+        }
         self.risk.sync(self.out, self.now);
         match self.book.mode {
             StrategyMode::Active => {}
@@ -274,6 +307,9 @@ impl Ctx<'_> {
             state: OrderState::PendingNew,
             before_cancel: OrderState::PendingNew,
             venue_order_id: 0,
+            venue_filled: Qty::ZERO,
+            venue_done: None,
+            verifying: false,
         };
         if !self.orders.insert(entry) {
             return Err(PlaceError::TableFull);

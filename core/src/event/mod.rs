@@ -18,11 +18,12 @@ pub use meta::{Meta, Stamps};
 pub use records::{
     Ack, Alert, AmendOrder, BookDelta, CancelAck, CancelAll, CancelOrder, FeedStatus, Fill,
     NewOrder, OperatorCmd, OrderUpdate, PositionUpdate, QueryOrder, Reject, RiskDecision,
-    SessionStart, StatusReport, TimerTick, TopOfBook, Trade, Unknown,
+    SessionCtl, SessionStart, StatusReport, TimerTick, TopOfBook, Trade, Unknown,
 };
 pub use types::{
     AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
-    RejectReason, RiskDecisionKind, RiskLevel, RiskReason, Side, TimeInForce, UnknownCause,
+    RejectReason, RiskDecisionKind, RiskLevel, RiskReason, SessionAction, Side, TimeInForce,
+    UnknownCause,
 };
 
 /// Market data, feed thread → core.
@@ -83,6 +84,8 @@ pub enum Input {
     Timer(TimerTick),
     /// Operator command.
     Operator(OperatorCmd),
+    /// Session lifecycle (restart, reconciliation).
+    Session(SessionCtl),
 }
 
 /// Everything the core produces.
@@ -166,6 +169,8 @@ kinds!(
     Timer = 20 => "timer",
     /// [`OperatorCmd`] (input).
     Operator = 21 => "operator",
+    /// [`SessionCtl`] (input).
+    SessionCtl = 22 => "session-ctl",
     /// [`NewOrder`] (output).
     NewOrder = 40 => "new-order",
     /// [`CancelOrder`] (output).
@@ -288,6 +293,7 @@ impl Input {
             Self::Exec(e) => e.meta(),
             Self::Timer(t) => &t.meta,
             Self::Operator(o) => &o.meta,
+            Self::Session(c) => &c.meta,
         }
     }
 
@@ -298,6 +304,7 @@ impl Input {
             Self::Exec(e) => e.meta_mut(),
             Self::Timer(t) => &mut t.meta,
             Self::Operator(o) => &mut o.meta,
+            Self::Session(c) => &mut c.meta,
         }
     }
 
@@ -317,6 +324,7 @@ impl Input {
             Self::Exec(ExecReport::Unknown(r)) => (Kind::Unknown, bytes_of(r)),
             Self::Timer(r) => (Kind::Timer, bytes_of(r)),
             Self::Operator(r) => (Kind::Operator, bytes_of(r)),
+            Self::Session(r) => (Kind::SessionCtl, bytes_of(r)),
         }
     }
 }
@@ -422,6 +430,7 @@ impl<'a> Record<'a> {
             Kind::Unknown => Record::Input(Input::Exec(E::Unknown(pod(k, p)?))),
             Kind::Timer => Record::Input(Input::Timer(pod(k, p)?)),
             Kind::Operator => Record::Input(Input::Operator(pod(k, p)?)),
+            Kind::SessionCtl => Record::Input(Input::Session(pod(k, p)?)),
             Kind::NewOrder => Record::Output(Output::Command(C::New(pod(k, p)?))),
             Kind::Cancel => Record::Output(Output::Command(C::Cancel(pod(k, p)?))),
             Kind::Amend => Record::Output(Output::Command(C::Amend(pod(k, p)?))),
@@ -468,6 +477,7 @@ impl serde::Serialize for Record<'_> {
             Record::Input(Input::Exec(E::Unknown(r))) => r.serialize(s),
             Record::Input(Input::Timer(r)) => r.serialize(s),
             Record::Input(Input::Operator(r)) => r.serialize(s),
+            Record::Input(Input::Session(r)) => r.serialize(s),
             Record::Output(Output::Command(C::New(r))) => r.serialize(s),
             Record::Output(Output::Command(C::Cancel(r))) => r.serialize(s),
             Record::Output(Output::Command(C::Amend(r))) => r.serialize(s),

@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::meta::Meta;
 use super::types::{
     AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
-    RejectReason, RiskDecisionKind, RiskLevel, RiskReason, Side, TimeInForce, UnknownCause,
+    RejectReason, RiskDecisionKind, RiskLevel, RiskReason, SessionAction, Side, TimeInForce,
+    UnknownCause,
 };
 use crate::ids::{ClientOrderId, StrategyId};
 use crate::num::{Px, Qty};
@@ -52,6 +53,7 @@ fn ser_opt_level<S: serde::Serializer>(raw: &u8, s: S) -> Result<S::Ok, S::Error
         ser_risk_level(raw, s)
     }
 }
+ser_code!(ser_session_action, SessionAction);
 
 /// Best bid and offer.
 #[repr(C)]
@@ -617,6 +619,38 @@ impl RiskDecision {
     }
 }
 
+/// A session lifecycle input ([`SessionAction`]), journaled so replay reproduces restarts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
+pub struct SessionCtl {
+    /// Header (`venue` is the venue a `Reconciled` is about).
+    pub meta: Meta,
+    /// [`SessionAction`] code.
+    #[serde(serialize_with = "ser_session_action")]
+    pub action: u8,
+    #[serde(skip)]
+    _pad: [u8; 7],
+    /// Action detail (for `Resume`: the number of orders restored open).
+    pub arg: u64,
+}
+
+impl SessionCtl {
+    /// A lifecycle input.
+    pub fn new(meta: Meta, action: SessionAction, arg: u64) -> Self {
+        Self {
+            meta,
+            action: action.code(),
+            _pad: [0; 7],
+            arg,
+        }
+    }
+
+    /// The action, if the code is valid.
+    pub fn action(&self) -> Option<SessionAction> {
+        SessionAction::from_code(self.action)
+    }
+}
+
 /// Output: an order's engine-side state changed.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
@@ -762,6 +796,7 @@ assert_sizes!(
     Unknown => 80,
     TimerTick => 72,
     OperatorCmd => 72,
+    SessionCtl => 80,
     OrderUpdate => 96,
     PositionUpdate => 88,
     Alert => 80,

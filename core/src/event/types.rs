@@ -202,6 +202,17 @@ code_enum!(
 );
 
 code_enum!(
+    /// Session lifecycle inputs (restart from a journal, reconciliation).
+    SessionAction {
+        /// The engine was rebuilt from the journal: every open order must be verified.
+        Resume = 1 => "resume",
+        /// Every order the venue in the header knows has been reported: orders still
+        /// unverified there are unknown to it.
+        Reconciled = 2 => "reconciled",
+    }
+);
+
+code_enum!(
     /// Operator commands (control socket, CLI).
     OperatorAction {
         /// Stop opening new orders; keep managing open ones.
@@ -261,22 +272,25 @@ code_enum!(
         DataAnomaly = 4 => "data-anomaly",
         /// The order table is full; a strategy's order was refused.
         OrderTableFull = 5 => "order-table-full",
+        /// A venue status reports more filled than the fills received: fills are missing
+        /// (arg: the order id). Cleared when the fills arrive.
+        FillDebt = 6 => "fill-debt",
+        /// The venue does not know an order the engine thought open; it was closed
+        /// (arg: the order id).
+        OrderVanished = 7 => "order-vanished",
         /// Venue rejects tripped the reject breaker: the instrument is paused (arg: rejects).
-        RejectStorm = 6 => "reject-storm",
+        RejectStorm = 8 => "reject-storm",
         /// A fill flipped a position that was meant to be reduced (arg: strategy id).
-        PositionFlip = 7 => "position-flip",
-        /// A venue status says filled with no fill records after the fill-health timeout; a
-        /// query was sent (arg: client order id).
-        FillDebt = 8 => "fill-debt",
+        PositionFlip = 9 => "position-flip",
         /// Flattening spent its budget and still holds a position: operator action needed
         /// (arg: strategy id).
-        FlattenStuck = 9 => "flatten-stuck",
+        FlattenStuck = 10 => "flatten-stuck",
         /// A strategy's risk level escalated (arg: strategy id).
-        RiskEscalation = 10 => "risk-escalation",
+        RiskEscalation = 11 => "risk-escalation",
         /// A strategy's loss crossed a daily-loss limit (arg: strategy id).
-        LossLimit = 11 => "loss-limit",
+        LossLimit = 12 => "loss-limit",
         /// An unhedged leg stayed open past its age limit (arg: strategy id).
-        UnhedgedLeg = 12 => "unhedged-leg",
+        UnhedgedLeg = 13 => "unhedged-leg",
     }
 );
 
@@ -320,7 +334,7 @@ code_enum!(
         /// The order would cross one of our own resting orders.
         SelfTrade = 10 => "self-trade",
         /// An unhedged leg is too large or too old.
-        UnhedgedLeg = 11 => "unhedged-leg",
+        UnhedgedLeg = 13 => "unhedged-leg",
         /// Daily loss limit.
         DailyLoss = 12 => "daily-loss",
         /// Market data stale, gapped or disconnected: no new risk.
@@ -334,11 +348,11 @@ code_enum!(
         /// The strategy is flattening or stopped: only the flattener trades.
         Halted = 17 => "halted",
         /// Venue rejects came too fast or too many in a row.
-        RejectStorm = 18 => "reject-storm",
+        RejectStorm = 8 => "reject-storm",
         /// The actual position exceeded its limit (fills, not requests).
         PositionBreach = 19 => "position-breach",
         /// A position flipped sign while it was being reduced.
-        PositionFlip = 20 => "position-flip",
+        PositionFlip = 9 => "position-flip",
         /// An operator command.
         Operator = 21 => "operator",
         /// Flat with no open orders: flattening is complete.
