@@ -334,7 +334,7 @@ code_enum!(
         /// The order would cross one of our own resting orders.
         SelfTrade = 10 => "self-trade",
         /// An unhedged leg is too large or too old.
-        UnhedgedLeg = 13 => "unhedged-leg",
+        UnhedgedLeg = 11 => "unhedged-leg",
         /// Daily loss limit.
         DailyLoss = 12 => "daily-loss",
         /// Market data stale, gapped or disconnected: no new risk.
@@ -348,11 +348,11 @@ code_enum!(
         /// The strategy is flattening or stopped: only the flattener trades.
         Halted = 17 => "halted",
         /// Venue rejects came too fast or too many in a row.
-        RejectStorm = 8 => "reject-storm",
+        RejectStorm = 18 => "reject-storm",
         /// The actual position exceeded its limit (fills, not requests).
         PositionBreach = 19 => "position-breach",
         /// A position flipped sign while it was being reduced.
-        PositionFlip = 9 => "position-flip",
+        PositionFlip = 20 => "position-flip",
         /// An operator command.
         Operator = 21 => "operator",
         /// Flat with no open orders: flattening is complete.
