@@ -480,3 +480,27 @@ fn overdue_unhedged_leg_escalates_to_reduce_only() {
     let (r, _) = h.act(Act::Leg(InstrumentId(0), qty("0.5")));
     refused(&r, RiskReason::UnhedgedLeg);
 }
+
+#[test]
+fn pnl_during_a_data_anomaly_is_attributed_to_the_incident() {
+    use rust_decimal::Decimal;
+    let mut h = Harness::new(RiskConfig::permissive(1));
+    long(&mut h, "1"); // bought at 100.2, mid 100.1
+    h.tick();
+    let a = h.e.risk().attribution(S0);
+    assert_eq!(a.strategy, Decimal::new(-1, 1));
+    assert_eq!(a.incident, Decimal::ZERO);
+    h.feed(0, FeedState::Stale);
+    h.top(0, "90", "90.2"); // -10 while the feed is stale
+    h.tick();
+    h.feed(0, FeedState::Resynced);
+    h.top(0, "95", "95.2"); // +5 once healthy again
+    h.tick();
+    let a = h.e.risk().attribution(S0);
+    assert_eq!(a.incident, Decimal::from(-10));
+    assert_eq!(a.strategy, Decimal::new(49, 1));
+    assert_eq!(
+        h.e.risk().pnl(S0),
+        tickwire_core::num::Px::parse_signed("-5.1").expect("literal")
+    );
+}

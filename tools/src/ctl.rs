@@ -218,19 +218,21 @@ fn mode_name(m: StrategyMode) -> &'static str {
 }
 
 fn status_text(names: &Names, latest: &[Option<StrategyStatus>], only: StrategyId) -> String {
-    let mut out = String::from("ok\nstrategy mode level open_orders gross_position pnl\n");
+    let mut out =
+        String::from("ok\nstrategy mode level open_orders gross_position pnl incident_pnl\n");
     for (i, name) in names.strategies.iter().enumerate() {
         if only != CancelAll::EVERY_STRATEGY && usize::from(only.0) != i {
             continue;
         }
         match latest.get(i).copied().flatten() {
             Some(r) => out.push_str(&format!(
-                "{name} {} {} {} {} {}\n",
+                "{name} {} {} {} {} {} {}\n",
                 mode_name(r.mode),
                 r.level,
                 r.open_orders,
                 r.gross_position,
-                r.pnl
+                r.pnl,
+                r.incident_pnl
             )),
             None => out.push_str(&format!("{name} (no snapshot yet)\n")),
         }

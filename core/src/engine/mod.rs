@@ -30,7 +30,7 @@ use crate::event::{
 };
 use crate::event::{RiskLevel, TimerTick};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
-use crate::num::{InstrumentSpec, Qty};
+use crate::num::{InstrumentSpec, Px, Qty};
 use crate::risk::{Risk, RiskConfig, StatusPort, StrategyStatus};
 
 /// Sizes the engine reserves at start so the hot path never allocates.
@@ -176,15 +176,18 @@ impl Engine {
         for i in 0..self.unattributed.len() {
             gross = gross.saturating_add(self.position(strategy, InstrumentId(i as u32)).abs());
         }
-        StrategyStatus::new(
-            self.now,
+        let split = self.risk.attribution(strategy);
+        let to_px = |d: rust_decimal::Decimal| Px::from_decimal(d.round_dp(9)).unwrap_or(Px::ZERO);
+        StrategyStatus {
+            engine_time: self.now,
             strategy,
             mode,
-            self.risk.level(strategy),
-            self.risk.open_orders(strategy),
-            gross,
-            self.risk.pnl(strategy),
-        )
+            level: self.risk.level(strategy),
+            open_orders: self.risk.open_orders(strategy),
+            gross_position: gross,
+            pnl: self.risk.pnl(strategy),
+            incident_pnl: to_px(split.incident),
+        }
     }
 
     /// Engine time: the latest event time seen.
@@ -338,6 +341,11 @@ impl Engine {
             return;
         }
         if let Input::Timer(tick) = input {
+            for s in 0..self.strategies.len() {
+                let sid = StrategyId(s as u16);
+                let net = self.strategy_pnl(sid).net();
+                self.risk.set_ledger_pnl(sid, net);
+            }
             self.risk
                 .on_timer(&self.markets, trigger, self.now, &mut self.out);
             self.publish_status(tick);

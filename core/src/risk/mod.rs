@@ -18,11 +18,13 @@
 //! Every refusal and every transition is a journaled [`RiskDecision`] output, so replay
 //! reproduces them and `replay --with CONFIG` can show what other limits would have done.
 
+mod attribution;
 mod breaker;
 mod flatten;
 mod limits;
 mod status;
 
+pub use attribution::Attribution;
 pub use breaker::{RejectBreaker, TokenBucket};
 pub(crate) use flatten::step as flatten_step;
 pub use flatten::{FlattenPhase, FlattenState};
@@ -135,6 +137,9 @@ pub(crate) struct StratRisk {
     cash: i128,
     legs: [Option<Leg>; MAX_LEGS],
     pub(crate) flatten: FlattenState,
+    /// Net P&L from the ledger at the last timer tick (fees included), if the engine has one.
+    ledger_pnl: Option<Px>,
+    attribution: Attribution,
 }
 
 /// The risk state of one engine. See the [module docs](self).
@@ -218,6 +223,8 @@ impl Risk {
                     cash: 0,
                     legs: [None; MAX_LEGS],
                     flatten: FlattenState::default(),
+                    ledger_pnl: None,
+                    attribution: Attribution::default(),
                 };
                 strategies
             ],
@@ -291,13 +298,57 @@ impl Risk {
             .map_or(0, |l| l.open)
     }
 
-    /// A strategy's P&L in quote units (cash flow from fills plus positions at the last marks;
-    /// fees are not included — the accounting ledger has them).
+    /// True while an incident touches the strategy: its level is not `active`, or an
+    /// instrument it holds or quotes is flagged (data anomaly, fill debt, tripped breaker).
+    pub fn incident_active(&self, strategy: StrategyId) -> bool {
+        let s = usize::from(strategy.0);
+        if self.level(strategy) != RiskLevel::Active {
+            return true;
+        }
+        let n = self.specs.len();
+        (0..n).any(|i| {
+            let involved = self.strat_pos.get(s * n + i).is_some_and(|p| *p != 0)
+                || self.strat_leaves.get(s * n + i).is_some_and(|l| l.open > 0);
+            let inst = &self.inst[i];
+            involved && (inst.feed_bad || inst.debts > 0 || inst.breaker.is_tripped())
+        })
+    }
+
+    /// Takes the ledger's net P&L of a strategy at a timer tick: used for the loss limits and
+    /// split into strategy and incident P&L.
+    pub(crate) fn set_ledger_pnl(&mut self, strategy: StrategyId, net: rust_decimal::Decimal) {
+        let incident = self.incident_active(strategy);
+        let Some(st) = self.strat.get_mut(usize::from(strategy.0)) else {
+            return;
+        };
+        st.ledger_pnl = Some(Px::from_decimal(net.round_dp(9)).unwrap_or(
+            if net.is_sign_negative() {
+                Px::from_raw(i64::MIN)
+            } else {
+                Px::from_raw(i64::MAX)
+            },
+        ));
+        st.attribution.update(net, incident);
+    }
+
+    /// A strategy's P&L split into normal operation and incidents.
+    pub fn attribution(&self, strategy: StrategyId) -> Attribution {
+        self.strat
+            .get(usize::from(strategy.0))
+            .map_or_else(Attribution::default, |s| s.attribution)
+    }
+
+    /// A strategy's net P&L in quote units: the ledger's at the last timer tick (fees
+    /// included) when the engine keeps one, else risk's own estimate (cash flow from fills
+    /// plus positions at the last marks, before fees).
     pub fn pnl(&self, strategy: StrategyId) -> Px {
         let s = usize::from(strategy.0);
         let Some(st) = self.strat.get(s) else {
             return Px::ZERO;
         };
+        if let Some(p) = st.ledger_pnl {
+            return p;
+        }
         let n = self.specs.len();
         let mut v = st.cash;
         for (i, inst) in self.inst.iter().enumerate() {

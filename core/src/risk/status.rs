@@ -26,31 +26,11 @@ pub struct StrategyStatus {
     pub open_orders: u32,
     /// Sum of absolute positions over instruments.
     pub gross_position: Qty,
-    /// P&L in quote units (fills at their prices, positions at the last marks; no fees).
+    /// Net P&L in quote units (the ledger's, fees included, at the last timer tick).
     pub pnl: Px,
-}
-
-impl StrategyStatus {
-    /// A row.
-    pub fn new(
-        engine_time: u64,
-        strategy: StrategyId,
-        mode: StrategyMode,
-        level: RiskLevel,
-        open_orders: u32,
-        gross_position: Qty,
-        pnl: Px,
-    ) -> Self {
-        Self {
-            engine_time,
-            strategy,
-            mode,
-            level,
-            open_orders,
-            gross_position,
-            pnl,
-        }
-    }
+    /// The part of `pnl` that accrued while an incident was active (see
+    /// [`super::Attribution`]).
+    pub incident_pnl: Px,
 }
 
 /// The core side of the status ring.
