@@ -504,3 +504,96 @@ fn pnl_during_a_data_anomaly_is_attributed_to_the_incident() {
         tickwire_core::num::Px::parse_signed("-5.1").expect("literal")
     );
 }
+
+mod flatten_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the venue does with each closing order.
+    #[derive(Clone, Copy, Debug)]
+    enum Venue {
+        Reject,
+        Expire,
+        /// Fill this many lots (of 0.001) and expire the rest.
+        Partial(u8),
+        Full,
+        Silent,
+    }
+
+    fn venue() -> impl Strategy<Value = Venue> {
+        prop_oneof![
+            Just(Venue::Reject),
+            Just(Venue::Expire),
+            (1u8..50).prop_map(Venue::Partial),
+            Just(Venue::Full),
+            Just(Venue::Silent),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the venue does, the flattener never sends more than its budget, never
+        /// has two closing orders working at once, and reports `stopped` only when flat.
+        #[test]
+        fn flattener_is_bounded_and_stops_only_when_flat(
+            script in proptest::collection::vec(venue(), 1..40),
+            lots in 1u32..200,
+        ) {
+            let mut cfg = RiskConfig::permissive(1);
+            cfg.flatten.max_orders = 8;
+            cfg.flatten.backoff_ns = 2 * MS;
+            cfg.flatten.max_backoff_ns = 8 * MS;
+            cfg.flatten.confirm_timeout_ns = 5 * MS;
+            let mut h = Harness::new(cfg);
+            let size = format!("{}", f64::from(lots) / 1000.0);
+            long(&mut h, &size);
+            let mut out = h.operator(OperatorAction::Kill);
+            let mut sent = 0u32;
+            let mut stuck_alerts = 0;
+            let mut script = script.into_iter().cycle();
+            for _ in 0..400 {
+                let orders = new_orders(&out);
+                prop_assert!(orders.len() <= 1, "two closing orders at once");
+                for n in orders {
+                    sent += 1;
+                    let lot = qty("0.001").raw();
+                    match script.next().unwrap_or(Venue::Full) {
+                        Venue::Reject => { h.reject(n.cl_ord_id); }
+                        Venue::Expire => { h.expired(n.cl_ord_id, "0"); }
+                        Venue::Partial(k) => {
+                            let q = (i64::from(k) * lot).min(n.qty.raw());
+                            let qs = tickwire_core::num::Qty::from_raw(q).to_string();
+                            h.fill(n.cl_ord_id, Side::Sell, "100", &qs);
+                            if h.e.orders().get(n.cl_ord_id).is_some() {
+                                h.expired(n.cl_ord_id, &qs);
+                            }
+                        }
+                        Venue::Full => {
+                            let qs = n.qty.to_string();
+                            h.fill(n.cl_ord_id, Side::Sell, "100", &qs);
+                        }
+                        Venue::Silent => {}
+                    }
+                }
+                let level = h.e.risk().level(S0);
+                if level == RiskLevel::Stopped {
+                    prop_assert!(h.position().is_zero(), "stopped with a position");
+                    prop_assert_eq!(h.e.orders().len(), 0);
+                }
+                h.advance(3 * MS);
+                out = h.tick();
+                stuck_alerts += usize::from(has_alert(&out, AlertCode::FlattenStuck));
+            }
+            prop_assert!(sent <= 8, "sent {} closing orders, budget 8", sent);
+            if h.e.risk().level(S0) != RiskLevel::Stopped {
+                // Never silently stuck: still flattening means the operator was told, once.
+                prop_assert_eq!(h.e.risk().level(S0), RiskLevel::Flattening);
+                prop_assert!(!h.position().is_zero());
+                prop_assert_eq!(stuck_alerts, 1);
+            } else {
+                prop_assert!(stuck_alerts <= 1);
+            }
+        }
+    }
+}

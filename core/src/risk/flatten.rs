@@ -43,6 +43,9 @@ pub struct FlattenState {
     pub stuck: bool,
     cancel_sent: bool,
     since: u64,
+    /// When the working closing order was sent (or last queried), and how often it was.
+    waiting_since: u64,
+    chases: u32,
     next_at: u64,
     backoff: u64,
 }
@@ -79,7 +82,7 @@ pub(crate) fn step(ctx: &mut Ctx<'_>) {
             if f.queries < cfg.max_queries {
                 // Unconfirmed: ask the venue, and re-send cancels whose first attempt was
                 // refused (their state went back to working).
-                query_open(ctx);
+                query_open(ctx, None);
                 ctx.cancel_all(None);
                 f.queries += 1;
                 f.since = now;
@@ -116,36 +119,27 @@ pub(crate) fn step(ctx: &mut Ctx<'_>) {
             if ctx.risk.has_open(ctx.strategy, id, side) {
                 // A closing order is still working: wait for its outcome (one at a time, the
                 // duplicate-close guard). Unconfirmed orders on the other side do not block
-                // closing; if they fill, the next round closes that too.
+                // closing; if they fill, the next round closes that too. A venue that never
+                // answers is queried a bounded number of times, then the operator is alerted.
+                if now.saturating_sub(f.waiting_since) >= cfg.confirm_timeout_ns {
+                    if f.chases < cfg.max_queries {
+                        query_open(ctx, Some(id));
+                        f.chases += 1;
+                        f.waiting_since = now;
+                    } else if !f.stuck {
+                        f.stuck = true;
+                        stuck(ctx, id, pos, &f, cfg.max_orders);
+                    }
+                }
                 continue;
             }
             if f.orders_sent >= cfg.max_orders {
                 if !f.stuck {
                     f.stuck = true;
-                    let meta = ctx.out_meta(id);
-                    let mut d = RiskDecision::new(
-                        meta,
-                        ctx.strategy,
-                        RiskDecisionKind::Flatten,
-                        RiskReason::FlattenBudget,
-                    );
-                    d.qty = pos;
-                    d.value = i64::from(f.orders_sent);
-                    d.limit = i64::from(cfg.max_orders);
-                    ctx.out.push(Output::Risk(d));
-                    ctx.out.push(Output::Alert(Alert::new(
-                        meta,
-                        AlertCode::FlattenStuck,
-                        u64::from(ctx.strategy.0),
-                    )));
+                    stuck(ctx, id, pos, &f, cfg.max_orders);
                 }
                 continue;
             }
-            let side = if pos.is_positive() {
-                Side::Sell
-            } else {
-                Side::Buy
-            };
             let Some(px) = closing_price(view, side, cfg.max_slippage_bps) else {
                 // No market to price on: try again later (counts as an attempt).
                 f.orders_sent += 1;
@@ -168,6 +162,8 @@ pub(crate) fn step(ctx: &mut Ctx<'_>) {
                 tif: TimeInForce::Ioc,
             };
             f.orders_sent += 1;
+            f.waiting_since = now;
+            f.chases = 0;
             sent = true;
             let meta = ctx.out_meta(id);
             let mut d = RiskDecision::new(
@@ -219,9 +215,34 @@ fn closing_price(
     px.is_positive().then_some(px)
 }
 
-fn query_open(ctx: &mut Ctx<'_>) {
+/// Journals the flattener giving up on an instrument and alerts the operator (once per flatten).
+fn stuck(ctx: &mut Ctx<'_>, id: InstrumentId, pos: Qty, f: &FlattenState, max_orders: u32) {
+    let meta = ctx.out_meta(id);
+    let mut d = RiskDecision::new(
+        meta,
+        ctx.strategy,
+        RiskDecisionKind::Flatten,
+        RiskReason::FlattenBudget,
+    );
+    d.qty = pos;
+    d.value = i64::from(f.orders_sent);
+    d.limit = i64::from(max_orders);
+    ctx.out.push(Output::Risk(d));
+    ctx.out.push(Output::Alert(Alert::new(
+        meta,
+        AlertCode::FlattenStuck,
+        u64::from(ctx.strategy.0),
+    )));
+}
+
+/// Queries the strategy's open orders (on one instrument, or all).
+fn query_open(ctx: &mut Ctx<'_>, only: Option<InstrumentId>) {
     let me = ctx.strategy;
-    for o in ctx.orders.iter().filter(|o| o.strategy == me) {
+    for o in ctx
+        .orders
+        .iter()
+        .filter(|o| o.strategy == me && only.is_none_or(|i| i == o.instrument))
+    {
         let meta = crate::engine::out_meta(ctx.markets, &ctx.trigger, o.instrument);
         ctx.out
             .push(Output::Command(OrderCommand::Query(QueryOrder {

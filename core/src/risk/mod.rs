@@ -459,7 +459,7 @@ impl Risk {
                     self.set_leaves(u.cl_ord_id, u.leaves_qty.raw());
                 }
             }
-            Output::Position(p) => self.on_position(p, out, now),
+            Output::Position(p) => self.on_position(p, out),
             Output::Alert(_) | Output::Risk(_) => {}
         }
     }
@@ -513,7 +513,7 @@ impl Risk {
         self.global_notional += d;
     }
 
-    fn on_position(&mut self, p: &crate::event::PositionUpdate, out: &mut Vec<Output>, now: u64) {
+    fn on_position(&mut self, p: &crate::event::PositionUpdate, out: &mut Vec<Output>) {
         let n = self.specs.len();
         let (s, i) = (usize::from(p.strategy.0), p.meta.instrument.0 as usize);
         if s >= self.strat.len() || i >= n {
@@ -563,7 +563,6 @@ impl Risk {
             && self.inst[i].net_pos.abs() > max.raw()
             && delta.signum() == self.inst[i].net_pos.signum()
         {
-            let _ = now;
             self.escalate(
                 p.strategy,
                 RiskLevel::ReduceOnly,
