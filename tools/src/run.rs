@@ -410,12 +410,14 @@ fn print_risk(engine: &tickwire_core::engine::Engine, alerts: &AlertStats) {
         }
     );
     for (sid, name) in engine.strategy_names().enumerate() {
-        let level = engine
-            .risk()
-            .level(tickwire_core::ids::StrategyId(sid as u16));
-        if level != tickwire_core::event::RiskLevel::Active {
-            println!("risk: {name} ended at level {level}");
-        }
+        let sid = tickwire_core::ids::StrategyId(sid as u16);
+        let split = engine.risk().attribution(sid);
+        println!(
+            "risk: {name} level {}, net P&L {} from the strategy, {} during incidents",
+            engine.risk().level(sid),
+            split.strategy.round_dp(6),
+            split.incident.round_dp(6)
+        );
     }
 }
 

@@ -152,7 +152,8 @@ impl Engine {
         self.status = Some(port);
     }
 
-    /// Copies every alert and every risk decision other than a single refusal into `tx` for
+    /// Copies every alert and every risk decision other than a single refusal or a feed's
+    /// normal end into `tx` for
     /// the ops thread (log, webhook). Never blocks: a full ring drops (and counts) the copy —
     /// the journal still has every record.
     pub fn attach_alerts(&mut self, tx: crate::ring::Producer<Output>) {
@@ -319,7 +320,10 @@ impl Engine {
                     self.stats.alerts += 1;
                     true
                 }
-                Output::Risk(r) => r.kind() != Some(crate::event::RiskDecisionKind::Reject),
+                Output::Risk(r) => {
+                    r.kind() != Some(crate::event::RiskDecisionKind::Reject)
+                        && r.reason() != Some(crate::event::RiskReason::FeedEnded)
+                }
                 _ => false,
             };
             if notify

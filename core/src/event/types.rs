@@ -363,6 +363,9 @@ code_enum!(
         FlattenBudget = 24 => "flatten-budget",
         /// Data healthy again.
         Recovered = 25 => "recovered",
+        /// The market-data source ended (end of a capture or synthetic run): no new risk, but
+        /// nothing is wrong, so no alert.
+        FeedEnded = 26 => "feed-ended",
     }
 );
 

@@ -703,10 +703,10 @@ impl Risk {
                     let mut meta = st.meta;
                     meta.instrument = InstrumentId(i as u32);
                     meta.venue = self.specs[i].venue;
-                    let reason = if bad {
-                        RiskReason::DataAnomaly
-                    } else {
-                        RiskReason::Recovered
+                    let reason = match (bad, state) {
+                        (true, FeedState::Ended) => RiskReason::FeedEnded,
+                        (true, _) => RiskReason::DataAnomaly,
+                        (false, _) => RiskReason::Recovered,
                     };
                     let mut d = RiskDecision::new(
                         meta,
