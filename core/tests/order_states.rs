@@ -222,6 +222,16 @@ fn status_with_more_filled_is_fill_debt_until_the_fills_arrive() {
     let o = e.orders().get(id).copied().expect("still open");
     assert_eq!(o.fill_debt(), Qty::ZERO);
     assert_eq!(o.state, OrderState::PartiallyFilled);
+    // A stale status (sent before the fills) does not regress the order.
+    let out = e.process(&status(7, id, OrderStatus::New, "0")).to_vec();
+    assert!(
+        out.iter().all(|o| !matches!(o, Output::Alert(_))),
+        "{out:?}"
+    );
+    assert_eq!(
+        e.orders().get(id).map(|o| o.state),
+        Some(OrderState::PartiallyFilled)
+    );
 }
 
 #[test]

@@ -556,6 +556,8 @@ impl Engine {
             o.venue_order_id = st.venue_order_id;
         }
         let target = match status {
+            // A status older than fills already received does not undo them.
+            OrderStatus::New if o.filled.is_positive() => OrderState::PartiallyFilled,
             OrderStatus::New => OrderState::Working,
             OrderStatus::PartiallyFilled => OrderState::PartiallyFilled,
             OrderStatus::Filled => OrderState::Filled,
