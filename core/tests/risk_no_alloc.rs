@@ -145,7 +145,7 @@ fn risk_paths_allocate_nothing() {
             *t += 1_000;
             *trade += 1;
             // Half the orders fill (moving the position), the others are cancelled.
-            let report = if n % 2 == 0 {
+            let report = if n.is_multiple_of(2) {
                 ExecReport::Fill(Fill::new(
                     meta(*t),
                     o.cl_ord_id,
@@ -165,7 +165,7 @@ fn risk_paths_allocate_nothing() {
             };
             e.process(&Input::Exec(report));
         }
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             let tick = Input::Timer(TimerTick {
                 meta: Meta::new(VenueId::SYNTHETIC, Meta::ALL_INSTRUMENTS, *t),
                 tick: n,
