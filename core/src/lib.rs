@@ -4,6 +4,7 @@
 //! Nothing here performs network I/O. The engine reads no clock and no randomness: its only
 //! notion of time is the event time carried by the record it is processing.
 
+pub mod bars;
 pub mod book;
 pub mod config;
 pub mod engine;
@@ -11,6 +12,7 @@ pub mod event;
 pub mod ids;
 pub mod journal;
 pub mod latency;
+pub mod metrics;
 pub mod num;
 pub mod ring;
 pub mod synthetic;

@@ -9,6 +9,7 @@ use crate::event::{
     OrderUpdate, Output, Side, TimeInForce, TimerTick, Trade,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
+use crate::metrics::StrategyMetrics;
 use crate::num::{Px, Qty};
 
 /// A trading strategy. Every callback runs on the core thread, in input order, with engine time
@@ -29,6 +30,10 @@ pub trait Strategy: Send {
     fn on_timer(&mut self, _ctx: &mut Ctx<'_>, _tick: &TimerTick) {}
     /// Feed health changed.
     fn on_feed_status(&mut self, _ctx: &mut Ctx<'_>, _status: &FeedStatus) {}
+    /// Performance so far, for end-of-run tables and `ctl status` (`None`: not tracked).
+    fn metrics(&self) -> Option<StrategyMetrics> {
+        None
+    }
 }
 
 /// Operating mode of a strategy, set by operator commands and engine shutdown.
