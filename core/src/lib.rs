@@ -4,6 +4,7 @@
 //! Nothing here performs network I/O. The engine reads no clock and no randomness: its only
 //! notion of time is the event time carried by the record it is processing.
 
+pub mod accounting;
 pub mod bars;
 pub mod book;
 pub mod config;
