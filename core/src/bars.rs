@@ -8,6 +8,8 @@
 //! Nothing here allocates or reads a clock: the builder only moves forward with the event time
 //! it is given, so replay rebuilds the same bars.
 
+use core::num::NonZeroU64;
+
 use crate::num::{Notional, Px, Qty};
 
 /// One completed (or forming) time bar.
@@ -68,12 +70,12 @@ pub struct BarBuilder {
 }
 
 impl BarBuilder {
-    /// A builder of `interval_ns` bars; `None` for a zero interval.
-    pub fn new(interval_ns: u64) -> Option<Self> {
-        (interval_ns > 0).then_some(Self {
-            interval_ns,
+    /// A builder of `interval_ns` bars.
+    pub fn new(interval_ns: NonZeroU64) -> Self {
+        Self {
+            interval_ns: interval_ns.get(),
             forming: None,
-        })
+        }
     }
 
     /// The bar interval in ns.
@@ -129,7 +131,7 @@ mod tests {
 
     #[test]
     fn ohlcv_exact_and_aligned_to_the_interval() {
-        let mut b = BarBuilder::new(1_000).expect("non-zero");
+        let mut b = BarBuilder::new(NonZeroU64::new(1_000).expect("non-zero"));
         assert_eq!(b.on_trade(1_250, px("100.1"), qty("0.5")), None);
         assert_eq!(b.on_trade(1_300, px("100.4"), qty("0.25")), None);
         assert_eq!(b.on_trade(1_999, px("99.9"), qty("1")), None);
@@ -155,13 +157,12 @@ mod tests {
 
     #[test]
     fn timer_closes_a_bar_only_after_its_interval() {
-        let mut b = BarBuilder::new(1_000).expect("non-zero");
+        let mut b = BarBuilder::new(NonZeroU64::new(1_000).expect("non-zero"));
         assert_eq!(b.on_time(10_000), None, "nothing forming");
         b.on_trade(500, px("1"), qty("1"));
         assert_eq!(b.on_time(999), None);
         let bar = b.on_time(1_000).expect("interval over");
         assert_eq!(bar.start_ns, 0);
         assert!(b.forming().is_none());
-        assert!(BarBuilder::new(0).is_none());
     }
 }
