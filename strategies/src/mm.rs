@@ -11,7 +11,7 @@
 //!   inside the opposite touch so the post-only order rests.
 //!
 //! `σ²` is an EWMA of squared log returns of the mid sampled every `vol_sample_ms` of engine
-//! time. The model runs in `f64`; the quotes it produces are exact [`Px`]/[`Qty`] on the
+//! time, never below `vol_floor_bps`. The model runs in `f64`; the quotes it produces are exact [`Px`]/[`Qty`] on the
 //! instrument's grids.
 //!
 //! Orders are post-only. A quote whose price is unchanged (or moved less than `requote_ticks`)
@@ -66,6 +66,9 @@ pub struct MmConfig {
     pub vol_lambda: f64,
     /// Volatility before any sample, bps per √second.
     pub initial_vol_bps: f64,
+    /// Floor of the volatility estimate, bps per √second: a quiet spell must not make the
+    /// next ordinary tick look like a spike, nor the spread collapse.
+    pub vol_floor_bps: f64,
     /// A sampled return beyond this many standard deviations is a spike.
     pub vol_spike_sigmas: f64,
     /// Samples before spikes are detected.
@@ -157,7 +160,7 @@ pub struct Quote {
 impl MarketMaker {
     /// A market maker with `cfg`.
     pub fn new(cfg: MmConfig) -> Self {
-        let var_per_s = (cfg.initial_vol_bps / 1e4).powi(2);
+        let var_per_s = (cfg.initial_vol_bps.max(cfg.vol_floor_bps) / 1e4).powi(2);
         let burst = u128::from(cfg.action_burst) * Budget::ONE;
         let budget = Budget {
             nanos: burst,
@@ -198,6 +201,7 @@ impl MarketMaker {
         let vol_sample_ms = s.int_or("vol_sample_ms", 1, 3_600_000, 100) as u64;
         let halflife = common::float_or(s, "vol_halflife_samples", 1.0, 1e6, 50.0);
         let initial_vol_bps = common::float_or(s, "initial_vol_bps", 0.0, 1e5, 1.0);
+        let vol_floor_bps = common::float_or(s, "vol_floor_bps", 0.0, 1e5, 0.5);
         let vol_spike_sigmas = common::float_or(s, "vol_spike_sigmas", 1.0, 1e3, 6.0);
         let vol_warmup = s.int_or("vol_warmup_samples", 0, 1_000_000, 20) as u32;
         let spike_cooldown_ms = s.int_or("spike_cooldown_ms", 0, 3_600_000, 1_000) as u64;
@@ -224,6 +228,7 @@ impl MarketMaker {
             vol_sample_ns: vol_sample_ms * 1_000_000,
             vol_lambda: 0.5f64.powf(1.0 / halflife),
             initial_vol_bps,
+            vol_floor_bps,
             vol_spike_sigmas,
             vol_warmup,
             spike_cooldown_ns: spike_cooldown_ms * 1_000_000,
@@ -263,7 +268,8 @@ impl MarketMaker {
             && expected_sd > 0.0
             && r.abs() > self.cfg.vol_spike_sigmas * expected_sd;
         let lambda = self.cfg.vol_lambda;
-        v.var_per_s = lambda * v.var_per_s + (1.0 - lambda) * (r * r / dt_s);
+        let floor = (self.cfg.vol_floor_bps / 1e4).powi(2);
+        v.var_per_s = (lambda * v.var_per_s + (1.0 - lambda) * (r * r / dt_s)).max(floor);
         v.samples = v.samples.saturating_add(1);
         v.last_mid = Some(mid);
         v.last_t = now;
@@ -309,7 +315,7 @@ impl MarketMaker {
         let Some(view) = ctx.market(self.cfg.instrument) else {
             return Some(Pull::Feed);
         };
-        if !view.is_healthy() {
+        if !view.feed_ok() {
             return Some(Pull::Feed);
         }
         if ctx.now().saturating_sub(view.last_update_ns) > self.cfg.stale_ns {
@@ -419,6 +425,14 @@ impl MarketMaker {
 
     fn step(&mut self, ctx: &mut Ctx<'_>) {
         self.budget.refill(ctx.now());
+        // A delta batch half-applied (a timer between its records) is no reason to pull:
+        // just wait for the batch to end.
+        if ctx
+            .market(self.cfg.instrument)
+            .is_some_and(|m| m.feed_ok() && !m.is_healthy())
+        {
+            return;
+        }
         self.pulled = self.pull_reason(ctx);
         if self.pulled.is_some() {
             ctx.cancel_all(Some(self.cfg.instrument));
