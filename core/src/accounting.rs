@@ -354,19 +354,23 @@ impl Ledger {
         (s < self.strategies && i < n).then(|| &self.by_strategy[s * n + i])
     }
 
+    /// A strategy's accounts indexed by instrument (empty for an unknown strategy).
+    pub fn strategy_slice(&self, strategy: StrategyId) -> &[Account] {
+        let n = self.by_venue.len();
+        let s = usize::from(strategy.0);
+        if s < self.strategies {
+            &self.by_strategy[s * n..(s + 1) * n]
+        } else {
+            &[]
+        }
+    }
+
     /// All accounts of a strategy, by instrument.
     pub fn strategy_accounts(
         &self,
         strategy: StrategyId,
     ) -> impl Iterator<Item = (InstrumentId, &Account)> {
-        let n = self.by_venue.len();
-        let s = usize::from(strategy.0);
-        let range = if s < self.strategies {
-            s * n..(s + 1) * n
-        } else {
-            0..0
-        };
-        self.by_strategy[range]
+        self.strategy_slice(strategy)
             .iter()
             .enumerate()
             .map(|(i, a)| (InstrumentId(i as u32), a))

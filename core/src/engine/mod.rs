@@ -20,10 +20,12 @@ pub use market::{MarketChange, MarketView, Markets, through_touch};
 pub use orders::{FillDedup, OrderEntry, OrderTable};
 pub use strategy::{CancelError, Ctx, OrderRequest, PlaceError, Strategy, StrategyMode};
 
+use crate::accounting::{Ledger, LedgerFill, Pnl};
 use crate::event::{Alert, CancelAll};
 use crate::event::{
-    AlertCode, ExecReport, Fill, Input, Meta, OperatorAction, OperatorCmd, OrderState, OrderStatus,
-    OrderUpdate, Output, PositionUpdate, Side,
+    AlertCode, ExecReport, Fill, Input, Meta, NewOrder, OperatorAction, OperatorCmd, OrderCommand,
+    OrderState, OrderStatus, OrderUpdate, Output, PositionUpdate, Record, RejectReason,
+    SessionAction, SessionCtl, Side, StatusReport,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
 use crate::num::{InstrumentSpec, Qty};
@@ -68,6 +70,10 @@ pub struct Engine {
     positions: Vec<Qty>,
     /// Fills whose strategy is unknown still move real inventory; they are kept here.
     unattributed: Vec<Qty>,
+    /// P&L, fees and turnover per (strategy, instrument) and (venue, instrument).
+    ledger: Ledger,
+    /// Rebuilding from the journal or resuming: strategies are not called.
+    restoring: bool,
     strategies: Vec<Box<dyn Strategy>>,
     books: Vec<strategy::Book>,
     out: Vec<Output>,
@@ -86,11 +92,14 @@ impl Engine {
             dedup: FillDedup::with_capacity(cfg.fill_memory),
             positions: vec![Qty::ZERO; n * strategies.len()],
             unattributed: vec![Qty::ZERO; n],
+            ledger: Ledger::new(&cfg.instruments, strategies.len()),
+            restoring: false,
             books: strategies
                 .iter()
                 .map(|_| strategy::Book {
                     mode: StrategyMode::Active,
                     next_seq: 1,
+                    verifying: 0,
                 })
                 .collect(),
             strategies,
@@ -120,6 +129,40 @@ impl Engine {
     /// Counters.
     pub fn stats(&self) -> EngineStats {
         self.stats
+    }
+
+    /// The accounts: position, average price, realized P&L, fees, turnover.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// A strategy's P&L over its instruments, open positions marked at each market's mid
+    /// (instruments without a two-sided book count no unrealized P&L).
+    pub fn strategy_pnl(&self, strategy: StrategyId) -> Pnl {
+        self.ledger.strategy_pnl(strategy, |id| {
+            self.markets.get(id).and_then(MarketView::mid)
+        })
+    }
+
+    /// Quote-currency fees a strategy paid over all its instruments (negative: net rebate).
+    pub fn strategy_fees(&self, strategy: StrategyId) -> rust_decimal::Decimal {
+        self.ledger
+            .strategy_accounts(strategy)
+            .map(|(_, a)| a.fees())
+            .sum()
+    }
+
+    /// The next client order sequence of a strategy (ids are never reused, across restarts).
+    pub fn next_order_seq(&self, strategy: StrategyId) -> Option<u64> {
+        self.books.get(usize::from(strategy.0)).map(|b| b.next_seq)
+    }
+
+    /// Open orders of a strategy still waiting for the venue to confirm them after a restart;
+    /// the strategy cannot place orders until this is zero.
+    pub fn unverified_orders(&self, strategy: StrategyId) -> u32 {
+        self.books
+            .get(usize::from(strategy.0))
+            .map_or(0, |b| b.verifying)
     }
 
     /// Strategy names, by id.
@@ -188,6 +231,7 @@ impl Engine {
             Input::Exec(report) => self.on_exec(report, &trigger),
             Input::Timer(tick) => self.dispatch(None, &trigger, |s, c| s.on_timer(c, tick)),
             Input::Operator(cmd) => self.on_operator(cmd, &trigger),
+            Input::Session(ctl) => self.on_session(ctl, &trigger),
         }
         for o in &self.out {
             self.stats.outputs += 1;
@@ -206,6 +250,9 @@ impl Engine {
         trigger: &Meta,
         mut f: impl FnMut(&mut dyn Strategy, &mut Ctx<'_>),
     ) {
+        if self.restoring {
+            return;
+        }
         let n = self.unattributed.len();
         for (i, strat) in self.strategies.iter_mut().enumerate() {
             let sid = StrategyId(i as u16);
@@ -219,6 +266,7 @@ impl Engine {
                 markets: &self.markets,
                 orders: &mut self.orders,
                 positions: &self.positions[i * n..(i + 1) * n],
+                accounts: self.ledger.strategy_slice(sid),
                 book: &mut self.books[i],
                 out: &mut self.out,
             };
@@ -245,6 +293,7 @@ impl Engine {
         let update = OrderUpdate::new(meta, id, state, filled, leaves);
         self.out.push(Output::OrderUpdate(update));
         if state.is_terminal() {
+            self.settle(id);
             self.orders.remove(id);
         }
         self.dispatch(Some(id.strategy()), trigger, |s, c| {
@@ -252,24 +301,67 @@ impl Engine {
         });
     }
 
+    /// The venue answered about a restored order: it no longer blocks its strategy.
+    fn settle(&mut self, id: ClientOrderId) {
+        if let Some(o) = self.orders.get_mut(id)
+            && o.verifying
+        {
+            o.verifying = false;
+            if let Some(b) = self.books.get_mut(usize::from(o.strategy.0)) {
+                b.verifying = b.verifying.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Closes an order the venue does not know (never arrived, or lost while we were away).
+    fn vanished(&mut self, trigger: &Meta, id: ClientOrderId) {
+        let Some(o) = self.orders.get(id) else {
+            return;
+        };
+        // Anything the venue once acknowledged or filled was live: it ended as cancelled.
+        let state = if o.venue_order_id != 0 || o.filled.is_positive() {
+            OrderState::Canceled
+        } else {
+            OrderState::Rejected
+        };
+        self.alert(trigger, AlertCode::OrderVanished, id.0);
+        self.order_changed(trigger, id, state);
+    }
+
     fn on_exec(&mut self, report: &ExecReport, trigger: &Meta) {
         match report {
             ExecReport::Ack(a) => {
+                self.settle(a.cl_ord_id);
                 let Some(o) = self.orders.get_mut(a.cl_ord_id) else {
                     // Ack for an order already filled or cancelled: nothing to change.
                     return;
                 };
                 o.venue_order_id = a.venue_order_id;
                 if matches!(o.state, OrderState::PendingNew | OrderState::Unknown) {
-                    o.state = OrderState::Working;
-                    self.order_changed(trigger, a.cl_ord_id, OrderState::Working);
+                    o.state = if o.filled.is_positive() {
+                        OrderState::PartiallyFilled
+                    } else {
+                        OrderState::Working
+                    };
+                    let state = o.state;
+                    self.order_changed(trigger, a.cl_ord_id, state);
                 }
             }
             ExecReport::Reject(r) => {
-                self.alert(trigger, AlertCode::Rejected, r.cl_ord_id.0);
-                if self.orders.get(r.cl_ord_id).is_some() {
-                    self.order_changed(trigger, r.cl_ord_id, OrderState::Rejected);
+                let Some(o) = self.orders.get(r.cl_ord_id) else {
+                    self.alert(trigger, AlertCode::Rejected, r.cl_ord_id.0);
+                    return;
+                };
+                // "Unknown order" for an order past PendingNew (a query, a restored order):
+                // the venue has no such order any more; close it rather than leak it.
+                if r.reason() == Some(RejectReason::UnknownOrder)
+                    && o.state != OrderState::PendingNew
+                {
+                    self.vanished(trigger, r.cl_ord_id);
+                    return;
                 }
+                self.alert(trigger, AlertCode::Rejected, r.cl_ord_id.0);
+                self.order_changed(trigger, r.cl_ord_id, OrderState::Rejected);
             }
             ExecReport::Fill(f) => self.on_fill(f, trigger),
             ExecReport::CancelAck(c) => {
@@ -286,29 +378,7 @@ impl Engine {
                     self.order_changed(trigger, r.cl_ord_id, state);
                 }
             }
-            ExecReport::Status(st) => {
-                let Some(o) = self.orders.get_mut(st.cl_ord_id) else {
-                    return;
-                };
-                if st.filled_qty > o.filled {
-                    // Fill debt: the venue reports more filled than the fills we received.
-                    // Positions move only on fills; the missing fills must be fetched.
-                    self.alert(trigger, AlertCode::FillAnomaly, st.cl_ord_id.0);
-                    return;
-                }
-                let state = match OrderStatus::from_code(st.status) {
-                    Some(OrderStatus::New) => OrderState::Working,
-                    Some(OrderStatus::PartiallyFilled) => OrderState::PartiallyFilled,
-                    Some(OrderStatus::Filled) => OrderState::Filled,
-                    Some(OrderStatus::Canceled | OrderStatus::Expired) => OrderState::Canceled,
-                    Some(OrderStatus::Rejected | OrderStatus::NotFound) => OrderState::Rejected,
-                    None => return,
-                };
-                if state != o.state {
-                    o.state = state;
-                    self.order_changed(trigger, st.cl_ord_id, state);
-                }
-            }
+            ExecReport::Status(st) => self.on_status(st, trigger),
             ExecReport::Unknown(u) => {
                 if let Some(o) = self.orders.get_mut(u.cl_ord_id) {
                     o.state = OrderState::Unknown;
@@ -318,12 +388,69 @@ impl Engine {
         }
     }
 
+    /// A status from a venue query: resolves unknown and restored orders, and detects fill
+    /// debt (the venue counts more filled than the fills we received). Positions move only on
+    /// fills, so an order with debt stays open until its fills arrive.
+    fn on_status(&mut self, st: &StatusReport, trigger: &Meta) {
+        let id = st.cl_ord_id;
+        self.settle(id);
+        let Some(status) = OrderStatus::from_code(st.status) else {
+            return;
+        };
+        if status == OrderStatus::NotFound {
+            self.vanished(trigger, id);
+            return;
+        }
+        let Some(o) = self.orders.get_mut(id) else {
+            return;
+        };
+        if st.venue_order_id != 0 {
+            o.venue_order_id = st.venue_order_id;
+        }
+        let target = match status {
+            OrderStatus::New => OrderState::Working,
+            OrderStatus::PartiallyFilled => OrderState::PartiallyFilled,
+            OrderStatus::Filled => OrderState::Filled,
+            OrderStatus::Canceled | OrderStatus::Expired => OrderState::Canceled,
+            OrderStatus::Rejected | OrderStatus::NotFound => OrderState::Rejected,
+        };
+        let new_debt = st.filled_qty > o.venue_filled && st.filled_qty > o.filled;
+        o.venue_filled = o.venue_filled.max(st.filled_qty);
+        let state = if o.fill_debt().is_positive() {
+            if target.is_terminal() {
+                o.venue_done = Some(target);
+            }
+            if o.filled.is_positive() || target != OrderState::Working {
+                OrderState::PartiallyFilled
+            } else {
+                OrderState::Working
+            }
+        } else {
+            target
+        };
+        // A pending cancel stays pending while the venue still reports the order working.
+        let state = if o.state == OrderState::PendingCancel && !state.is_terminal() {
+            OrderState::PendingCancel
+        } else {
+            state
+        };
+        let changed = state != o.state;
+        o.state = state;
+        if new_debt {
+            self.alert(trigger, AlertCode::FillDebt, id.0);
+        }
+        if changed || state.is_terminal() {
+            self.order_changed(trigger, id, state);
+        }
+    }
+
     fn on_fill(&mut self, f: &Fill, trigger: &Meta) {
         if !self.dedup.first_time(f.meta.venue, f.trade_id) {
             self.stats.duplicate_fills += 1;
             return;
         }
         self.stats.fills += 1;
+        self.settle(f.cl_ord_id);
         let entry = self.orders.get(f.cl_ord_id).copied();
         let Some(side) = f.side().or(entry.map(|e| e.side)) else {
             self.alert(trigger, AlertCode::FillAnomaly, f.cl_ord_id.0);
@@ -335,7 +462,10 @@ impl Engine {
             f.qty.neg()
         };
         let strategy = f.cl_ord_id.strategy();
-        let position = match self.pos_index(strategy, f.meta.instrument) {
+        let index = self.pos_index(strategy, f.meta.instrument);
+        self.ledger
+            .apply(index.map(|_| strategy), &LedgerFill::from_record(f, side));
+        let position = match index {
             Some(i) => {
                 self.positions[i] = self.positions[i].saturating_add(delta);
                 self.positions[i]
@@ -370,24 +500,138 @@ impl Engine {
             .get(e.instrument)
             .map_or(lot, |m| m.spec.default_tolerance(e.qty));
         if filled.saturating_sub(e.qty) > tolerance {
+            // Overfill: applied all the same (the position follows the venue), and flagged.
             self.alert(trigger, AlertCode::FillAnomaly, f.cl_ord_id.0);
         }
         // A remainder smaller than one lot can never trade: venues report such fills
         // (0.024098 of 0.0241) as complete.
-        let state = if e.qty.saturating_sub(filled) < lot {
+        let mut state = if e.qty.saturating_sub(filled) < lot {
             OrderState::Filled
         } else {
             OrderState::PartiallyFilled
         };
+        // The owed fills arrived: the order ends as the venue said it did.
+        if let Some(done) = e.venue_done
+            && filled >= e.venue_filled
+        {
+            state = done;
+        }
         if let Some(o) = self.orders.get_mut(f.cl_ord_id) {
             o.filled = filled;
-            if o.state != OrderState::PendingCancel || state == OrderState::Filled {
+            if o.state != OrderState::PendingCancel || state.is_terminal() {
                 o.state = state;
             }
         }
         self.dispatch(Some(strategy), trigger, |s, c| s.on_fill(c, f));
         let now_state = self.orders.get(f.cl_ord_id).map_or(state, |o| o.state);
         self.order_changed(trigger, f.cl_ord_id, now_state);
+    }
+
+    fn on_session(&mut self, ctl: &SessionCtl, trigger: &Meta) {
+        match ctl.action() {
+            Some(SessionAction::Resume) => {
+                // Everything restored open is in doubt until the venue confirms it. Strategies
+                // are not called: they cannot act on unverified orders anyway.
+                let restoring = core::mem::replace(&mut self.restoring, true);
+                let mut slot = 0;
+                while let Some(id) = self.next_order(&mut slot, |o| !o.verifying) {
+                    if let Some(o) = self.orders.get_mut(id) {
+                        o.verifying = true;
+                        o.state = OrderState::Unknown;
+                        let s = usize::from(o.strategy.0);
+                        if let Some(b) = self.books.get_mut(s) {
+                            b.verifying += 1;
+                        }
+                    }
+                    self.order_changed(trigger, id, OrderState::Unknown);
+                }
+                self.restoring = restoring;
+            }
+            Some(SessionAction::Reconciled) => {
+                // The venue reported everything it knows: what is still unverified there is
+                // unknown to it.
+                let venue = ctl.meta.venue;
+                let mut slot = 0;
+                while let Some(id) = self.next_order(&mut slot, |o| o.verifying && o.venue == venue)
+                {
+                    self.settle(id);
+                    self.vanished(trigger, id);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The next open order at or after `*slot` matching `pick` (iteration that tolerates the
+    /// table changing between steps, without collecting ids).
+    fn next_order(
+        &self,
+        slot: &mut usize,
+        pick: impl Fn(&OrderEntry) -> bool,
+    ) -> Option<ClientOrderId> {
+        let found = self
+            .orders
+            .iter_slots()
+            .find(|(i, o)| *i >= *slot && pick(o))?;
+        *slot = found.0 + 1;
+        Some(found.1.id)
+    }
+
+    /// Rebuilds state from one record of an earlier session (see [`replay::RestoreLog`]):
+    /// execution reports and session inputs are processed with strategies silent and outputs
+    /// discarded; journaled new-order and cancel commands re-open and re-mark orders and
+    /// advance each strategy's id sequence so ids are never reused.
+    pub fn restore(&mut self, rec: &Record<'_>) {
+        let restoring = core::mem::replace(&mut self.restoring, true);
+        match rec {
+            Record::Input(input @ (Input::Exec(_) | Input::Session(_))) => {
+                self.process(input);
+            }
+            Record::Input(input) => self.now = self.now.max(input.meta().event_time()),
+            Record::Output(Output::Command(OrderCommand::New(n))) => self.restore_new(n),
+            Record::Output(Output::Command(OrderCommand::Cancel(c))) => {
+                if let Some(o) = self.orders.get_mut(c.cl_ord_id)
+                    && !o.state.is_terminal()
+                    && o.state != OrderState::PendingCancel
+                {
+                    o.before_cancel = o.state;
+                    o.state = OrderState::PendingCancel;
+                }
+            }
+            _ => {}
+        }
+        self.out.clear();
+        self.restoring = restoring;
+    }
+
+    fn restore_new(&mut self, n: &NewOrder) {
+        let strategy = n.cl_ord_id.strategy();
+        let Some(book) = self.books.get_mut(usize::from(strategy.0)) else {
+            return;
+        };
+        book.next_seq = book.next_seq.max(n.cl_ord_id.seq() + 1);
+        let Some(side) = n.side() else {
+            return;
+        };
+        let entry = OrderEntry {
+            id: n.cl_ord_id,
+            strategy,
+            venue: n.meta.venue,
+            instrument: n.meta.instrument,
+            side,
+            px: n.px,
+            qty: n.qty,
+            filled: Qty::ZERO,
+            state: OrderState::PendingNew,
+            before_cancel: OrderState::PendingNew,
+            venue_order_id: 0,
+            venue_filled: Qty::ZERO,
+            venue_done: None,
+            verifying: false,
+        };
+        // A full table cannot happen with the same config; with a smaller one the order is
+        // still known to the venue and shows up in reconciliation.
+        let _ = self.orders.insert(entry);
     }
 
     fn on_operator(&mut self, cmd: &OperatorCmd, trigger: &Meta) {

@@ -36,12 +36,25 @@ pub struct OrderEntry {
     pub before_cancel: OrderState,
     /// Venue order id once acknowledged.
     pub venue_order_id: u64,
+    /// Cumulative filled quantity according to the latest venue status query; more than
+    /// `filled` means fills are owed (fill debt).
+    pub venue_filled: Qty,
+    /// A final state the venue reported while fills were still owed: the order closes in it
+    /// once the fills arrive.
+    pub venue_done: Option<OrderState>,
+    /// Restored from the journal and not yet confirmed by the venue.
+    pub verifying: bool,
 }
 
 impl OrderEntry {
     /// Quantity still open.
     pub fn leaves(&self) -> Qty {
         self.qty.saturating_sub(self.filled).max(Qty::ZERO)
+    }
+
+    /// Quantity the venue reports filled beyond the fills received.
+    pub fn fill_debt(&self) -> Qty {
+        self.venue_filled.saturating_sub(self.filled).max(Qty::ZERO)
     }
 }
 
@@ -96,6 +109,14 @@ impl OrderTable {
     /// Open orders in slot order.
     pub fn iter(&self) -> impl Iterator<Item = &OrderEntry> {
         self.slots.iter().flatten()
+    }
+
+    /// Open orders with their slot numbers, in slot order.
+    pub fn iter_slots(&self) -> impl Iterator<Item = (usize, &OrderEntry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|o| (i, o)))
     }
 
     /// Open orders in slot order, mutably.
@@ -166,6 +187,9 @@ mod tests {
             state: OrderState::PendingNew,
             before_cancel: OrderState::PendingNew,
             venue_order_id: 0,
+            venue_filled: Qty::ZERO,
+            venue_done: None,
+            verifying: false,
         }
     }
 

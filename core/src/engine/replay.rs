@@ -6,12 +6,16 @@
 //! own config text. Outputs an input caused but that were never journaled because the writer was
 //! killed before appending them are expected only at the end of a session; they are counted, not
 //! treated as a divergence.
+//!
+//! A session that resumed an earlier one (its first input is a `session-ctl` resume) ran on an
+//! engine rebuilt from every earlier session with [`RestoreLog`]; replay rebuilds it the same
+//! way before feeding that input.
 
 use std::collections::VecDeque;
 use std::fmt;
 
 use super::Engine;
-use crate::event::{Output, Record};
+use crate::event::{ExecReport, Input, OrderCommand, Output, Record, SessionAction, SessionCtl};
 use crate::journal::{JournalError, Reader};
 
 /// A difference between what the journal says and what the engine did.
@@ -89,6 +93,75 @@ impl From<JournalError> for ReplayError {
     }
 }
 
+/// What an engine needs from earlier sessions to resume where they stopped: their execution
+/// reports and session inputs (orders, fills, positions, fees, fill de-duplication) and the
+/// new-order and cancel commands they sent (open orders and id sequences). Market data is not
+/// kept: books are rebuilt from live data after a restart.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreLog {
+    items: Vec<Kept>,
+    sessions: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kept {
+    Exec(ExecReport),
+    Session(SessionCtl),
+    Command(OrderCommand),
+}
+
+impl RestoreLog {
+    /// Keeps `rec` if restoring needs it.
+    pub fn push(&mut self, rec: &Record<'_>) {
+        match rec {
+            Record::Input(Input::Exec(r)) => self.items.push(Kept::Exec(*r)),
+            Record::Input(Input::Session(c)) => self.items.push(Kept::Session(*c)),
+            Record::Output(Output::Command(
+                c @ (OrderCommand::New(_) | OrderCommand::Cancel(_)),
+            )) => self.items.push(Kept::Command(*c)),
+            Record::Session(_) => self.sessions += 1,
+            _ => {}
+        }
+    }
+
+    /// Reads a whole journal. An undecodable record ends the log there (what follows cannot be
+    /// trusted; `replay --verify` reports it).
+    pub fn read(reader: &mut Reader) -> Result<Self, ReplayError> {
+        let mut log = Self::default();
+        while let Some(rec) = reader.next()? {
+            match Record::decode(rec.kind, rec.payload) {
+                Ok(r) => log.push(&r),
+                Err(_) => break,
+            }
+        }
+        Ok(log)
+    }
+
+    /// Sessions seen.
+    pub fn sessions(&self) -> u32 {
+        self.sessions
+    }
+
+    /// True if nothing worth restoring was kept.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Rebuilds `engine` (freshly built) to the state the logged sessions ended in; returns
+    /// the number of orders left open.
+    pub fn apply(&self, engine: &mut Engine) -> usize {
+        for item in &self.items {
+            let rec = match *item {
+                Kept::Exec(r) => Record::Input(Input::Exec(r)),
+                Kept::Session(c) => Record::Input(Input::Session(c)),
+                Kept::Command(c) => Record::Output(Output::Command(c)),
+            };
+            engine.restore(&rec);
+        }
+        engine.orders().len()
+    }
+}
+
 /// Replays the journal `reader` reads.
 ///
 /// `build` turns a session's config text into an engine; `until` stops after that sequence;
@@ -102,6 +175,8 @@ pub fn replay(
     let mut report = ReplayReport::default();
     let mut engine: Option<Engine> = None;
     let mut expected: VecDeque<Output> = VecDeque::with_capacity(1024);
+    let mut log = RestoreLog::default();
+    let mut fresh = false;
     while let Some(rec) = reader.next()? {
         if until.is_some_and(|u| rec.seq > u) {
             break;
@@ -118,6 +193,20 @@ pub fn replay(
             }
         };
         match decoded {
+            Record::Input(Input::Session(c))
+                if fresh && c.action() == Some(SessionAction::Resume) =>
+            {
+                if let Some(e) = engine.as_mut() {
+                    log.apply(e);
+                }
+            }
+            _ => {}
+        }
+        if matches!(decoded, Record::Input(_)) {
+            fresh = false;
+        }
+        log.push(&decoded);
+        match decoded {
             Record::Session(_) => {
                 report.unjournaled_tail += expected.len() as u64;
                 expected.clear();
@@ -133,6 +222,7 @@ pub fn replay(
                     message,
                 })?;
                 engine = Some(e);
+                fresh = true;
                 report.sessions += 1;
             }
             Record::Input(input) => {

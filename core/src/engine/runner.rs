@@ -167,7 +167,7 @@ impl Core<'_> {
                 lat.wire_to_core.record_span(st.recv_ns, st.core_in_ns);
             }
             Input::Exec(_) => lat.report_to_core.record_span(st.recv_ns, st.core_in_ns),
-            Input::Timer(_) | Input::Operator(_) => {}
+            Input::Timer(_) | Input::Operator(_) | Input::Session(_) => {}
         }
         if let Some(j) = self.journal.as_mut() {
             let (kind, bytes) = input.encode();

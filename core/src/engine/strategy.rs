@@ -2,8 +2,11 @@
 
 use core::fmt;
 
+use rust_decimal::Decimal;
+
 use super::market::{MarketView, Markets};
 use super::orders::{OrderEntry, OrderTable};
+use crate::accounting::Account;
 use crate::event::{
     AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand, OrderState, OrderType,
     OrderUpdate, Output, Side, TimeInForce, TimerTick, Trade,
@@ -81,6 +84,8 @@ pub enum PlaceError {
     TableFull,
     /// The strategy's order id space is exhausted.
     IdsExhausted,
+    /// Orders restored from the journal are not yet confirmed by the venue.
+    Unverified,
 }
 
 impl fmt::Display for PlaceError {
@@ -92,6 +97,7 @@ impl fmt::Display for PlaceError {
             Self::Invalid => f.write_str("price/quantity off grid or below minimums"),
             Self::TableFull => f.write_str("open-order table full"),
             Self::IdsExhausted => f.write_str("order id space exhausted"),
+            Self::Unverified => f.write_str("restored orders not yet verified with the venue"),
         }
     }
 }
@@ -110,6 +116,8 @@ pub enum CancelError {
 pub(super) struct Book {
     pub(super) mode: StrategyMode,
     pub(super) next_seq: u64,
+    /// Open orders restored from the journal that the venue has not confirmed yet.
+    pub(super) verifying: u32,
 }
 
 /// The engine state a strategy can see and act on, for one callback.
@@ -120,6 +128,7 @@ pub struct Ctx<'a> {
     pub(super) markets: &'a Markets,
     pub(super) orders: &'a mut OrderTable,
     pub(super) positions: &'a [Qty],
+    pub(super) accounts: &'a [Account],
     pub(super) book: &'a mut Book,
     pub(super) out: &'a mut Vec<Output>,
 }
@@ -153,6 +162,27 @@ impl Ctx<'_> {
             .unwrap_or(Qty::ZERO)
     }
 
+    /// This strategy's account in an instrument: position, average price, realized P&L,
+    /// fees, turnover.
+    pub fn account(&self, id: InstrumentId) -> Option<&Account> {
+        self.accounts.get(id.0 as usize)
+    }
+
+    /// Average entry price of this strategy's position in an instrument (`None` when flat).
+    pub fn avg_price(&self, id: InstrumentId) -> Option<Decimal> {
+        self.account(id).and_then(Account::avg_price)
+    }
+
+    /// Realized P&L (before fees) of this strategy in an instrument, in quote currency.
+    pub fn realized_pnl(&self, id: InstrumentId) -> Decimal {
+        self.account(id).map_or(Decimal::ZERO, Account::realized)
+    }
+
+    /// Quote-currency fees this strategy paid in an instrument (negative: net rebate).
+    pub fn fees(&self, id: InstrumentId) -> Decimal {
+        self.account(id).map_or(Decimal::ZERO, Account::fees)
+    }
+
     /// This strategy's open orders.
     pub fn open_orders(&self) -> impl Iterator<Item = &OrderEntry> {
         let me = self.strategy;
@@ -174,6 +204,9 @@ impl Ctx<'_> {
             .markets
             .get(req.instrument)
             .ok_or(PlaceError::UnknownInstrument)?;
+        if self.book.verifying > 0 {
+            return Err(PlaceError::Unverified);
+        }
         match self.book.mode {
             StrategyMode::Active => {}
             StrategyMode::ReduceOnly => {
@@ -215,6 +248,9 @@ impl Ctx<'_> {
             state: OrderState::PendingNew,
             before_cancel: OrderState::PendingNew,
             venue_order_id: 0,
+            venue_filled: Qty::ZERO,
+            venue_done: None,
+            verifying: false,
         };
         if !self.orders.insert(entry) {
             return Err(PlaceError::TableFull);

@@ -17,12 +17,12 @@ use crate::ids::InstrumentId;
 pub use meta::{Meta, Stamps};
 pub use records::{
     Ack, Alert, AmendOrder, BookDelta, CancelAck, CancelAll, CancelOrder, FeedStatus, Fill,
-    NewOrder, OperatorCmd, OrderUpdate, PositionUpdate, Reject, SessionStart, StatusReport,
-    TimerTick, TopOfBook, Trade, Unknown,
+    NewOrder, OperatorCmd, OrderUpdate, PositionUpdate, Reject, SessionCtl, SessionStart,
+    StatusReport, TimerTick, TopOfBook, Trade, Unknown,
 };
 pub use types::{
     AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
-    RejectReason, Side, TimeInForce, UnknownCause,
+    RejectReason, SessionAction, Side, TimeInForce, UnknownCause,
 };
 
 /// Market data, feed thread → core.
@@ -81,6 +81,8 @@ pub enum Input {
     Timer(TimerTick),
     /// Operator command.
     Operator(OperatorCmd),
+    /// Session lifecycle (restart, reconciliation).
+    Session(SessionCtl),
 }
 
 /// Everything the core produces.
@@ -162,6 +164,8 @@ kinds!(
     Timer = 20 => "timer",
     /// [`OperatorCmd`] (input).
     Operator = 21 => "operator",
+    /// [`SessionCtl`] (input).
+    SessionCtl = 22 => "session-ctl",
     /// [`NewOrder`] (output).
     NewOrder = 40 => "new-order",
     /// [`CancelOrder`] (output).
@@ -278,6 +282,7 @@ impl Input {
             Self::Exec(e) => e.meta(),
             Self::Timer(t) => &t.meta,
             Self::Operator(o) => &o.meta,
+            Self::Session(c) => &c.meta,
         }
     }
 
@@ -288,6 +293,7 @@ impl Input {
             Self::Exec(e) => e.meta_mut(),
             Self::Timer(t) => &mut t.meta,
             Self::Operator(o) => &mut o.meta,
+            Self::Session(c) => &mut c.meta,
         }
     }
 
@@ -307,6 +313,7 @@ impl Input {
             Self::Exec(ExecReport::Unknown(r)) => (Kind::Unknown, bytes_of(r)),
             Self::Timer(r) => (Kind::Timer, bytes_of(r)),
             Self::Operator(r) => (Kind::Operator, bytes_of(r)),
+            Self::Session(r) => (Kind::SessionCtl, bytes_of(r)),
         }
     }
 }
@@ -409,6 +416,7 @@ impl<'a> Record<'a> {
             Kind::Unknown => Record::Input(Input::Exec(E::Unknown(pod(k, p)?))),
             Kind::Timer => Record::Input(Input::Timer(pod(k, p)?)),
             Kind::Operator => Record::Input(Input::Operator(pod(k, p)?)),
+            Kind::SessionCtl => Record::Input(Input::Session(pod(k, p)?)),
             Kind::NewOrder => Record::Output(Output::Command(C::New(pod(k, p)?))),
             Kind::Cancel => Record::Output(Output::Command(C::Cancel(pod(k, p)?))),
             Kind::Amend => Record::Output(Output::Command(C::Amend(pod(k, p)?))),
@@ -453,6 +461,7 @@ impl serde::Serialize for Record<'_> {
             Record::Input(Input::Exec(E::Unknown(r))) => r.serialize(s),
             Record::Input(Input::Timer(r)) => r.serialize(s),
             Record::Input(Input::Operator(r)) => r.serialize(s),
+            Record::Input(Input::Session(r)) => r.serialize(s),
             Record::Output(Output::Command(C::New(r))) => r.serialize(s),
             Record::Output(Output::Command(C::Cancel(r))) => r.serialize(s),
             Record::Output(Output::Command(C::Amend(r))) => r.serialize(s),

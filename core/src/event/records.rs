@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::meta::Meta;
 use super::types::{
     AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
-    RejectReason, Side, TimeInForce, UnknownCause,
+    RejectReason, SessionAction, Side, TimeInForce, UnknownCause,
 };
 use crate::ids::{ClientOrderId, StrategyId};
 use crate::num::{Px, Qty};
@@ -33,6 +33,7 @@ ser_code!(ser_unknown, UnknownCause);
 ser_code!(ser_action, OperatorAction);
 ser_code!(ser_state, OrderState);
 ser_code!(ser_alert, AlertCode);
+ser_code!(ser_session_action, SessionAction);
 
 /// Best bid and offer.
 #[repr(C)]
@@ -520,6 +521,38 @@ impl OperatorCmd {
     }
 }
 
+/// A session lifecycle input ([`SessionAction`]), journaled so replay reproduces restarts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
+pub struct SessionCtl {
+    /// Header (`venue` is the venue a `Reconciled` is about).
+    pub meta: Meta,
+    /// [`SessionAction`] code.
+    #[serde(serialize_with = "ser_session_action")]
+    pub action: u8,
+    #[serde(skip)]
+    _pad: [u8; 7],
+    /// Action detail (for `Resume`: the number of orders restored open).
+    pub arg: u64,
+}
+
+impl SessionCtl {
+    /// A lifecycle input.
+    pub fn new(meta: Meta, action: SessionAction, arg: u64) -> Self {
+        Self {
+            meta,
+            action: action.code(),
+            _pad: [0; 7],
+            arg,
+        }
+    }
+
+    /// The action, if the code is valid.
+    pub fn action(&self) -> Option<SessionAction> {
+        SessionAction::from_code(self.action)
+    }
+}
+
 /// Output: an order's engine-side state changed.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
@@ -665,6 +698,7 @@ assert_sizes!(
     Unknown => 80,
     TimerTick => 72,
     OperatorCmd => 72,
+    SessionCtl => 80,
     OrderUpdate => 96,
     PositionUpdate => 88,
     Alert => 80,

@@ -202,6 +202,17 @@ code_enum!(
 );
 
 code_enum!(
+    /// Session lifecycle inputs (restart from a journal, reconciliation).
+    SessionAction {
+        /// The engine was rebuilt from the journal: every open order must be verified.
+        Resume = 1 => "resume",
+        /// Every order the venue in the header knows has been reported: orders still
+        /// unverified there are unknown to it.
+        Reconciled = 2 => "reconciled",
+    }
+);
+
+code_enum!(
     /// Operator commands (control socket, CLI).
     OperatorAction {
         /// Stop opening new orders; keep managing open ones.
@@ -261,5 +272,11 @@ code_enum!(
         DataAnomaly = 4 => "data-anomaly",
         /// The order table is full; a strategy's order was refused.
         OrderTableFull = 5 => "order-table-full",
+        /// A venue status reports more filled than the fills received: fills are missing
+        /// (arg: the order id). Cleared when the fills arrive.
+        FillDebt = 6 => "fill-debt",
+        /// The venue does not know an order the engine thought open; it was closed
+        /// (arg: the order id).
+        OrderVanished = 7 => "order-vanished",
     }
 );
