@@ -1,17 +1,17 @@
 //! Per-strategy performance tracking on the core ledger's accounts, and the end-of-run table.
 //!
-//! Each strategy owns a [`Tracker`]: it books the strategy's own fills into
-//! [`tickwire_core::accounting::Account`]s (one per instrument it trades, so P&L, fees and
-//! trade counts come from the ledger's average-cost accounting, exactly), remembers the
-//! decision price of every order it placed (for slippage), and samples net P&L at marks to
-//! find the drawdown and the per-interval returns behind the Sharpe ratio.
+//! Each strategy owns a [`Tracker`]: it reads the strategy's ledger accounts from the engine
+//! ([`Ctx::account`]: P&L, fees and trade counts from the core's average-cost accounting,
+//! exactly) and keeps a copy of each as of its last fill, remembers the decision price of every
+//! order it placed (for slippage), and samples net P&L at marks to find the drawdown and the
+//! per-interval returns behind the Sharpe ratio.
 //!
 //! Nothing here allocates after construction: the order table is a fixed-capacity list.
 
 use core::fmt::Write as _;
 
 use rust_decimal::Decimal;
-use tickwire_core::accounting::{Account, LedgerFill};
+use tickwire_core::accounting::Account;
 use tickwire_core::engine::Ctx;
 use tickwire_core::event::{Fill, OrderUpdate};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
@@ -158,11 +158,15 @@ impl Tracker {
         else {
             return;
         };
-        let before = book.account.realized() - book.account.fees();
-        let closing = book.account.position().raw().signum() == -side.sign();
-        book.account.apply(&LedgerFill::from_record(fill, side));
-        if closing {
-            let gained = book.account.realized() - book.account.fees() - before;
+        // The engine booked the fill in the ledger before this callback; the copy kept here
+        // is the account as it was before it.
+        let Some(after) = ctx.account(fill.meta.instrument).copied() else {
+            return;
+        };
+        let before = book.account;
+        book.account = after;
+        if before.position().raw().signum() == -side.sign() {
+            let gained = (after.realized() - after.fees()) - (before.realized() - before.fees());
             if gained > Decimal::ZERO {
                 self.wins += 1;
             } else if gained < Decimal::ZERO {
