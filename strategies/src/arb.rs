@@ -17,7 +17,7 @@
 //! A residue smaller than one lot (a venue's rounded fill) cannot be traded and is ignored.
 
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, MarketView, OrderRequest, Strategy};
+use tickwire_core::engine::{Ctx, MarketView, OrderRequest, Strategy, StrategyMode};
 use tickwire_core::event::{Fill, OrderType, OrderUpdate, Side, TimeInForce, TimerTick};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
 use tickwire_core::metrics::StrategyMetrics;
@@ -91,8 +91,9 @@ fn room(limit: Qty, exposure: i64, side: Side) -> i64 {
     (limit.raw() - side.sign() * exposure).max(0)
 }
 
-/// The best arbitrage on the current books, sized by `cap_buy(instrument)` /
-/// `cap_sell(instrument)` (inventory room); `None` if nothing clears the threshold.
+/// The best arbitrage on the current books, sized by `room_buy(instrument)` /
+/// `room_sell(instrument)` (raw quantity the inventory limits still allow); `None` if nothing
+/// clears the threshold.
 pub fn find(
     cfg: &ArbConfig,
     a: &MarketView,
@@ -349,7 +350,8 @@ impl Arb {
         let (Some(a), Some(b)) = (ctx.market(self.cfg.a), ctx.market(self.cfg.b)) else {
             return;
         };
-        if !a.is_healthy() || !b.is_healthy() {
+        // Both legs or neither: a mode that would refuse one of them must not fire at all.
+        if !a.is_healthy() || !b.is_healthy() || ctx.mode() != StrategyMode::Active {
             return;
         }
         let limit = self.cfg.max_position;
