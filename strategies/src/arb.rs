@@ -355,12 +355,14 @@ impl Arb {
             return;
         }
         let limit = self.cfg.max_position;
+        // Idle means none of this strategy's orders is open, so the exposure is the position
+        // (no scan of the order table on every book update).
         let opp = find(
             &self.cfg,
             a,
             b,
-            |i| room(limit, common::exposure(ctx, i), Side::Buy),
-            |i| room(limit, common::exposure(ctx, i), Side::Sell),
+            |i| room(limit, ctx.position(i).raw(), Side::Buy),
+            |i| room(limit, ctx.position(i).raw(), Side::Sell),
         );
         let Some(opp) = opp else { return };
         let buy = self.place(ctx, opp.buy, Side::Buy, opp.buy_px, opp.qty, opp.buy_ref);

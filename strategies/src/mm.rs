@@ -348,18 +348,13 @@ impl MarketMaker {
         // Post-only: stay one tick inside the opposite touch.
         bid = bid.min(Px::from_raw(best_ask.raw() - spec.tick.raw()));
         ask = ask.max(Px::from_raw(best_bid.raw() + spec.tick.raw()));
-        // Size against the limit, counting the other open orders but not this side's own
-        // quote (which is being kept or replaced).
+        // Size against the limit. The strategy has at most one order per side (a quote is
+        // replaced only after its cancel is confirmed), and this side's own quote is the one
+        // being kept or replaced, so the position alone is the exposure that matters.
         let pos = ctx.position(inst).raw();
-        let pending = |side: Side, mine: Option<ClientOrderId>| -> i64 {
-            ctx.open_orders()
-                .filter(|o| o.instrument == inst && o.side == side && Some(o.id) != mine)
-                .map(|o| o.leaves().raw())
-                .sum()
-        };
         let limit = self.cfg.max_position.raw();
-        let bid_room = limit - pos - pending(Side::Buy, self.bid);
-        let ask_room = limit + pos - pending(Side::Sell, self.ask);
+        let bid_room = limit - pos;
+        let ask_room = limit + pos;
         let quote = |px: Px, room: i64| {
             let qty = common::lots_down(Qty::from_raw(room.min(self.cfg.order_qty.raw())), spec);
             (px.is_positive() && qty.is_positive() && spec.meets_minimums(px, qty))

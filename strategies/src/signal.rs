@@ -331,7 +331,11 @@ impl<S: Signal> BarStrategy<S> {
         if !view.is_healthy() {
             return;
         }
-        let diff = self.target() - common::exposure(ctx, inst);
+        // No order of this strategy is open (checked above): the exposure is the position.
+        let diff = self.target() - ctx.position(inst).raw();
+        if diff == 0 {
+            return;
+        }
         let side = if diff > 0 { Side::Buy } else { Side::Sell };
         let qty = common::lots_down(Qty::from_raw(diff.abs()), &view.spec);
         let touch = match side {
