@@ -5,7 +5,8 @@
 //! threshold (all in basis points of the buy price, checked exactly in integers), it buys the
 //! ask and sells the bid with two IOC orders, sized to the visible levels that still clear the
 //! threshold, the per-venue inventory limits, the maximum order size and the maximum unhedged
-//! size. One arbitrage is in flight at a time.
+//! size. One arbitrage is in flight at a time, and only on healthy books updated within
+//! `max_book_age_ms` of engine time.
 //!
 //! If the legs fill unevenly, the difference is an *unhedged* position (the sum of both venue
 //! positions, which a completed arbitrage keeps at zero). It is hedged at once on the venue of
@@ -57,6 +58,8 @@ pub struct ArbConfig {
     pub slippage: Bps,
     /// Book levels walked per side when sizing.
     pub max_levels: usize,
+    /// Oldest a book may be (engine time since its last update) for an arbitrage to fire, ns.
+    pub max_book_age_ns: u64,
 }
 
 /// An executable arbitrage: buy on one venue, sell on the other.
@@ -283,6 +286,7 @@ impl Arb {
         let hedge_retries = s.int_or("hedge_retries", 0, 100, 3) as u32;
         let flatten_retries = s.int_or("flatten_retries", 1, 100, 3) as u32;
         let max_levels = s.int_or("max_levels", 1, 1_000, 5) as usize;
+        let max_book_age_ms = s.int_or("max_book_age_ms", 1, 3_600_000, 1_000) as u64;
         if let (Some(a), Some(b)) = (&a, &b)
             && a.id == b.id
         {
@@ -304,6 +308,7 @@ impl Arb {
             flatten_retries,
             slippage,
             max_levels,
+            max_book_age_ns: max_book_age_ms * 1_000_000,
         }))
     }
 
@@ -351,7 +356,11 @@ impl Arb {
             return;
         };
         // Both legs or neither: a mode that would refuse one of them must not fire at all.
-        if !a.is_healthy() || !b.is_healthy() || ctx.mode() != StrategyMode::Active {
+        // A quiet venue's book may be long gone from the market: too old, no arbitrage.
+        let fresh = |v: &MarketView| {
+            v.is_healthy() && ctx.now().saturating_sub(v.last_update_ns) <= self.cfg.max_book_age_ns
+        };
+        if !fresh(a) || !fresh(b) || ctx.mode() != StrategyMode::Active {
             return;
         }
         let limit = self.cfg.max_position;

@@ -90,6 +90,28 @@ fn fires_only_when_the_edge_exceeds_fees_plus_threshold() {
 }
 
 #[test]
+fn never_fires_on_an_old_or_unhealthy_book() {
+    let (mut e, s) = arb_engine("0", "0", "0", "max_book_age_ms = 100");
+    e.process(&top(&s[0], MS, "99", "1", "100", "1"));
+    // B shows a big edge, but A's book is 150 ms old.
+    assert!(news(e.process(&top(&s[1], 151 * MS, "110", "1", "111", "1"))).is_empty());
+    // A refreshed (same prices): fires.
+    assert_eq!(
+        news(e.process(&top(&s[0], 152 * MS, "99", "1", "100", "1"))).len(),
+        2
+    );
+
+    let (mut e, s) = arb_engine("0", "0", "0", "");
+    e.process(&top(&s[0], MS, "99", "1", "100", "1"));
+    e.process(&status(
+        &s[0],
+        2 * MS,
+        tickwire_core::event::FeedState::Stale,
+    ));
+    assert!(news(e.process(&top(&s[1], 3 * MS, "110", "1", "111", "1"))).is_empty());
+}
+
+#[test]
 fn sized_to_the_levels_that_clear_and_to_the_limits() {
     let (mut e, s) = arb_engine("8", "10", "2", r#"max_unhedged_qty = "0.4""#);
     for input in depth(
