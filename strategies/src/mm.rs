@@ -373,6 +373,11 @@ impl MarketMaker {
                 self.set_slot(side, None);
                 return self.work_side(ctx, side, want);
             };
+            if o.state.is_terminal() {
+                // Filled (its last fill is being reported) or done: the side is free.
+                self.set_slot(side, None);
+                return self.work_side(ctx, side, want);
+            }
             if o.state == OrderState::PendingCancel || o.state == OrderState::PendingNew {
                 return;
             }
@@ -472,6 +477,9 @@ impl Strategy for MarketMaker {
 
     fn on_fill(&mut self, ctx: &mut Ctx<'_>, fill: &Fill) {
         self.metrics.on_fill(ctx, fill);
+        // The inventory changed, so the reservation price did: requote now, partial fills
+        // included.
+        self.step(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_>, _tick: &TimerTick) {

@@ -111,6 +111,34 @@ fn quotes_follow_the_model_and_long_inventory_lowers_both() {
 }
 
 #[test]
+fn a_partial_fill_requotes_at_once() {
+    let (mut e, s) = mm("");
+    let (bid, ask) = quoted(&mut e, &s);
+    // Half the bid fills: q = 0.5, r = 99.75 → 99.40 / 100.10: both quotes must move.
+    let half = Input::Exec(ExecReport::Fill(Fill::new(
+        meta(&s, 3 * MS),
+        bid.cl_ord_id,
+        1,
+        1,
+        Side::Buy,
+        bid.px,
+        qty("0.5"),
+        px("0"),
+        Liquidity::Maker,
+    )));
+    let out = e.process(&half).to_vec();
+    let mut c = cancels(&out);
+    c.sort();
+    let mut want = vec![bid.cl_ord_id, ask.cl_ord_id];
+    want.sort();
+    assert_eq!(c, want, "{out:?}");
+    let out = e.process(&cancel_ack(&s, 4 * MS, bid.cl_ord_id)).to_vec();
+    let (new_bid, _) = quotes(&out);
+    let new_bid = new_bid.expect("bid replaced");
+    assert_eq!((new_bid.px, new_bid.qty), (px("99.4"), qty("1")));
+}
+
+#[test]
 fn unchanged_quotes_keep_their_place_and_moves_respect_requote_ticks() {
     let (mut e, s) = mm("");
     let (bid, ask) = quoted(&mut e, &s);
