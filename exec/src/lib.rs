@@ -7,6 +7,7 @@
 //! API credentials in `credentials`.
 
 pub mod credentials;
+pub mod paper;
 pub mod reconcile;
 pub mod sim_exchange;
 pub mod sim_thread;

@@ -1,18 +1,23 @@
 //! An in-process simulated exchange that answers order commands against the market it is fed.
 //!
-//! It lets the engine trade with no venue (synthetic runs, tests). Matching is deliberately
-//! simple and documented: an incoming order takes the visible opposite levels up to its limit
-//! price (taker, no market impact: the liquidity is the feed's, not consumed); what is left of a
-//! GTC order rests and fills as maker, at its own price, once the opposite touch reaches it.
-//! Post-only orders that would take are rejected. Fees are charged per fill on notional.
+//! It lets the engine trade with no venue (synthetic runs, tests) and, fed a venue's market
+//! data, is the paper-trading exchange. Matching is deliberately simple and documented in
+//! [`crate::paper`]: an incoming order takes the visible opposite levels up to its limit price
+//! (taker, no market impact: the liquidity is the feed's, not consumed); what is left of a GTC
+//! order rests behind the visible queue at its price and fills as maker, at its own price, as
+//! public trades consume that queue or the market moves through it. Post-only orders that would
+//! take are rejected. Fees are charged per fill on notional.
 
 use tickwire_core::engine::Markets;
+use tickwire_core::event::Trade;
 use tickwire_core::event::{
     Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, Meta, NewOrder, OrderCommand,
     OrderType, Reject, RejectReason, Side, TimeInForce,
 };
 use tickwire_core::ids::ClientOrderId;
 use tickwire_core::num::{InstrumentSpec, Notional, Px, Qty};
+
+use crate::paper::QueuePosition;
 
 /// Fee rates in parts per billion of notional (1 bp = 100_000 ppb; negative is a rebate).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,6 +46,7 @@ struct Resting {
     order: NewOrder,
     venue_order_id: u64,
     leaves: Qty,
+    queue: QueuePosition,
 }
 
 /// The simulated exchange.
@@ -64,39 +70,104 @@ impl SimExchange {
         }
     }
 
+    /// Starts venue order and trade ids at `base` + 1. A venue's trade ids never repeat; an
+    /// exchange started again in a later session of the same journal must not repeat the ids
+    /// of an earlier one either, or the engine would take its fills for duplicates.
+    pub fn start_ids_at(&mut self, base: u64) {
+        self.next_order_id = base + 1;
+        self.next_trade_id = base + 1;
+    }
+
     /// Number of resting orders.
     pub fn resting(&self) -> usize {
         self.resting.len()
     }
 
-    /// Feeds market data; resting orders the market now reaches fill as maker.
+    /// Queue position of a resting order (None if it is not resting).
+    pub fn queue_ahead(&self, id: ClientOrderId) -> Option<Qty> {
+        self.resting
+            .iter()
+            .find(|r| r.order.cl_ord_id == id)
+            .map(|r| r.queue.ahead)
+    }
+
+    /// Feeds market data; resting orders that trades or the book now reach fill as maker.
     pub fn on_market(&mut self, ev: &MarketEvent, now: u64, out: &mut impl FnMut(ExecReport)) {
         self.markets.apply(ev, now);
+        if let MarketEvent::Trade(t) = ev {
+            self.on_trade(t, now, out);
+            return;
+        }
         let id = ev.meta().instrument;
-        let Some(view) = self.markets.get(id) else {
+        let Self {
+            markets,
+            resting,
+            fees,
+            next_trade_id,
+            ..
+        } = self;
+        let Some(view) = markets.get(id) else {
             return;
         };
         // Mid-batch the book is half-updated: wait for the batch to end before matching.
         if !view.is_healthy() {
             return;
         }
-        let (bid, ask) = (view.best_bid(), view.best_ask());
+        // Time priority: resting orders are kept in arrival order.
         let mut i = 0;
-        while i < self.resting.len() {
-            let r = self.resting[i];
+        while i < resting.len() {
+            let r = &mut resting[i];
             let reached = r.order.meta.instrument == id
-                && match r.order.side() {
-                    Some(Side::Buy) => ask.is_some_and(|a| a <= r.order.px),
-                    Some(Side::Sell) => bid.is_some_and(|b| b >= r.order.px),
-                    None => false,
-                };
+                && r.order
+                    .side()
+                    .is_some_and(|side| r.queue.on_book(view, side, r.order.px));
             if reached {
-                self.resting.swap_remove(i);
+                let r = resting.remove(i);
                 let (px, qty) = (r.order.px, r.leaves);
-                out(self.fill(&r.order, r.venue_order_id, px, qty, Liquidity::Maker, now));
+                let f = FillSpec {
+                    venue_order_id: r.venue_order_id,
+                    px,
+                    qty,
+                    liquidity: Liquidity::Maker,
+                };
+                out(make_fill(fees, next_trade_id, &r.order, f, now));
             } else {
                 i += 1;
             }
+        }
+    }
+
+    /// A public trade consumes the queues at its price on the side it hit, in time priority.
+    fn on_trade(&mut self, t: &Trade, now: u64, out: &mut impl FnMut(ExecReport)) {
+        let Some(hit) = Side::from_code(t.aggressor).map(Side::opposite) else {
+            return;
+        };
+        let mut used = Qty::ZERO;
+        let mut i = 0;
+        while i < self.resting.len() {
+            let r = &mut self.resting[i];
+            if r.order.meta.instrument != t.meta.instrument || r.order.side() != Some(hit) {
+                i += 1;
+                continue;
+            }
+            let qty = r
+                .queue
+                .on_trade(hit, r.order.px, r.leaves, t.px, t.qty, used);
+            if !qty.is_positive() {
+                i += 1;
+                continue;
+            }
+            if t.px == r.order.px {
+                used = used.saturating_add(qty);
+            }
+            r.leaves = r.leaves.saturating_sub(qty);
+            let (order, venue_order_id, done) = (r.order, r.venue_order_id, r.leaves.is_zero());
+            if done {
+                self.resting.remove(i);
+            } else {
+                i += 1;
+            }
+            out(self.fill(&order, venue_order_id, order.px, qty, Liquidity::Maker, now));
         }
     }
 
@@ -109,21 +180,13 @@ impl SimExchange {
         liquidity: Liquidity,
         now: u64,
     ) -> ExecReport {
-        let trade_id = self.next_trade_id;
-        self.next_trade_id += 1;
-        let fee = self.fees.fee(px, qty, liquidity);
-        let side = order.side().unwrap_or(Side::Buy);
-        ExecReport::Fill(Fill::new(
-            report_meta(&order.meta, now),
-            order.cl_ord_id,
+        let f = FillSpec {
             venue_order_id,
-            trade_id,
-            side,
             px,
             qty,
-            fee,
             liquidity,
-        ))
+        };
+        make_fill(&self.fees, &mut self.next_trade_id, order, f, now)
     }
 
     /// Handles one command; the reports it causes go to `out`, in venue order.
@@ -179,7 +242,7 @@ impl SimExchange {
                     let strat_ok = c.strategy == tickwire_core::event::CancelAll::EVERY_STRATEGY
                         || o.cl_ord_id.strategy() == c.strategy;
                     if venue_ok && inst_ok && strat_ok {
-                        self.resting.swap_remove(i);
+                        self.resting.remove(i);
                         out(ExecReport::CancelAck(CancelAck {
                             meta: report_meta(&o.meta, now),
                             cl_ord_id: o.cl_ord_id,
@@ -194,7 +257,7 @@ impl SimExchange {
 
     fn take_resting(&mut self, id: ClientOrderId) -> Option<Resting> {
         let i = self.resting.iter().position(|r| r.order.cl_ord_id == id)?;
-        Some(self.resting.swap_remove(i))
+        Some(self.resting.remove(i))
     }
 
     fn on_new(&mut self, o: &NewOrder, now: u64, out: &mut impl FnMut(ExecReport)) {
@@ -293,10 +356,15 @@ impl SimExchange {
         }
         let rests = tif == TimeInForce::Gtc || tif == TimeInForce::PostOnly;
         if rests && self.resting.len() < self.resting.capacity() {
+            let queue = match self.markets.get(o.meta.instrument) {
+                Some(view) => QueuePosition::join(view, side, o.px),
+                None => QueuePosition::default(),
+            };
             self.resting.push(Resting {
                 order: *o,
                 venue_order_id,
                 leaves,
+                queue,
             });
             return;
         }
@@ -306,6 +374,39 @@ impl SimExchange {
             cl_ord_id: o.cl_ord_id,
         }));
     }
+}
+
+/// One execution to report.
+struct FillSpec {
+    venue_order_id: u64,
+    px: Px,
+    qty: Qty,
+    liquidity: Liquidity,
+}
+
+/// A fill report with the next trade id and its fee.
+fn make_fill(
+    fees: &FeeSchedule,
+    next_trade_id: &mut u64,
+    order: &NewOrder,
+    f: FillSpec,
+    now: u64,
+) -> ExecReport {
+    let trade_id = *next_trade_id;
+    *next_trade_id += 1;
+    let fee = fees.fee(f.px, f.qty, f.liquidity);
+    let side = order.side().unwrap_or(Side::Buy);
+    ExecReport::Fill(Fill::new(
+        report_meta(&order.meta, now),
+        order.cl_ord_id,
+        f.venue_order_id,
+        trade_id,
+        side,
+        f.px,
+        f.qty,
+        fee,
+        f.liquidity,
+    ))
 }
 
 /// A report's header: the order's venue and instrument and latency stamps, received `now`.

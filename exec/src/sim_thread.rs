@@ -1,5 +1,5 @@
-//! The exec thread for synthetic runs: feeds the [`SimExchange`] market data and order
-//! commands and sends its reports back to the core.
+//! The exec thread for synthetic runs and paper trading: feeds the [`SimExchange`] market data
+//! and order commands and sends its reports back to the core.
 //!
 //! Market data is always drained before a command is handled, so the exchange has seen at least
 //! the market the core decided on (the feed pushes to this thread's ring before the core's).
@@ -18,8 +18,9 @@ use crate::sim_exchange::SimExchange;
 pub struct SimExecIo {
     /// Order commands from the core.
     pub commands: Consumer<OrderCommand>,
-    /// Market data from the feed (the exchange's view of the market).
-    pub market: Consumer<MarketEvent>,
+    /// Market data, one ring per feed that serves a simulated or paper venue (the exchange's
+    /// view of the market).
+    pub market: Vec<Consumer<MarketEvent>>,
     /// Execution reports to the core.
     pub reports: Producer<ExecReport>,
     /// How to wait when idle.
@@ -52,9 +53,11 @@ pub fn run_sim_exec(exchange: &mut SimExchange, io: SimExecIo) -> SimExecSummary
     let mut summary = SimExecSummary::default();
     loop {
         let mut worked = flush(&mut pending, &mut reports, &mut summary);
-        while let Some(ev) = market.try_pop() {
-            exchange.on_market(&ev, clock(), &mut |r| pending.push_back(r));
-            worked = true;
+        for ring in &mut market {
+            while let Some(ev) = ring.try_pop() {
+                exchange.on_market(&ev, clock(), &mut |r| pending.push_back(r));
+                worked = true;
+            }
         }
         // Every queued command, each against the market as it stands now.
         while let Some(cmd) = commands.try_pop() {

@@ -4,6 +4,7 @@ mod clock;
 mod config;
 mod journal_cmd;
 mod replay_cmd;
+mod resume;
 mod run;
 mod sim_cmd;
 mod venue_config;

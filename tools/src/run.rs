@@ -155,13 +155,26 @@ pub fn run(
             "nothing bounds this run: give --events, --duration or synthetic.events",
         ));
     }
-    let journal = journal_dir.map(|d| open_journal(d, &cfg)).transpose()?;
+    // Restarting on an existing journal: read what earlier sessions left before this session
+    // appends its own header.
+    let restore = journal_dir
+        .filter(|d| d.is_dir())
+        .map(crate::resume::read_log)
+        .transpose()?
+        .flatten()
+        .filter(|log| log.sessions() > 0);
+    let mut journal = journal_dir.map(|d| open_journal(d, &cfg)).transpose()?;
+    let mut engine = cfg.build_engine();
+    let reconcile = match (&restore, journal.as_mut()) {
+        (Some(log), Some(w)) => crate::resume::resume(&mut engine, log, w, &cfg)?,
+        _ => Vec::new(),
+    };
     let signals = install_signal_flag()?;
 
     let cap = cfg.engine.ring_capacity;
     let (cmd_tx, cmd_rx) = channel(cap);
     let (rep_tx, rep_rx) = channel(cap);
-    let (ctl_tx, ctl_rx) = channel::<Input>(1024);
+    let (mut ctl_tx, ctl_rx) = channel::<Input>(1024);
     let (feed_exch_tx, feed_exch_rx) = channel(cap);
 
     let wait = cfg.engine.wait;
@@ -206,10 +219,14 @@ pub fn run(
         cfg.exchange.fees,
         cfg.exchange.max_resting,
     );
+    if let Some(log) = &restore {
+        // Ids unique per session of this journal (2^40 per session).
+        exchange.start_ids_at(u64::from(log.sessions()) << 40);
+    }
     let exec_h = spawn(Role::Exec, &plan, move |ctx| {
         let io = SimExecIo {
             commands: cmd_rx,
-            market: feed_exch_rx,
+            market: vec![feed_exch_rx],
             reports: rep_tx,
             backoff: ctx.backoff(),
             clock: mono_ns,
@@ -218,7 +235,11 @@ pub fn run(
     })
     .map_err(spawn_err)?;
 
-    let mut engine = cfg.build_engine();
+    // The in-process exchange starts empty: it knows none of the restored orders, so the
+    // reconciliation for its venues is complete at once.
+    for input in reconcile {
+        let _ = ctl_tx.try_push(input);
+    }
     let core_stop = stop.clone();
     let core_h = spawn(Role::Core, &plan, move |ctx| {
         let io = CoreIo {
@@ -372,6 +393,15 @@ fn print_summary(
                 println!("position: {name} {} {pos}", spec.symbol);
             }
         }
+        let sid = tickwire_core::ids::StrategyId(sid as u16);
+        let pnl = engine.strategy_pnl(sid);
+        println!(
+            "pnl: {name} realized {} unrealized {} fees {} net {}",
+            pnl.realized.round_dp(6),
+            pnl.unrealized.round_dp(6),
+            pnl.fees.round_dp(6),
+            pnl.net().round_dp(6)
+        );
     }
     println!("open orders at exit: {}", engine.orders().len());
     println!("latency, from the records' monotonic stamps:");
