@@ -5,6 +5,7 @@
 //! notion of time is the event time carried by the record it is processing.
 
 pub mod accounting;
+pub mod bars;
 pub mod book;
 pub mod config;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod event;
 pub mod ids;
 pub mod journal;
 pub mod latency;
+pub mod metrics;
 pub mod num;
 pub mod ring;
 pub mod risk;

@@ -9,6 +9,8 @@ use tickwire_core::event::{OrderType, OrderUpdate, Side, TimeInForce};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
 use tickwire_core::num::{InstrumentSpec, Qty};
 
+use crate::common::exposure;
+
 /// Probe parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeConfig {
@@ -153,17 +155,6 @@ impl Probe {
         };
         self.reducing = ctx.place(req).ok();
     }
-}
-
-/// Position plus what open orders would add if they all filled: quoting against this, not the
-/// bare position, keeps in-flight orders from overshooting the limit.
-fn exposure(ctx: &Ctx<'_>, inst: InstrumentId) -> i64 {
-    let pending: i64 = ctx
-        .open_orders()
-        .filter(|o| o.instrument == inst)
-        .map(|o| o.side.sign() * o.leaves().raw())
-        .sum();
-    ctx.position(inst).raw() + pending
 }
 
 impl Strategy for Probe {

@@ -250,6 +250,13 @@ impl Engine {
         self.strategies.iter().map(|s| s.name())
     }
 
+    /// Each strategy's name and reported performance, by id.
+    pub fn strategy_metrics(
+        &self,
+    ) -> impl Iterator<Item = (&str, Option<crate::metrics::StrategyMetrics>)> {
+        self.strategies.iter().map(|s| (s.name(), s.metrics()))
+    }
+
     /// Position of a strategy in an instrument.
     pub fn position(&self, strategy: StrategyId, instrument: InstrumentId) -> Qty {
         self.pos_index(strategy, instrument)

@@ -12,6 +12,7 @@ use crate::event::{
     OrderUpdate, Output, RiskLevel, RiskReason, Side, TimeInForce, TimerTick, Trade,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
+use crate::metrics::StrategyMetrics;
 use crate::num::{Px, Qty};
 use crate::risk::{LegId, Refusal, Risk};
 
@@ -33,6 +34,10 @@ pub trait Strategy: Send {
     fn on_timer(&mut self, _ctx: &mut Ctx<'_>, _tick: &TimerTick) {}
     /// Feed health changed.
     fn on_feed_status(&mut self, _ctx: &mut Ctx<'_>, _status: &FeedStatus) {}
+    /// Performance so far, for end-of-run tables and `ctl status` (`None`: not tracked).
+    fn metrics(&self) -> Option<StrategyMetrics> {
+        None
+    }
 }
 
 /// Operating mode of a strategy, set by operator commands and engine shutdown.
