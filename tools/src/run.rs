@@ -223,7 +223,7 @@ pub fn run(
     let core_h = spawn(Role::Core, &plan, move |ctx| {
         let io = CoreIo {
             market: market_rings,
-            reports: rep_rx,
+            reports: vec![rep_rx],
             control: ctl_rx,
             commands: cmd_tx,
             journal,
