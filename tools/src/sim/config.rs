@@ -147,6 +147,8 @@ pub struct VenueConfig {
     pub queue_frames: usize,
     /// Faults to inject.
     pub faults: Vec<FaultSpec>,
+    /// OKX: market data derived from another venue's captures instead of `captures`.
+    pub derive: Option<super::okx_derive::DeriveSpec>,
 }
 
 impl VenueConfig {
@@ -168,6 +170,7 @@ impl VenueConfig {
             idle_timeout: Duration::from_secs(30),
             queue_frames: 65_536,
             faults: Vec::new(),
+            derive: None,
         }
     }
 }
@@ -218,6 +221,7 @@ impl SimConfig {
             }
             errors.extend(v.finish());
         }
+        super::okx_derive::resolve(&mut venues, &mut errors);
         if venues.is_empty() && !errors.iter().any(|e| e.contains("venue")) {
             errors.push(format!(
                 "{}: at least one [[venue]] is required",
@@ -265,8 +269,11 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
         }
         c.name = n.to_owned();
     }
+    c.derive = super::okx_derive::read(v, kind);
     let captures = v.opt_str_array("captures");
-    if captures.as_ref().is_some_and(|c| c.is_empty()) || (captures.is_none() && !v.has("captures"))
+    if c.derive.is_none()
+        && (captures.as_ref().is_some_and(|c| c.is_empty())
+            || (captures.is_none() && !v.has("captures")))
     {
         v.error("captures", "at least one capture file is required");
     }

@@ -35,6 +35,7 @@ mod config;
 mod fault;
 mod http;
 mod okx;
+mod okx_derive;
 mod tape;
 mod tls;
 mod venue;
@@ -51,6 +52,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use config::{FaultSpec, Pace, SimConfig, StartMode, SymbolSpec, VenueConfig, VenueKind};
 pub use fault::{FaultKind, FiredFault};
+pub use okx_derive::DeriveSpec;
 
 use venue::{Books, Market, Venue};
 
@@ -262,6 +264,9 @@ pub fn start(cfg: &SimConfig) -> Result<SimHandle, SimError> {
         let (tape, market) = if vc.venue.is_binance() {
             let (t, m) = binance::build(vc, &files, &mut warnings)?;
             (t, Market::Binance(m))
+        } else if let Some(d) = &vc.derive {
+            let (t, m) = okx_derive::build(d, &files, &mut warnings)?;
+            (t, Market::Okx(m))
         } else {
             let (t, m) = okx::build(&files, &mut warnings)?;
             (t, Market::Okx(m))

@@ -289,7 +289,10 @@ impl Venue {
             }
         }
         let t0 = Instant::now();
-        let ts0 = self.tape.frames.first().map_or(0, |f| f.ts_ns);
+        let ts0 = self
+            .tape
+            .origin_ns
+            .unwrap_or_else(|| self.tape.frames.first().map_or(0, |f| f.ts_ns));
         let mut last_offset = Duration::ZERO;
         let mut pause_debt = Duration::ZERO;
         let n = self.tape.frames.len();
