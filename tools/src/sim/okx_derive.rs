@@ -230,9 +230,9 @@ fn levels_json(out: &mut String, changes: &[Change], bid: bool) {
     // Best first, like the venue: bids descending, asks ascending.
     let mut side: Vec<&Change> = changes.iter().filter(|c| c.bid == bid).collect();
     if bid {
-        side.sort_by(|a, b| b.px.cmp(&a.px));
+        side.sort_by_key(|c| std::cmp::Reverse(c.px));
     } else {
-        side.sort_by(|a, b| a.px.cmp(&b.px));
+        side.sort_by_key(|c| c.px);
     }
     for (i, c) in side.iter().enumerate() {
         if i > 0 {
