@@ -52,7 +52,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use config::{FaultSpec, Pace, SimConfig, StartMode, SymbolSpec, VenueConfig, VenueKind};
+pub use config::{
+    AccountSpec, FaultSpec, Pace, PrivateConfig, PrivateFault, PrivateFaultKind, SimConfig,
+    StartMode, SymbolSpec, VenueConfig, VenueKind,
+};
 pub use fault::{FaultKind, FiredFault};
 
 use venue::{Books, Market, Venue};
