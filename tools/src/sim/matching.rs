@@ -233,8 +233,10 @@ pub(crate) struct Order {
     pub price: Option<Decimal>,
     /// Quantity ordered (after amends).
     pub qty: Decimal,
-    /// Quantity filled.
+    /// Quantity filled, as reported and booked.
     pub executed: Decimal,
+    /// Quantity matched: equals `executed` unless a short-fill fault shaved the reports.
+    pub matched: Decimal,
     /// Quote quantity filled (`Σ price × qty` of its fills).
     pub cum_quote: Decimal,
     /// State.
@@ -256,7 +258,7 @@ pub(crate) struct Order {
 impl Order {
     /// Quantity still to fill.
     pub(crate) fn remaining(&self) -> Decimal {
-        self.qty - self.executed
+        self.qty - self.matched
     }
 }
 
@@ -353,6 +355,17 @@ pub(crate) struct Engine {
     next_order_id: u64,
     next_trade_id: u64,
     next_seq: u64,
+    short_fill: Option<ShortFill>,
+}
+
+/// The short-fill fault: fills reported (and booked) `by` smaller than matched.
+#[derive(Clone, Copy, Debug)]
+struct ShortFill {
+    by: Decimal,
+    /// Fills still to let through before shaving.
+    skip: u64,
+    /// Fills still to shave (`u64::MAX`: unlimited).
+    left: u64,
 }
 
 /// Commission decimals.
@@ -389,7 +402,37 @@ impl Engine {
             next_order_id: 1,
             next_trade_id: 1,
             next_seq: 1,
+            short_fill: None,
         }
+    }
+
+    /// Fault: from the `after`-th fill on, `count` fills (0 = all) are reported and booked `by`
+    /// smaller than what matched (a fill not larger than `by` is left alone). The order still
+    /// completes when its quantity has matched.
+    pub(crate) fn set_short_fill(&mut self, by: Decimal, after: u64, count: u64) {
+        self.short_fill = Some(ShortFill {
+            by,
+            skip: after,
+            left: if count == 0 { u64::MAX } else { count },
+        });
+    }
+
+    /// How much of a fill of `qty` is booked (the short-fill fault shaves it).
+    fn booked(&mut self, qty: Decimal) -> Decimal {
+        let Some(f) = &mut self.short_fill else {
+            return qty;
+        };
+        if f.skip > 0 {
+            f.skip -= 1;
+            return qty;
+        }
+        if f.left == 0 || qty <= f.by {
+            return qty;
+        }
+        if f.left != u64::MAX {
+            f.left -= 1;
+        }
+        qty - f.by
     }
 
     /// The fees.
@@ -656,6 +699,7 @@ impl Engine {
             price,
             qty: req.qty,
             executed: Decimal::ZERO,
+            matched: Decimal::ZERO,
             cum_quote: Decimal::ZERO,
             status: OrderStatus::New,
             created_ms: now_ms,
@@ -812,6 +856,8 @@ impl Engine {
             return;
         };
         let (account, side, limit) = (o.account, o.side, o.price);
+        let matched = qty;
+        let qty = self.booked(matched);
         let quote_qty = px * qty;
         let rate = if maker {
             self.fees.maker
@@ -824,9 +870,9 @@ impl Engine {
         };
         // Pay.
         let unlocked = match (side, limit) {
-            (Side::Buy, Some(l)) => l * qty,
+            (Side::Buy, Some(l)) => l * matched,
             (Side::Buy, None) => Decimal::ZERO,
-            (Side::Sell, _) => qty,
+            (Side::Sell, _) => matched,
         };
         let (pay_asset, pay) = match side {
             Side::Buy => (&rules.quote, quote_qty),
@@ -851,9 +897,10 @@ impl Engine {
         };
         o.locked -= unlocked;
         o.executed += qty;
+        o.matched += matched;
         o.cum_quote += quote_qty;
         o.updated_ms = now_ms;
-        o.status = if o.executed >= o.qty {
+        o.status = if o.matched >= o.qty {
             OrderStatus::Filled
         } else {
             OrderStatus::PartiallyFilled
@@ -972,7 +1019,7 @@ impl Engine {
         let old_px = o.price.ok_or(Reject::BadAmend)?;
         let qty = change.qty.unwrap_or(o.qty);
         let px = change.price.unwrap_or(old_px);
-        if (qty == o.qty && px == old_px) || qty <= o.executed {
+        if (qty == o.qty && px == old_px) || qty <= o.matched {
             return Err(Reject::BadAmend);
         }
         if px <= Decimal::ZERO || !is_multiple(px, rules.tick) {
@@ -989,8 +1036,8 @@ impl Engine {
             return Err(Reject::WouldTake);
         }
         let new_lock = match o.side {
-            Side::Buy => px * (qty - o.executed),
-            Side::Sell => qty - o.executed,
+            Side::Buy => px * (qty - o.matched),
+            Side::Sell => qty - o.matched,
         };
         let asset = match o.side {
             Side::Buy => rules.quote.clone(),

@@ -38,7 +38,11 @@ mod http;
 #[allow(dead_code)]
 mod matching;
 mod okx;
+mod okx_auth;
 mod okx_derive;
+mod okx_private;
+mod okx_private_rest;
+mod okx_private_ws;
 mod tape;
 mod tls;
 mod venue;
@@ -53,7 +57,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use config::{FaultSpec, Pace, SimConfig, StartMode, SymbolSpec, VenueConfig, VenueKind};
+pub use config::{
+    AccountSpec, FaultSpec, Pace, PrivateConfig, PrivateFault, PrivateFaultKind, SimConfig,
+    StartMode, SymbolSpec, VenueConfig, VenueKind,
+};
 pub use fault::{FaultKind, FiredFault};
 pub use okx_derive::DeriveSpec;
 

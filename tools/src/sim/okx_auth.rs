@@ -25,7 +25,11 @@ pub(crate) fn sign(secret: &str, prehash: &str) -> String {
 /// Constant-time comparison of two signatures (a simulator need not resist timing attacks, but
 /// it costs nothing to behave like a venue).
 pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS.mmmZ` (the only form OKX accepts).

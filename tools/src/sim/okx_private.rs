@@ -29,7 +29,7 @@
 //! rebate, in the received currency (base for a buy, quote for a sell).
 //!
 //! Private faults ([`super::config::PrivateFaultKind`]) as the OKX side applies them:
-//! `round_fill` truncates the reported `fillSz`/`accFillSz` of pushes; `no_fill_reports`
+//! `short_fill` shaves fills in the engine (reported and booked smaller); `no_fill_reports`
 //! pushes the state change of a fill with empty `fillSz`/`fillPx`/`tradeId` (REST `fills`
 //! still lists it); `duplicate_fill` pushes each fill update twice; `reject` refuses new
 //! orders with sCode 50013 (system busy); `rate_limit` answers 50011 (REST: HTTP 429);
@@ -107,7 +107,6 @@ pub(crate) struct RequestFaults {
 /// Fill-kind faults applying to one fill.
 #[derive(Clone, Copy, Debug, Default)]
 struct FillFaults {
-    round: Option<u32>,
     no_report: bool,
     duplicate: bool,
 }
@@ -199,10 +198,6 @@ fn dstr(d: Decimal) -> String {
     }
 }
 
-fn trunc(d: Decimal, dp: u32) -> Decimal {
-    d.trunc_with_scale(dp)
-}
-
 /// The private state of one OKX venue.
 pub(crate) struct Private {
     engine: Engine,
@@ -215,8 +210,6 @@ pub(crate) struct Private {
     inst_names: Vec<String>,
     recent: HashMap<AccountId, VecDeque<u64>>,
     next_internal_id: u64,
-    /// Per order id: reported accumulated size under `round_fill`.
-    reported_acc: HashMap<u64, Decimal>,
 }
 
 impl std::fmt::Debug for Private {
@@ -288,6 +281,11 @@ impl Private {
                 uid: format!("{}", 614_488_474_791_936u64 + id as u64),
             });
         }
+        for f in &cfg.faults {
+            if let PrivateFaultKind::ShortFill(by) = f.kind {
+                engine.set_short_fill(by, f.after, f.count);
+            }
+        }
         Self {
             engine,
             creds,
@@ -305,7 +303,6 @@ impl Private {
             inst_names,
             recent: HashMap::new(),
             next_internal_id: 1,
-            reported_acc: HashMap::new(),
         }
     }
 
@@ -385,10 +382,7 @@ impl Private {
             return Err(("50111", "Invalid OK-ACCESS-KEY"));
         };
         if !okx_auth::same(&c.passphrase, &pass) {
-            return Err((
-                "50105",
-                "Request header OK-ACCESS-PASSPHRASE incorrect.",
-            ));
+            return Err(("50105", "Request header OK-ACCESS-PASSPHRASE incorrect."));
         }
         let want = okx_auth::sign(&c.secret, &format!("{ts}{method}{path_and_query}{body}"));
         if !okx_auth::same(&want, &sign) {
@@ -441,15 +435,12 @@ impl Private {
             let kind = f.spec.kind;
             if !matches!(
                 kind,
-                PrivateFaultKind::RoundFill(_)
-                    | PrivateFaultKind::NoFillReports
-                    | PrivateFaultKind::DuplicateFill
+                PrivateFaultKind::NoFillReports | PrivateFaultKind::DuplicateFill
             ) || !f.hit()
             {
                 continue;
             }
             match kind {
-                PrivateFaultKind::RoundFill(dp) => r.round = Some(dp),
                 PrivateFaultKind::NoFillReports => r.no_report = true,
                 PrivateFaultKind::DuplicateFill => r.duplicate = true,
                 _ => {}
@@ -560,7 +551,7 @@ impl Private {
             OrderStatus::Filled => "filled",
             OrderStatus::Canceled | OrderStatus::Expired | OrderStatus::Rejected => "canceled",
         };
-        let mut acc = o.executed;
+        let acc = o.executed;
         let (mut fill_sz, mut fill_px, mut trade_id, mut fill_fee, mut fill_time, mut exec_type) = (
             String::new(),
             String::new(),
@@ -570,27 +561,14 @@ impl Private {
             String::new(),
         );
         if let Some(f) = fill {
-            let mut sz = f.qty;
-            if let Some(dp) = faults.round {
-                sz = trunc(sz, dp);
-            }
-            if faults.round.is_some() || self.reported_acc.contains_key(&o.id) {
-                let r = self.reported_acc.entry(o.id).or_default();
-                if kind == ExecKind::Trade {
-                    *r += sz;
-                }
-                acc = *r;
-            }
             if !faults.no_report {
-                fill_sz = dstr(sz);
+                fill_sz = dstr(f.qty);
                 fill_px = dstr(f.price);
                 trade_id = f.trade_id.to_string();
                 fill_fee = dstr(-f.commission);
                 fill_time = f.time_ms.to_string();
                 exec_type = if f.maker { "M" } else { "T" }.to_owned();
             }
-        } else if let Some(r) = self.reported_acc.get(&o.id) {
-            acc = *r;
         }
         let avg_px = if o.executed.is_zero() {
             String::new()
@@ -656,10 +634,9 @@ impl Private {
         }
         match frame.op {
             BookOp::OkxSnapshot { book, .. } | BookOp::OkxUpdate { book, .. } => {
-                let (Some(name), Some(Some(b))) = (
-                    self.inst_names.get(book as usize),
-                    books.get(book as usize),
-                ) else {
+                let (Some(name), Some(Some(b))) =
+                    (self.inst_names.get(book as usize), books.get(book as usize))
+                else {
                     return;
                 };
                 let name = name.clone();
@@ -716,7 +693,12 @@ impl Private {
     // -----------------------------------------------------------------------------------------
     // Order operations (shared by WS ops and REST)
 
-    fn book<'a>(&self, market: &Market, books: &'a [Option<OkxBook>], inst: &str) -> &'a Book<Level> {
+    fn book<'a>(
+        &self,
+        market: &Market,
+        books: &'a [Option<OkxBook>],
+        inst: &str,
+    ) -> &'a Book<Level> {
         static EMPTY: std::sync::OnceLock<Book<Level>> = std::sync::OnceLock::new();
         market
             .by_id
@@ -811,7 +793,6 @@ impl Private {
                 let cost = p * q;
                 if cost >= left {
                     base += left / p;
-                    left = Decimal::ZERO;
                     break;
                 }
                 base += q;
@@ -1068,7 +1049,11 @@ impl Private {
     // REST queries
 
     /// `GET /api/v5/trade/order`.
-    pub(crate) fn query_order(&mut self, account: AccountId, q: &dyn Fn(&str) -> Option<String>) -> String {
+    pub(crate) fn query_order(
+        &mut self,
+        account: AccountId,
+        q: &dyn Fn(&str) -> Option<String>,
+    ) -> String {
         let Some(inst) = q("instId").filter(|i| !i.is_empty()) else {
             return rest_err("51000", "Parameter instId error");
         };
@@ -1092,7 +1077,11 @@ impl Private {
     }
 
     /// `GET /api/v5/trade/orders-pending` (newest first).
-    pub(crate) fn pending(&mut self, account: AccountId, q: &dyn Fn(&str) -> Option<String>) -> String {
+    pub(crate) fn pending(
+        &mut self,
+        account: AccountId,
+        q: &dyn Fn(&str) -> Option<String>,
+    ) -> String {
         let inst = q("instId");
         if let Some(t) = q("instType")
             && t != "SPOT"

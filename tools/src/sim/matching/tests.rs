@@ -478,8 +478,11 @@ fn ladder(mid: i64, size: i64) -> Book<Level> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
-    fn conservation(ops in proptest::collection::vec(op(), 1..60)) {
+    fn conservation(ops in proptest::collection::vec(op(), 1..60), shave in any::<bool>()) {
         let mut e = Engine::new(Fees { maker: d("-0.0002"), taker: d("0.001") });
+        if shave {
+            e.set_short_fill(d("0.001"), 1, 0);
+        }
         e.add_symbol(SymbolRules {
             symbol: "X".into(), base: "B".into(), quote: "Q".into(),
             tick: d("1"), lot: d("0.01"), min_notional: Decimal::ZERO,
@@ -554,7 +557,8 @@ proptest! {
                 prop_assert_eq!(fills, o.executed);
                 prop_assert_eq!(quote, o.cum_quote);
                 prop_assert!(o.executed <= o.qty);
-                prop_assert_eq!(o.status == OrderStatus::Filled, o.executed == o.qty);
+                prop_assert_eq!(o.status == OrderStatus::Filled, o.matched == o.qty);
+                prop_assert!(o.executed <= o.matched);
                 if o.status.is_open() {
                     match o.side { Side::Buy => lock_q += o.locked, Side::Sell => lock_b += o.locked }
                 } else {
@@ -602,4 +606,39 @@ proptest! {
         };
         prop_assert_eq!(run(&ops), run(&ops));
     }
+}
+
+#[test]
+fn short_fill_books_the_reported_quantity_and_completes_the_order() {
+    let (mut e, a) = engine("0", "0");
+    e.set_short_fill(d("0.000002"), 0, 1);
+    let b = mk_book(&[], &[("1000.00", "1")]);
+    let ev = e
+        .place(
+            a,
+            limit(Side::Buy, "1000.00", "0.0241", TimeInForce::Gtc, "s"),
+            &b,
+            1,
+        )
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let last = ev
+        .last()
+        .map(|x| x.order.clone())
+        .unwrap_or_else(|| panic!("no events"));
+    assert_eq!(last.status, OrderStatus::Filled);
+    assert_eq!(last.executed, d("0.024098"));
+    assert_eq!(ev[1].fill.as_ref().map(|f| f.qty), Some(d("0.024098")));
+    assert_eq!(e.balance(a, "BTC").free, d("10.024098"));
+    assert_eq!(e.balance(a, "USDT").free, d("1000000") - d("24.098"));
+    assert_eq!(e.balance(a, "USDT").locked, Decimal::ZERO);
+    // Only one fill was shaved.
+    let ev = e
+        .place(
+            a,
+            limit(Side::Buy, "1000.00", "0.01", TimeInForce::Ioc, "t"),
+            &b,
+            2,
+        )
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    assert_eq!(ev[1].fill.as_ref().map(|f| f.qty), Some(d("0.01")));
 }
