@@ -48,6 +48,9 @@ pub(crate) struct Tape {
     pub frames: Vec<Frame>,
     /// Capture frames (derived ones excluded).
     pub captured: u64,
+    /// Receive time (ns) the pacing counts from; `None`: the first frame's. A derived venue
+    /// sets its source capture's start, so its lag shows against the source venue.
+    pub origin_ns: Option<u64>,
 }
 
 impl Tape {

@@ -15,6 +15,7 @@ use super::book::{BinanceBook, DiffOutcome};
 use super::config::{Pace, StartMode, VenueConfig};
 use super::fault::{FaultKind, FaultPlan, FiredFault};
 use super::okx::{self, OkxBook};
+use super::okx_private;
 use super::tape::{BookOp, Tape};
 
 /// Frames a `fast` connection may have queued: small, so the tape (and the book REST serves)
@@ -77,6 +78,8 @@ pub(crate) struct State {
     next_conn: u64,
     /// Capture gaps met while applying diffs (not injected ones).
     pub capture_gaps: u64,
+    /// OKX: accounts, orders and order pushes (with a `[venue.private]` config).
+    pub okx_private: Option<okx_private::Private>,
 }
 
 /// A running venue.
@@ -98,6 +101,10 @@ impl Venue {
             Market::Okx(m) => Books::Okx(vec![None; m.insts.len()]),
         };
         let faults = FaultPlan::new(cfg.faults.iter().map(|f| (f.at, f.kind)).collect());
+        let okx_private = match (&market, &cfg.private) {
+            (Market::Okx(m), Some(p)) => Some(okx_private::Private::new(p, m)),
+            _ => None,
+        };
         Self {
             cfg,
             tape,
@@ -112,6 +119,7 @@ impl Venue {
                 fired: Vec::new(),
                 next_conn: 1,
                 capture_gaps: 0,
+                okx_private,
             }),
             cond: Condvar::new(),
             stop,
@@ -289,7 +297,10 @@ impl Venue {
             }
         }
         let t0 = Instant::now();
-        let ts0 = self.tape.frames.first().map_or(0, |f| f.ts_ns);
+        let ts0 = self
+            .tape
+            .origin_ns
+            .unwrap_or_else(|| self.tape.frames.first().map_or(0, |f| f.ts_ns));
         let mut last_offset = Duration::ZERO;
         let mut pause_debt = Duration::ZERO;
         let n = self.tape.frames.len();
@@ -376,6 +387,15 @@ impl Venue {
                 }
                 (Books::Okx(books), Market::Okx(m), op) => okx::apply(m, books, op),
                 _ => {}
+            }
+            // Our resting orders meet the market the frame moved.
+            {
+                let st = &mut *st;
+                if let (Some(p), Books::Okx(books), Market::Okx(m)) =
+                    (st.okx_private.as_mut(), &st.books, &self.market)
+                {
+                    p.on_frame(m, books, &self.tape, frame, super::now_ms());
+                }
             }
             let has = |k: FaultKind| due_faults.contains(&k);
             let mut disconnects: Vec<(SyncSender<Out>, Arc<ConnCtl>)> = Vec::new();

@@ -65,12 +65,16 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     let kind = venue.cfg.venue;
     let conn_id = format!("{:08x}", shared.next_id() as u32 ^ 0x5a17_c0de);
     let mut accepted: Option<(Proto, Vec<String>)> = None;
+    let mut okx_private = false;
     // The error type is tungstenite's (an HTTP response); its size is not ours to choose.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let proto = if kind.is_binance() {
             binance::Session::from_path(pq).map(|(s, streams)| (Proto::Binance(s), streams))
+        } else if pq == "/ws/v5/private" {
+            okx_private = true;
+            Some((Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
         } else {
             (pq == "/ws/v5/public")
                 .then(|| (Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
@@ -93,6 +97,9 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     let Some((mut proto, initial)) = accepted else {
         return Ok(());
     };
+    if okx_private {
+        return super::okx_private_ws::run(ws, venue, shared, conn_id);
+    }
     ws.get_ref().sock.set_read_timeout(None)?;
     let (cid, rx, ctl) = venue.register();
     if !initial.is_empty() {
