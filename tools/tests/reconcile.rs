@@ -1,0 +1,294 @@
+//! The reconciliation poller recovering fills the stream never delivered, end to end: the real
+//! core runner, an exec thread driving `OkxSession` over the simulator's private WebSocket, and
+//! the poller thread with its own `OkxQueries` over REST and its own ring to the core. The
+//! simulator's `no_fill_reports` fault pushes the first fill's state change without the fill
+//! (a status without fills): only the poller can book it.
+
+mod exec_okx_support;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use exec_okx_support::*;
+use serde_json::Value;
+use tickwire_core::engine::runner::{CoreIo, run_core};
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
+use tickwire_core::event::{
+    ExecReport, MarketEvent, Meta, OrderCommand, OrderType, Side, TimeInForce, TopOfBook,
+};
+use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
+use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::ring::{StopFlag, channel};
+use tickwire_core::wait::{Backoff, WaitPolicy};
+use tickwire_exec::queries::VenueQueries;
+use tickwire_exec::reconcile::{PollerConfig, PollerIo, PollerVenue, ViewConfig, spawn_poller};
+use tickwire_exec::session::VenueSession;
+
+/// Sells `q` twice, at once, on the first book it sees, below the bid (so both take).
+struct SellTwice {
+    q: Qty,
+    done: bool,
+}
+
+impl Strategy for SellTwice {
+    fn name(&self) -> &str {
+        "sell-twice"
+    }
+    fn on_book(&mut self, ctx: &mut Ctx<'_>, instrument: InstrumentId) {
+        if self.done {
+            return;
+        }
+        let Some(bid) = ctx.market(instrument).and_then(|m| m.best_bid()) else {
+            return;
+        };
+        let req = OrderRequest {
+            instrument,
+            side: Side::Sell,
+            px: bid.checked_sub(px("10")).expect("price"),
+            qty: self.q,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+        };
+        let a = ctx.place(req).is_ok();
+        let b = ctx.place(req).is_ok();
+        self.done = a && b;
+    }
+}
+
+fn backoff() -> Backoff {
+    Backoff::new(WaitPolicy::SpinThenPark {
+        spins: 16,
+        yields: 4,
+        park: Duration::from_micros(500),
+    })
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + T;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn btc_balance(sim: &tickwire::sim::SimHandle) -> Qty {
+    let rest = sim
+        .endpoint("okx", tickwire::sim::EndpointKind::Rest)
+        .expect("rest");
+    let mut r =
+        tickwire_exec::venue::okx::OkxRest::new(rest, tls(sim), Default::default(), encoder())
+            .expect("rest client");
+    let resp = r
+        .query("/api/v5/account/balance?ccy=BTC")
+        .expect("balance query");
+    let v: Value = serde_json::from_slice(&resp.body).expect("json");
+    qty(v["data"][0]["details"][0]["cashBal"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no BTC balance: {v}")))
+}
+
+/// The venue's trades on BTC-USDT (trade id, signed qty).
+fn venue_trades(sim: &tickwire::sim::SimHandle) -> Vec<(u64, Qty)> {
+    let mut got = Vec::new();
+    queries(sim)
+        .fills_after(INST, 0, &mut |r| got.push(r))
+        .expect("fills query");
+    got.iter()
+        .filter_map(|r| match r {
+            ExecReport::Fill(f) => Some((
+                f.trade_id,
+                if f.side() == Some(Side::Sell) {
+                    f.qty.neg()
+                } else {
+                    f.qty
+                },
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
+    let sim = sim("[[venue.private.fault]]\nkind = \"no_fill_reports\"\ncount = 1\n");
+    finish_tape(&sim);
+    let ((bid, bid_sz), (ask, ask_sz)) = top(&sim);
+    // Two sells that both fit in the best bid level.
+    let q = Qty::from_raw((bid_sz.raw() / 4 / 100_000) * 100_000).max(qty("0.0001"));
+    let balance_before = btc_balance(&sim);
+    let session_start_ns = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos(),
+    )
+    .expect("epoch ns");
+
+    let spec = InstrumentSpec {
+        id: INST,
+        venue: VenueId::OKX,
+        symbol: "BTC-USDT".into(),
+        tick: px("0.1"),
+        lot: qty("0.0001"),
+        min_qty: qty("0.0001"),
+        min_notional: Px::ZERO,
+    };
+    let mut engine = Engine::new(
+        &EngineConfig {
+            instruments: vec![spec],
+            max_open_orders: 8,
+            book_depth: 8,
+            fill_memory: 256,
+        },
+        vec![Box::new(SellTwice { q, done: false })],
+    );
+
+    let (mut mkt_tx, mkt_rx) = channel::<MarketEvent>(16);
+    let (cmd_tx, mut cmd_rx) = channel::<OrderCommand>(64);
+    let (mut stream_tx, stream_rx) = channel::<ExecReport>(64);
+    let (poll_tx, poll_rx) = channel::<ExecReport>(8);
+    let (_ctl_tx, ctl_rx) = channel(4);
+    let stop = StopFlag::new();
+
+    // The exec thread: the streaming path.
+    let ready = Arc::new(AtomicBool::new(false));
+    let stream_fills = Arc::new(AtomicU64::new(0));
+    let stream_statuses = Arc::new(AtomicU64::new(0));
+    let mut s = session(&sim, session_config(&sim));
+    let exec = {
+        let (ready, fills, statuses) = (
+            Arc::clone(&ready),
+            Arc::clone(&stream_fills),
+            Arc::clone(&stream_statuses),
+        );
+        thread::spawn(move || {
+            let mut b = backoff();
+            let mut queue = VecDeque::with_capacity(64);
+            loop {
+                let now = mono_ns();
+                let mut worked = false;
+                while let Some(mut cmd) = cmd_rx.try_pop() {
+                    if let OrderCommand::New(n) = &mut cmd {
+                        n.meta.stamps.exec_in_ns = now;
+                    }
+                    s.submit(&cmd, now, &mut |r| queue.push_back(r));
+                    worked = true;
+                }
+                worked |= s.poll(mono_ns(), &mut |r| queue.push_back(r));
+                ready.store(s.is_ready(), Ordering::Release);
+                while let Some(r) = queue.pop_front() {
+                    match r {
+                        ExecReport::Fill(_) => fills.fetch_add(1, Ordering::AcqRel),
+                        ExecReport::Status(_) => statuses.fetch_add(1, Ordering::AcqRel),
+                        _ => 0,
+                    };
+                    stream_tx.forward(r, &mut b).expect("core alive");
+                }
+                if cmd_rx.is_finished() {
+                    s.shutdown();
+                    return s.stats();
+                }
+                if !worked {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+        })
+    };
+
+    let poller = spawn_poller(
+        PollerConfig {
+            interval: Duration::from_millis(100),
+        },
+        vec![PollerVenue {
+            queries: Box::new(queries(&sim)),
+            view: ViewConfig {
+                instruments: vec![INST],
+                not_before_venue_ns: session_start_ns,
+                ..ViewConfig::default()
+            },
+        }],
+        PollerIo {
+            reports: poll_tx,
+            watch: None,
+            stop: stop.clone(),
+            clock: mono_ns,
+            backoff: backoff(),
+        },
+        Box::new(|_| {}),
+    )
+    .expect("spawn poller");
+
+    let core_stop = stop.clone();
+    let core = thread::spawn(move || {
+        let io = CoreIo {
+            market: vec![mkt_rx],
+            reports: vec![stream_rx, poll_rx],
+            control: ctl_rx,
+            commands: cmd_tx,
+            journal: None,
+            backoff: backoff(),
+            stop: core_stop,
+            clock: mono_ns,
+            market_batch: 16,
+        };
+        let summary = run_core(&mut engine, io).expect("core runs");
+        (engine, summary)
+    });
+
+    wait_for("the session to log in", || ready.load(Ordering::Acquire));
+    let t = TopOfBook {
+        meta: Meta::new(VenueId::OKX, INST, mono_ns()),
+        bid_px: bid,
+        bid_qty: bid_sz,
+        ask_px: ask,
+        ask_qty: ask_sz,
+        update_id: 1,
+    };
+    mkt_tx.try_push(MarketEvent::Top(t)).expect("market ring");
+
+    // The venue's truth: both orders traded.
+    let mut trades = Vec::new();
+    wait_for("both sells to trade at the venue", || {
+        trades = venue_trades(&sim);
+        trades.iter().fold(Qty::ZERO, |a, t| a.saturating_add(t.1)) == q.saturating_add(q).neg()
+    });
+    wait_for("the stream to report both orders", || {
+        stream_fills.load(Ordering::Acquire) + stream_statuses.load(Ordering::Acquire) >= 2
+    });
+    wait_for("the poller to forward every trade", || {
+        poller.counters().fills() >= trades.len() as u64
+    });
+    let cycles = poller.counters().cycles();
+    wait_for("one more poll cycle", || {
+        poller.counters().cycles() > cycles
+    });
+
+    stop.request();
+    drop(mkt_tx);
+    let summary = poller.join().expect("poller thread");
+    let (engine, _core_summary) = core.join().expect("core thread");
+    let exec_stats = exec.join().expect("exec thread");
+
+    // The stream missed (at least) one fill: it only saw a status for it.
+    let streamed = stream_fills.load(Ordering::Acquire);
+    assert!(streamed < trades.len() as u64, "the fault did not fire");
+    assert!(stream_statuses.load(Ordering::Acquire) >= 1);
+    assert_eq!(exec_stats.ws_requests, 2);
+    // Every fill counted exactly once; the stream's copies were duplicates.
+    assert_eq!(engine.stats().fills, trades.len() as u64);
+    assert_eq!(engine.stats().duplicate_fills, streamed);
+    assert_eq!(summary.venues[0].stats.fills_forwarded, trades.len() as u64);
+    // The engine's position is the venue's: its trades, and its balance.
+    let venue_position = trades.iter().fold(Qty::ZERO, |a, t| a.saturating_add(t.1));
+    let position = engine.position(StrategyId(0), INST);
+    assert_eq!(position, venue_position);
+    assert_eq!(
+        btc_balance(&sim),
+        balance_before.saturating_add(position),
+        "sells pay their fee in USDT, so BTC moves by the position exactly"
+    );
+    sim.shutdown();
+}
