@@ -560,15 +560,15 @@ impl Private {
             String::new(),
             String::new(),
         );
-        if let Some(f) = fill {
-            if !faults.no_report {
-                fill_sz = dstr(f.qty);
-                fill_px = dstr(f.price);
-                trade_id = f.trade_id.to_string();
-                fill_fee = dstr(-f.commission);
-                fill_time = f.time_ms.to_string();
-                exec_type = if f.maker { "M" } else { "T" }.to_owned();
-            }
+        if let Some(f) = fill
+            && !faults.no_report
+        {
+            fill_sz = dstr(f.qty);
+            fill_px = dstr(f.price);
+            trade_id = f.trade_id.to_string();
+            fill_fee = dstr(-f.commission);
+            fill_time = f.time_ms.to_string();
+            exec_type = if f.maker { "M" } else { "T" }.to_owned();
         }
         let avg_px = if o.executed.is_zero() {
             String::new()
@@ -882,19 +882,16 @@ impl Private {
     }
 
     /// The order an `ordId`/`clOrdId` pair names (`ordId` wins, as on OKX).
-    fn order_ref(arg: &Map<String, Value>) -> Result<OrderRef, OpResult> {
+    /// The error is the `sMsg` of a 51000.
+    fn order_ref(arg: &Map<String, Value>) -> Result<OrderRef, &'static str> {
         let s = |k: &str| arg.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
         match (s("ordId"), s("clOrdId")) {
             (Some(id), _) => id
                 .parse::<u64>()
                 .map(OrderRef::Id)
-                .map_err(|_| OpResult::err(arg, "51000", "Parameter ordId error")),
+                .map_err(|_| "Parameter ordId error"),
             (None, Some(cl)) => Ok(OrderRef::Client(cl.to_owned())),
-            (None, None) => Err(OpResult::err(
-                arg,
-                "51000",
-                "Parameter ordId or clOrdId error",
-            )),
+            (None, None) => Err("Parameter ordId or clOrdId error"),
         }
     }
 
@@ -930,7 +927,7 @@ impl Private {
         }
         let r = match Self::order_ref(arg) {
             Ok(r) => r,
-            Err(e) => return e,
+            Err(msg) => return OpResult::err(arg, "51000", msg),
         };
         let r = self.resolve_client(account, inst, r);
         let book = self.book(market, books, inst);
@@ -972,7 +969,8 @@ impl Private {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let num = |k: &str| -> Result<Option<Decimal>, OpResult> {
+        // The error names the bad field.
+        let num = |k: &'static str| -> Result<Option<Decimal>, &'static str> {
             match arg.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()) {
                 None => Ok(None),
                 Some(v) => v
@@ -980,19 +978,21 @@ impl Private {
                     .ok()
                     .filter(|d| *d > Decimal::ZERO)
                     .map(Some)
-                    .ok_or_else(|| OpResult::err(arg, "51000", format!("Parameter {k} error"))),
+                    .ok_or(k),
             }
         };
         let (qty, price) = match (num("newSz"), num("newPx")) {
             (Ok(q), Ok(p)) => (q, p),
-            (Err(e), _) | (_, Err(e)) => return e,
+            (Err(k), _) | (_, Err(k)) => {
+                return OpResult::err(arg, "51000", format!("Parameter {k} error"));
+            }
         };
         if qty.is_none() && price.is_none() {
             return OpResult::err(arg, "51000", "Parameter newSz or newPx error");
         }
         let r = match Self::order_ref(arg) {
             Ok(r) => r,
-            Err(e) => return e,
+            Err(msg) => return OpResult::err(arg, "51000", msg),
         };
         let r = self.resolve_client(account, inst, r);
         let book = self.book(market, books, inst);
@@ -1065,7 +1065,7 @@ impl Private {
         }
         let r = match Self::order_ref(&arg) {
             Ok(r) => r,
-            Err(e) => return rest_err(e.s_code, &e.s_msg),
+            Err(msg) => return rest_err("51000", msg),
         };
         let r = self.resolve_client(account, &inst, r);
         let Some(o) = self.engine.order(account, &inst, &r).cloned() else {
