@@ -2,6 +2,7 @@
 //! encoding of signed REST query strings and WebSocket-API requests ([`encode`]).
 
 pub mod encode;
+pub mod rate;
 pub mod reports;
 pub mod sign;
 
