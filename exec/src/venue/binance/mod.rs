@@ -7,6 +7,7 @@ pub mod queries;
 pub mod rate;
 pub mod reports;
 pub mod sign;
+pub mod worker;
 
 pub use clock::VenueClock;
 pub use encode::{API_KEY_HEADER, BinanceEncoder, BinanceSymbol, ORDER_PATH, Stamp};

@@ -116,6 +116,38 @@ impl BinanceQueries {
         Ok(self.clock.offset_ms())
     }
 
+    /// Creates a user-data listenKey (`POST /api/v3/userDataStream`, API key only).
+    pub fn create_listen_key(&mut self) -> Result<String, QueryError> {
+        self.requests += 1;
+        let resp = self
+            .http
+            .post(
+                "/api/v3/userDataStream",
+                &[(API_KEY_HEADER, self.api_key.as_str())],
+                b"",
+            )
+            .map_err(|e| QueryError::Transport(e.to_string()))?;
+        rate_limited(&resp)?;
+        let v = json_ok(&resp)?;
+        Ok(str_field(&v, "listenKey")?.to_owned())
+    }
+
+    /// Extends a listenKey's life by 60 minutes (`PUT /api/v3/userDataStream`).
+    pub fn keep_alive_listen_key(&mut self, key: &str) -> Result<(), QueryError> {
+        self.requests += 1;
+        let resp = self
+            .http
+            .request(
+                tickwire_feeds::net::Method::Put,
+                &format!("/api/v3/userDataStream?listenKey={key}"),
+                &[(API_KEY_HEADER, self.api_key.as_str())],
+                Some(b""),
+            )
+            .map_err(|e| QueryError::Transport(e.to_string()))?;
+        rate_limited(&resp)?;
+        json_ok(&resp).map(|_| ())
+    }
+
     /// Remembers that venue order `order_id` is our `id` (the session tells, from acks).
     pub fn learn_order_id(&mut self, order_id: u64, id: ClientOrderId) {
         if self.order_ids.len() >= ORDER_ID_CACHE {
