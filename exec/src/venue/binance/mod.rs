@@ -6,6 +6,7 @@ pub mod encode;
 pub mod queries;
 pub mod rate;
 pub mod reports;
+pub mod rest_orders;
 pub mod sign;
 pub mod worker;
 

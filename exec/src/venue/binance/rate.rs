@@ -216,27 +216,13 @@ impl RateBudget {
     /// Applies one response header if it is a usage header (`X-MBX-USED-WEIGHT-<n><unit>`,
     /// `X-MBX-ORDER-COUNT-<n><unit>`, unit `S`/`M`/`H`/`D`); returns whether it was one.
     pub fn observe_header(&mut self, name: &str, value: &str, now_ms: u64) -> bool {
-        let upper = |p: &str| {
-            name.len() > p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
-        };
-        let (kind, suffix) = if upper("X-MBX-USED-WEIGHT-") {
-            (
-                LimitKind::RequestWeight,
-                &name["X-MBX-USED-WEIGHT-".len()..],
-            )
-        } else if upper("X-MBX-ORDER-COUNT-") {
-            (LimitKind::Orders, &name["X-MBX-ORDER-COUNT-".len()..])
-        } else {
-            return false;
-        };
-        let Some(interval_ms) = parse_interval_suffix(suffix) else {
-            return false;
-        };
-        let Ok(count) = value.trim().parse::<u32>() else {
-            return false;
-        };
-        self.observe_used(kind, interval_ms, count, now_ms);
-        true
+        match parse_usage_header(name, value) {
+            Some((kind, interval_ms, count)) => {
+                self.observe_used(kind, interval_ms, count, now_ms);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Applies every `count` of a WS-API reply's `rateLimits` array (the frame is only read).
@@ -275,6 +261,24 @@ impl RateBudget {
             .find(|w| w.limit.kind == kind && w.limit.interval_ms == interval_ms)
             .map(|w| w.used)
     }
+}
+
+/// A usage header (`X-MBX-USED-WEIGHT-1M: 12`, `X-MBX-ORDER-COUNT-10S: 3`) as
+/// (counter, window ms, count); `None` for any other header or a malformed one.
+pub fn parse_usage_header(name: &str, value: &str) -> Option<(LimitKind, u64, u32)> {
+    let starts = |p: &str| {
+        name.len() > p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+    };
+    let (kind, suffix) = if starts("X-MBX-USED-WEIGHT-") {
+        (LimitKind::RequestWeight, &name["X-MBX-USED-WEIGHT-".len()..])
+    } else if starts("X-MBX-ORDER-COUNT-") {
+        (LimitKind::Orders, &name["X-MBX-ORDER-COUNT-".len()..])
+    } else {
+        return None;
+    };
+    let interval_ms = parse_interval_suffix(suffix)?;
+    let count = value.trim().parse::<u32>().ok()?;
+    Some((kind, interval_ms, count))
 }
 
 /// `1M`, `10S`, `1D`, `1H` → ms.

@@ -16,7 +16,7 @@ use tickwire_core::event::ExecReport;
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
 
 use super::queries::BinanceQueries;
-use crate::queries::{ResolvePolicy, ResolveStats, UnknownResolver, VenueQueries};
+use crate::queries::{ResolvePolicy, ResolveStats, UnknownResolver};
 
 /// Work for the helper thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
