@@ -7,6 +7,7 @@ pub mod queries;
 pub mod rate;
 pub mod reports;
 pub mod rest_orders;
+pub mod session;
 pub mod sign;
 pub mod worker;
 

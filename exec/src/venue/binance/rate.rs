@@ -270,7 +270,10 @@ pub fn parse_usage_header(name: &str, value: &str) -> Option<(LimitKind, u64, u3
         name.len() > p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
     };
     let (kind, suffix) = if starts("X-MBX-USED-WEIGHT-") {
-        (LimitKind::RequestWeight, &name["X-MBX-USED-WEIGHT-".len()..])
+        (
+            LimitKind::RequestWeight,
+            &name["X-MBX-USED-WEIGHT-".len()..],
+        )
     } else if starts("X-MBX-ORDER-COUNT-") {
         (LimitKind::Orders, &name["X-MBX-ORDER-COUNT-".len()..])
     } else {
@@ -407,7 +410,7 @@ mod tests {
     #[test]
     fn refuses_locally_before_the_venue_would() {
         let mut b = RateBudget::new(&RateLimit::BINANCE_SPOT, 10);
-        let t = 1_700_000_000_000 - 1_700_000_000_000 % 10_000;
+        let t = 1_700_000_000_000; // a multiple of 10 s: a window start
         // 50 orders per 10 s minus 10 % headroom: 45 go, the 46th is refused.
         for i in 0..45 {
             assert_eq!(b.try_acquire(1, 1, t + i), Ok(()), "order {i}");

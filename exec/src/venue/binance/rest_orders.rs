@@ -10,8 +10,8 @@
 //! the reports, the usage headers and the buffer back. Requests go out one at a time, in
 //! command order, on one keep-alive connection.
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use tickwire_core::event::{ExecReport, Meta, Unknown, UnknownCause};
@@ -96,14 +96,24 @@ impl RestOrders {
             .name(format!("{name}-orders"))
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
-                    run(&mut http, &api_key, &mut decoder, &symbols, (venue, mono), job, &ev_tx);
+                    run(
+                        &mut http,
+                        &api_key,
+                        &mut decoder,
+                        &symbols,
+                        (venue, mono),
+                        job,
+                        &ev_tx,
+                    );
                 }
             })
             .map_err(NetError::Io)?;
         Ok(Self {
             jobs: Some(tx),
             events: ev_rx,
-            free: (0..REST_POOL).map(|_| Box::new([0u8; REST_REQ_BUF])).collect(),
+            free: (0..REST_POOL)
+                .map(|_| Box::new([0u8; REST_REQ_BUF]))
+                .collect(),
             thread: Some(thread),
         })
     }
@@ -195,7 +205,13 @@ fn run(
                 .is_err()
             {
                 // A 2xx we cannot read: the order may well exist.
-                unknown(venue, job.ctx, done_ns, UnknownCause::ServerError, &mut emit);
+                unknown(
+                    venue,
+                    job.ctx,
+                    done_ns,
+                    UnknownCause::ServerError,
+                    &mut emit,
+                );
             }
             true
         }
@@ -225,5 +241,9 @@ fn unknown(
     emit: &mut impl FnMut(ExecReport),
 ) {
     let meta = Meta::new(venue, ctx.instrument, now);
-    emit(ExecReport::Unknown(Unknown::new(meta, ctx.cl_ord_id, cause)));
+    emit(ExecReport::Unknown(Unknown::new(
+        meta,
+        ctx.cl_ord_id,
+        cause,
+    )));
 }
