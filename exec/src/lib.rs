@@ -15,3 +15,4 @@ pub mod session;
 pub mod sim_exchange;
 pub mod sim_thread;
 pub mod venue;
+pub mod venue_thread;
