@@ -20,7 +20,8 @@ use tickwire_core::ring::{StopFlag, channel};
 use tickwire_core::wait::{Backoff, WaitPolicy};
 use tickwire_exec::queries::{QueryError, VenueQueries};
 use tickwire_exec::reconcile::{
-    PollAlert, PollerConfig, PollerIo, PollerVenue, VenueView, ViewConfig, spawn_poller,
+    PollAlert, PollerConfig, PollerIo, PollerVenue, VenueBalances, VenueView, ViewConfig,
+    spawn_poller,
 };
 use tickwire_exec::session::ReportSink;
 
@@ -56,6 +57,10 @@ struct Truth {
     fail: Option<QueryError>,
     /// How many queries were made.
     queries: u64,
+    /// Base-asset balance before any trade here; trades move it.
+    base_start: Qty,
+    /// Moves of the balance that are not trades (a deposit, trading outside the engine).
+    base_other: Qty,
 }
 
 impl Truth {
@@ -135,6 +140,15 @@ impl FakeQueries {
     }
 }
 
+impl VenueBalances for FakeQueries {
+    fn base_balance(&mut self, _instrument: InstrumentId) -> Result<Qty, QueryError> {
+        let t = self.truth()?;
+        Ok(t.base_start
+            .saturating_add(t.position())
+            .saturating_add(t.base_other))
+    }
+}
+
 impl VenueQueries for FakeQueries {
     fn venue(&self) -> VenueId {
         VenueId::OKX
@@ -195,6 +209,7 @@ fn view(not_before: i64) -> VenueView {
             not_before_venue_ns: not_before,
             grace_ns: 1_000,
             debt_alert_cycles: 2,
+            drift_tolerance: Qty::ZERO,
         },
     )
 }
@@ -203,7 +218,7 @@ fn view(not_before: i64) -> VenueView {
 fn cycle(v: &mut VenueView, q: &mut FakeQueries, now: u64) -> (Vec<ExecReport>, Vec<PollAlert>) {
     let mut out = Vec::new();
     let mut alerts = Vec::new();
-    v.cycle(q, now, &mut |r| out.push(r), &mut |a| alerts.push(a));
+    v.cycle(q, None, now, &mut |r| out.push(r), &mut |a| alerts.push(a));
     (out, alerts)
 }
 
@@ -372,6 +387,51 @@ fn a_rate_limited_cycle_ends_early_and_the_next_one_recovers() {
     assert_eq!(fills(&out), vec![501]);
 }
 
+#[test]
+fn balance_moves_the_fills_do_not_explain_raise_a_drift_alert() {
+    let truth = Arc::new(Mutex::new(Truth {
+        base_start: qty("5"),
+        ..Truth::default()
+    }));
+    let mut q = FakeQueries(Arc::clone(&truth));
+    let mut b = FakeQueries(Arc::clone(&truth));
+    let mut v = view(0);
+    let mut run = |v: &mut VenueView, now: u64| {
+        let mut alerts = Vec::new();
+        v.cycle(&mut q, Some(&mut b), now, &mut |_| {}, &mut |a| {
+            alerts.push(a)
+        });
+        alerts
+    };
+    {
+        let mut t = truth.lock().unwrap();
+        t.place(oid(1), Side::Buy, qty("2"));
+        t.execute(oid(1), px("100"), qty("1"), 1);
+    }
+    // Trades explain every move: no drift, however long.
+    for now in 1..=4 {
+        assert!(run(&mut v, now).is_empty());
+    }
+    truth
+        .lock()
+        .unwrap()
+        .execute(oid(1), px("100"), qty("1"), 2);
+    assert!(run(&mut v, 5).is_empty());
+    // Something else moves the balance: an alert once it has lasted two cycles.
+    truth.lock().unwrap().base_other = qty("0.5");
+    assert!(run(&mut v, 6).is_empty());
+    let alerts = run(&mut v, 7);
+    assert!(
+        matches!(&alerts[..], [PollAlert::PositionDrift { venue_balance, expected, cycles: 2, .. }]
+            if *venue_balance == qty("7.5") && *expected == qty("7")),
+        "{alerts:?}"
+    );
+    assert_eq!(v.stats().balance_checks, 7);
+    // Back in line: the drift count restarts.
+    truth.lock().unwrap().base_other = Qty::ZERO;
+    assert!(run(&mut v, 8).is_empty());
+}
+
 // ---- the poller thread beside the real core ---------------------------------------------
 
 /// Buys 1 at the bid once, when flat with nothing open.
@@ -505,6 +565,7 @@ fn poller_books_fills_the_healthy_looking_stream_never_sent() {
         },
         vec![PollerVenue {
             queries: Box::new(FakeQueries(Arc::clone(&truth))),
+            balances: Some(Box::new(FakeQueries(Arc::clone(&truth)))),
             view: ViewConfig {
                 instruments: vec![INST],
                 ..ViewConfig::default()

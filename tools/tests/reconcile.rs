@@ -198,12 +198,15 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
         })
     };
 
+    let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let alerts_tx = Arc::clone(&alerts);
     let poller = spawn_poller(
         PollerConfig {
             interval: Duration::from_millis(100),
         },
         vec![PollerVenue {
             queries: Box::new(queries(&sim)),
+            balances: Some(Box::new(queries(&sim))),
             view: ViewConfig {
                 instruments: vec![INST],
                 not_before_venue_ns: session_start_ns,
@@ -217,7 +220,7 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
             clock: mono_ns,
             backoff: backoff(),
         },
-        Box::new(|_| {}),
+        Box::new(move |a| alerts_tx.lock().expect("alerts").push(a.clone())),
     )
     .expect("spawn poller");
 
@@ -281,6 +284,18 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
     assert_eq!(engine.stats().fills, trades.len() as u64);
     assert_eq!(engine.stats().duplicate_fills, streamed);
     assert_eq!(summary.venues[0].stats.fills_forwarded, trades.len() as u64);
+    // The balances agree with the fills: no drift, no debt left, nothing unknown.
+    let alerts = alerts.lock().expect("alerts");
+    assert!(
+        !alerts.iter().any(|a| matches!(
+            a,
+            tickwire_exec::reconcile::PollAlert::PositionDrift { .. }
+                | tickwire_exec::reconcile::PollAlert::UnknownOrder { .. }
+                | tickwire_exec::reconcile::PollAlert::QueryFailed { .. }
+        )),
+        "{alerts:?}"
+    );
+    assert!(summary.venues[0].stats.balance_checks >= 2);
     // The engine's position is the venue's: its trades, and its balance.
     let venue_position = trades.iter().fold(Qty::ZERO, |a, t| a.saturating_add(t.1));
     let position = engine.position(StrategyId(0), INST);

@@ -48,7 +48,7 @@ use tickwire_core::num::Qty;
 use tickwire_core::ring::{Consumer, Producer, StopFlag};
 use tickwire_core::wait::Backoff;
 
-pub use view::{PollAlert, VenueView, ViewConfig, ViewStats};
+pub use view::{PollAlert, VenueBalances, VenueView, ViewConfig, ViewStats};
 
 use crate::queries::VenueQueries;
 use crate::session::ReportSink;
@@ -77,6 +77,8 @@ impl Default for PollerConfig {
 pub struct PollerVenue {
     /// The queries (the poller's own REST client, never a session's).
     pub queries: Box<dyn VenueQueries>,
+    /// Balances for the position-drift check (its own REST client too); none skips it.
+    pub balances: Option<Box<dyn VenueBalances>>,
     /// Instruments, session start and thresholds.
     pub view: ViewConfig,
 }
@@ -231,6 +233,13 @@ pub fn spawn_poller(
     Ok(PollerHandle { thread, counters })
 }
 
+/// One venue as the poller thread holds it.
+struct Polled {
+    queries: Box<dyn VenueQueries>,
+    balances: Option<Box<dyn VenueBalances>>,
+    view: VenueView,
+}
+
 fn run_poller(
     cfg: PollerConfig,
     venues: Vec<PollerVenue>,
@@ -245,11 +254,12 @@ fn run_poller(
         clock,
         mut backoff,
     } = io;
-    let mut venues: Vec<(Box<dyn VenueQueries>, VenueView)> = venues
+    let mut venues: Vec<Polled> = venues
         .into_iter()
-        .map(|v| {
-            let view = VenueView::new(v.queries.venue(), v.view);
-            (v.queries, view)
+        .map(|v| Polled {
+            view: VenueView::new(v.queries.venue(), v.view),
+            queries: v.queries,
+            balances: v.balances,
         })
         .collect();
     let interval_ns = u64::try_from(cfg.interval.as_nanos()).unwrap_or(u64::MAX);
@@ -259,8 +269,8 @@ fn run_poller(
         let now = clock();
         if let Some(w) = watch.as_mut() {
             while let Some(cmd) = w.try_pop() {
-                for (_, view) in venues.iter_mut() {
-                    view.watch(&cmd, now);
+                for p in venues.iter_mut() {
+                    p.view.watch(&cmd, now);
                 }
             }
         }
@@ -269,7 +279,12 @@ fn run_poller(
             thread::sleep(wait);
             continue;
         }
-        for (queries, view) in venues.iter_mut() {
+        for Polled {
+            queries,
+            balances,
+            view,
+        } in venues.iter_mut()
+        {
             let mut sink = RingSink {
                 tx: &mut reports,
                 backoff: &mut backoff,
@@ -281,7 +296,10 @@ fn run_poller(
                 counters.alerts.fetch_add(1, Ordering::Release);
                 on_alert(&a);
             };
-            view.cycle(queries.as_mut(), clock(), &mut sink, &mut alert);
+            let balances = balances
+                .as_mut()
+                .map(|b| &mut **b as &mut dyn VenueBalances);
+            view.cycle(queries.as_mut(), balances, clock(), &mut sink, &mut alert);
             core_gone |= sink.gone;
             counters.cycles.fetch_add(1, Ordering::Release);
         }
@@ -295,7 +313,7 @@ fn run_poller(
     PollerSummary {
         venues: venues
             .iter()
-            .map(|(_, v)| VenueSummary {
+            .map(|Polled { view: v, .. }| VenueSummary {
                 venue: v.venue(),
                 stats: v.stats(),
                 positions: v.positions(),

@@ -17,6 +17,12 @@
 //!    has counted for it: the recent fills window (`fills_after(.., 0)`) is fetched again for
 //!    its instrument. A debt that survives `debt_alert_cycles` cycles raises an alert.
 //! 5. The collected statuses are forwarded; terminal orders without debt are forgotten.
+//! 6. **Position drift** (when the venue's balances are queried): the base asset's balance
+//!    minus the position from the fills forwarded must stay at its baseline (the balance
+//!    before this session's trading, fixed once two consecutive cycles agree on it). A difference beyond `drift_tolerance` for
+//!    `debt_alert_cycles` cycles raises [`PollAlert::PositionDrift`]: something moved the
+//!    account that the fills do not explain (trading outside the engine, missing fills, or
+//!    fees charged in the base asset beyond the tolerance).
 //!
 //! The core's order model does the diffing: it moves positions only on fills (de-duplicated by
 //! venue and trade id, so a fill delivered by both the stream and this poller counts once),
@@ -55,6 +61,19 @@ pub enum PollAlert {
         /// Order.
         order: ClientOrderId,
     },
+    /// The venue's balance of an instrument's base asset moved differently from the fills.
+    PositionDrift {
+        /// Venue.
+        venue: VenueId,
+        /// Instrument.
+        instrument: InstrumentId,
+        /// The balance now.
+        venue_balance: Qty,
+        /// The balance the fills explain (first balance + position since).
+        expected: Qty,
+        /// Consecutive cycles the drift has lasted.
+        cycles: u32,
+    },
     /// A query failed (the text never contains a secret).
     QueryFailed {
         /// Venue.
@@ -75,8 +94,11 @@ pub struct ViewConfig {
     /// An order announced through the command watch is looked up by id only once it is this
     /// old and still not seen open: an order still in flight is unknown to the venue.
     pub grace_ns: u64,
-    /// Consecutive cycles a fill debt may last before [`PollAlert::FillDebt`] is raised.
+    /// Consecutive cycles a fill debt (or a position drift) may last before
+    /// [`PollAlert::FillDebt`] ([`PollAlert::PositionDrift`]) is raised.
     pub debt_alert_cycles: u32,
+    /// Largest balance difference not counted as drift (base-asset fees, dust).
+    pub drift_tolerance: Qty,
 }
 
 impl Default for ViewConfig {
@@ -86,6 +108,7 @@ impl Default for ViewConfig {
             not_before_venue_ns: 0,
             grace_ns: 5_000_000_000,
             debt_alert_cycles: 3,
+            drift_tolerance: Qty::ZERO,
         }
     }
 }
@@ -160,6 +183,25 @@ pub struct ViewStats {
     pub debt_rescans: u64,
     /// Queries that failed.
     pub query_errors: u64,
+    /// Balance checks made.
+    pub balance_checks: u64,
+}
+
+/// A venue's account balances, for the position-drift check (optional per venue).
+pub trait VenueBalances: Send {
+    /// The total balance (free and locked) of `instrument`'s base asset.
+    fn base_balance(&mut self, instrument: InstrumentId) -> Result<Qty, QueryError>;
+}
+
+/// Drift bookkeeping of one instrument.
+#[derive(Clone, Copy, Debug, Default)]
+struct Drift {
+    /// Balance before this session's fills (balance − position), once two reads agreed.
+    baseline: Option<Qty>,
+    /// The last read's balance − position, while no baseline is set.
+    last_implied: Option<Qty>,
+    /// Consecutive cycles off the baseline.
+    cycles: u32,
 }
 
 /// One venue's reconciliation state. See the [module docs](self).
@@ -177,6 +219,7 @@ pub struct VenueView {
     /// Net position per instrument from the fills this view forwarded (the venue's own
     /// account of this session's trading).
     positions: HashMap<InstrumentId, Qty>,
+    drift: HashMap<InstrumentId, Drift>,
     stats: ViewStats,
 }
 
@@ -201,6 +244,7 @@ impl VenueView {
             trades: HashSet::new(),
             orders: HashMap::new(),
             positions: HashMap::new(),
+            drift: HashMap::new(),
             stats: ViewStats::default(),
         }
     }
@@ -250,12 +294,13 @@ impl VenueView {
     }
 
     /// Runs one reconciliation cycle at poller time `now_ns`, forwarding what it learned to
-    /// `out` and alerts to `alert`. A failed query is counted and alerted; the rest of the
-    /// cycle still runs, except after a rate-limit refusal, which ends the cycle (the next
-    /// cycle retries).
+    /// `out` and alerts to `alert`; `balances`, when given, feeds the drift check. A failed
+    /// query is counted and alerted; the rest of the cycle still runs, except after a
+    /// rate-limit refusal, which ends the cycle (the next cycle retries).
     pub fn cycle(
         &mut self,
         queries: &mut dyn VenueQueries,
+        balances: Option<&mut dyn VenueBalances>,
         now_ns: u64,
         out: &mut dyn ReportSink,
         alert: &mut dyn FnMut(PollAlert),
@@ -264,7 +309,10 @@ impl VenueView {
         self.stats.cycles += 1;
         let mut statuses = Collect::default();
         // A rate-limited cycle ends early; what it learned so far is still forwarded below.
-        let _ = self.run(queries, now_ns, out, &mut statuses, alert);
+        let complete = self.run(queries, now_ns, out, &mut statuses, alert).is_ok();
+        if complete && let Some(b) = balances {
+            self.check_drift(b, alert);
+        }
         for r in statuses.0 {
             self.stats.statuses += u64::from(matches!(r, ExecReport::Status(_)));
             out.report(r);
@@ -360,6 +408,50 @@ impl VenueView {
             }
         }
         Ok(())
+    }
+
+    /// Step 6: compares each instrument's base balance with the fills forwarded.
+    fn check_drift(&mut self, balances: &mut dyn VenueBalances, alert: &mut dyn FnMut(PollAlert)) {
+        let limit = self.cfg.debt_alert_cycles.max(1);
+        for i in 0..self.cfg.instruments.len() {
+            let inst = self.cfg.instruments[i];
+            self.stats.balance_checks += 1;
+            let balance = match balances.base_balance(inst) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = self.check(Err(e), alert);
+                    continue;
+                }
+            };
+            let position = self.position(inst);
+            // What the balance was before this session's fills, as this read implies.
+            let implied = balance.saturating_sub(position);
+            let d = self.drift.entry(inst).or_default();
+            let Some(baseline) = d.baseline else {
+                // A baseline needs two reads in a row that agree: a fill landing between the
+                // fills query and the balance query must not become a permanent drift.
+                if d.last_implied == Some(implied) {
+                    d.baseline = Some(implied);
+                }
+                d.last_implied = Some(implied);
+                continue;
+            };
+            let expected = baseline.saturating_add(position);
+            if implied.saturating_sub(baseline).abs() > self.cfg.drift_tolerance {
+                d.cycles += 1;
+                if d.cycles >= limit {
+                    alert(PollAlert::PositionDrift {
+                        venue: self.venue,
+                        instrument: inst,
+                        venue_balance: balance,
+                        expected,
+                        cycles: d.cycles,
+                    });
+                }
+            } else {
+                d.cycles = 0;
+            }
+        }
     }
 
     /// Counts and alerts a failed query; `Err` when the cycle must end (rate limited).

@@ -1,6 +1,9 @@
 //! [`OkxQueries`]: the [`VenueQueries`] of OKX v5 over signed REST —
 //! `GET /api/v5/trade/orders-pending`, `/api/v5/trade/order` and `/api/v5/trade/fills`.
 //!
+//! It also reads the account's base-asset balance (`GET /api/v5/account/balance`) for the
+//! reconciliation poller's position-drift check ([`VenueBalances`]).
+//!
 //! Orders and fills whose `clOrdId` is not of our `tw<strategy>x<seq>` form are skipped
 //! (counted in [`OkxQueries::foreign`]): they are not this engine's to reconcile. Fees follow the
 //! stream decoder: OKX's negative "charged" becomes our positive "paid", and a fee not in the
@@ -11,11 +14,12 @@ use tickwire_core::event::{
     ExecReport, Fill, Liquidity, Meta, OrderStatus, Reject, RejectReason, Side, StatusReport,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, VenueId};
-use tickwire_core::num::Px;
+use tickwire_core::num::{Px, Qty};
 
 use super::reports::map_okx_code;
 use super::rest::{OkxMarket, OkxRest};
 use crate::queries::{QueryError, VenueQueries};
+use crate::reconcile::VenueBalances;
 use crate::session::ReportSink;
 use crate::venue::report::{
     DecodeError, JsonScratch, V, field, ms_to_ns, parse_client_order_id, px_of, qty_of,
@@ -361,5 +365,40 @@ impl VenueQueries for OkxQueries {
         }
         self.foreign += foreign;
         Ok(highest)
+    }
+}
+
+impl VenueBalances for OkxQueries {
+    fn base_balance(&mut self, instrument: InstrumentId) -> Result<Qty, QueryError> {
+        let base = {
+            let m = self.market(instrument)?;
+            m.inst_id
+                .split_once('-')
+                .map_or(m.inst_id.as_str(), |(b, _)| b)
+                .to_owned()
+        };
+        let path = format!("/api/v5/account/balance?ccy={base}");
+        let mut found = None;
+        let r = self.get_data(&path, |d| {
+            let details = field(d, "details")?
+                .as_array()
+                .ok_or(DecodeError::Invalid("details"))?;
+            for x in details.iter() {
+                if str_of(x, "ccy")? == base {
+                    // `eq` is free + frozen; `cashBal` where `eq` is absent.
+                    let q = qty_of(x, "eq").or_else(|_| qty_of(x, "cashBal"))?;
+                    found = Some(q);
+                }
+            }
+            Ok(())
+        })?;
+        match r {
+            // An asset never held is not listed: a zero balance.
+            Ok(_) => Ok(found.unwrap_or(Qty::ZERO)),
+            Err(code) => Err(QueryError::Http {
+                status: 200,
+                venue_code: code,
+            }),
+        }
     }
 }
