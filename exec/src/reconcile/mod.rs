@@ -35,6 +35,7 @@
 //! fills raises [`PollAlert::FillDebt`]; one the venue does not know raises
 //! [`PollAlert::UnknownOrder`] (and the venue's `Reject(UnknownOrder)` reaches the core).
 
+pub mod config;
 pub mod view;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ use tickwire_core::num::Qty;
 use tickwire_core::ring::{Consumer, Producer, StopFlag};
 use tickwire_core::wait::Backoff;
 
+pub use config::ReconcileConfig;
 pub use view::{PollAlert, VenueBalances, VenueView, ViewConfig, ViewStats};
 
 use crate::queries::VenueQueries;

@@ -4,6 +4,7 @@
 //! the order-state queries over it ([`queries`]); the order-entry session over the private
 //! WebSocket with its REST fallback ([`session`]) and local rate budgets ([`rate`]).
 
+pub mod config;
 pub mod encode;
 mod fallback;
 pub mod queries;
@@ -13,6 +14,7 @@ pub mod rest;
 pub mod session;
 pub mod sign;
 
+pub use config::{OkxStartError, OkxTradingConfig};
 pub use encode::{OkxEncoder, OkxInst, OkxInstrument, TdMode};
 pub use queries::OkxQueries;
 pub use reports::OkxReportDecoder;

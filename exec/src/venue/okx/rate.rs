@@ -111,7 +111,9 @@ mod tests {
         assert!(!b.try_take(105));
         assert!(b.try_take(110));
         assert!(b.try_take(120));
-        assert!(!b.try_take(209));
+        // 100, 110 and 120 are all within 100 of 199; 100 leaves the window at 200.
+        assert!(!b.try_take(199));
+        assert!(b.try_take(200));
     }
 
     #[test]

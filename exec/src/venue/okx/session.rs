@@ -808,3 +808,32 @@ impl VenueSession for OkxSession {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_fields_of_op_replies_and_events() {
+        let reply = br#"{"id":"1512","op":"amend-order","data":[{"clOrdId":"tw1x2","ordId":"9","sCode":"51503","sMsg":""}],"code":"1","msg":""}"#;
+        assert_eq!(raw_str(reply, b"{\"id\":\""), Some(&b"1512"[..]));
+        assert_eq!(raw_str(reply, b"\"op\":\""), Some(&b"amend-order"[..]));
+        assert_eq!(raw_str(reply, b"\"sCode\":\""), Some(&b"51503"[..]));
+        // `"id"` is never confused with `ordId` / `clOrdId`.
+        let push = br#"{"arg":{"channel":"orders","instType":"SPOT"},"data":[{"clOrdId":"tw1x2","ordId":"9"}]}"#;
+        assert_eq!(raw_str(push, b"{\"id\":\""), None);
+        let login = br#"{"event":"login","code":"0","msg":"","connId":"a4d3ae55"}"#;
+        assert_eq!(raw_str(login, b"\"event\":\""), Some(&b"login"[..]));
+        assert_eq!(raw_str(login, b"\"code\":\""), Some(&b"0"[..]));
+        assert_eq!(raw_str(b"{\"id\":\"unterminated", b"{\"id\":\""), None);
+    }
+
+    #[test]
+    fn request_ids() {
+        assert_eq!(parse_u64(b"1512"), Some(1512));
+        assert_eq!(parse_u64(b"18446744073709551615"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"sub"), None);
+        assert_eq!(parse_u64(b"-1"), None);
+    }
+}
