@@ -426,6 +426,10 @@ fn balance_moves_the_fills_do_not_explain_raise_a_drift_alert() {
             if *venue_balance == qty("7.5") && *expected == qty("7")),
         "{alerts:?}"
     );
+    assert_eq!(
+        alerts[0].to_string(),
+        "reconcile: venue 3 instrument 0: base balance 7.5, fills explain 7, for 2 cycles"
+    );
     assert_eq!(v.stats().balance_checks, 7);
     // Back in line: the drift count restarts.
     truth.lock().unwrap().base_other = Qty::ZERO;

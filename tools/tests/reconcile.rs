@@ -22,7 +22,7 @@ use tickwire_core::num::{InstrumentSpec, Px, Qty};
 use tickwire_core::ring::{StopFlag, channel};
 use tickwire_core::wait::{Backoff, WaitPolicy};
 use tickwire_exec::queries::VenueQueries;
-use tickwire_exec::reconcile::{PollerConfig, PollerIo, PollerVenue, ViewConfig, spawn_poller};
+use tickwire_exec::reconcile::{PollerConfig, PollerVenue, ReconcileConfig, start as start_poller};
 use tickwire_exec::session::VenueSession;
 use tickwire_exec::venue_thread::{VenueExecIo, run_venue_exec};
 
@@ -148,7 +148,6 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
     let (mut mkt_tx, mkt_rx) = channel::<MarketEvent>(16);
     let (cmd_tx, cmd_rx) = channel::<OrderCommand>(64);
     let (stream_tx, stream_rx) = channel::<ExecReport>(64);
-    let (poll_tx, poll_rx) = channel::<ExecReport>(8);
     let (_ctl_tx, ctl_rx) = channel(4);
     let stop = StopFlag::new();
 
@@ -176,29 +175,25 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
 
     let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
     let alerts_tx = Arc::clone(&alerts);
-    let poller = spawn_poller(
-        PollerConfig {
+    let cfg = ReconcileConfig {
+        poller: PollerConfig {
             interval: Duration::from_millis(100),
         },
+        ..ReconcileConfig::default()
+    };
+    let (poller, poll_rx) = start_poller(
+        &cfg,
         vec![PollerVenue {
             queries: Box::new(queries(&sim)),
             balances: Some(Box::new(queries(&sim))),
-            view: ViewConfig {
-                instruments: vec![INST],
-                not_before_venue_ns: session_start_ns,
-                ..ViewConfig::default()
-            },
+            view: cfg.view(vec![INST], session_start_ns),
         }],
-        PollerIo {
-            reports: poll_tx,
-            watch: None,
-            stop: stop.clone(),
-            clock: mono_ns,
-            backoff: backoff(),
-        },
+        stop.clone(),
+        mono_ns,
+        backoff(),
         Box::new(move |a| alerts_tx.lock().expect("alerts").push(a.clone())),
     )
-    .expect("spawn poller");
+    .expect("start poller");
 
     let core_stop = stop.clone();
     let core = thread::spawn(move || {
@@ -239,7 +234,9 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
     // The cycle that forwarded them may still be running: let two more complete, so the
     // drift check has a confirmed baseline and one comparison against it.
     let cycles = poller.counters().cycles();
-    wait_for("two more poll cycles", || poller.counters().cycles() >= cycles + 2);
+    wait_for("two more poll cycles", || {
+        poller.counters().cycles() >= cycles + 2
+    });
 
     stop.request();
     drop(mkt_tx);

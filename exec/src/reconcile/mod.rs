@@ -242,6 +242,29 @@ struct Polled {
     view: VenueView,
 }
 
+/// Creates the poller's own report ring (capacity from `cfg`) and starts the poller thread.
+/// The returned consumer goes into the core's `CoreIo::reports`, after the exec thread's ring.
+/// Alerts are handed to `on_alert` (e.g. written to the operator log with `Display`).
+pub fn start(
+    cfg: &ReconcileConfig,
+    venues: Vec<PollerVenue>,
+    stop: StopFlag,
+    clock: fn() -> u64,
+    backoff: Backoff,
+    on_alert: Box<dyn FnMut(&PollAlert) + Send>,
+) -> std::io::Result<(PollerHandle, Consumer<ExecReport>)> {
+    let (tx, rx) = tickwire_core::ring::channel(cfg.ring);
+    let io = PollerIo {
+        reports: tx,
+        watch: None,
+        stop,
+        clock,
+        backoff,
+    };
+    let handle = spawn_poller(cfg.poller, venues, io, on_alert)?;
+    Ok((handle, rx))
+}
+
 fn run_poller(
     cfg: PollerConfig,
     venues: Vec<PollerVenue>,

@@ -83,6 +83,48 @@ pub enum PollAlert {
     },
 }
 
+impl core::fmt::Display for PollAlert {
+    /// One line for the operator log.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::FillDebt {
+                venue,
+                order,
+                venue_filled,
+                fills_seen,
+                cycles,
+            } => write!(
+                f,
+                "reconcile: venue {} order {order}: filled {venue_filled} per status, fills found \
+                 {fills_seen}, for {cycles} cycles",
+                venue.0
+            ),
+            Self::UnknownOrder { venue, order } => {
+                write!(
+                    f,
+                    "reconcile: venue {} does not know order {order}",
+                    venue.0
+                )
+            }
+            Self::PositionDrift {
+                venue,
+                instrument,
+                venue_balance,
+                expected,
+                cycles,
+            } => write!(
+                f,
+                "reconcile: venue {} instrument {}: base balance {venue_balance}, fills explain \
+                 {expected}, for {cycles} cycles",
+                venue.0, instrument.0
+            ),
+            Self::QueryFailed { venue, error } => {
+                write!(f, "reconcile: venue {}: {error}", venue.0)
+            }
+        }
+    }
+}
+
 /// Tuning of one venue's reconciliation.
 #[derive(Clone, Debug)]
 pub struct ViewConfig {
