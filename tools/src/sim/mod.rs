@@ -29,6 +29,7 @@
 //! connecting after [`start`] sees the whole capture.
 
 mod binance;
+mod binance_private;
 mod book;
 mod capture;
 mod config;
@@ -38,6 +39,7 @@ mod http;
 #[allow(dead_code)]
 mod matching;
 mod okx;
+mod private;
 mod tape;
 mod tls;
 mod venue;
