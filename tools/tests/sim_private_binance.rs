@@ -644,3 +644,94 @@ fn ws_api_rejects_bad_signatures_and_cancels() {
         "Account has insufficient balance for requested action."
     );
 }
+
+#[test]
+fn ws_api_execution_report_fields_match_the_documented_payload() {
+    // FORMATS.md §1.11 doc payload; `v` (prevented match id) only appears after self-trade
+    // prevention, which the simulator never triggers.
+    let doc: Value = serde_json::from_str(
+        r#"{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"mUvoqJxFIILMdfAW5iGSOW","S":"BUY","o":"LIMIT","f":"GTC",
+ "q":"1.00000000","p":"0.10264410","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"NEW","X":"NEW","r":"NONE",
+ "i":4293153,"l":"0.00000000","z":"0.00000000","L":"0.00000000","n":"0","N":null,"T":1499405658657,"t":-1,"v":3,
+ "I":8641984,"w":true,"m":false,"M":false,"O":1499405658657,"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000",
+ "W":1499405658657,"V":"NONE"}"#,
+    )
+    .expect("doc payload");
+    let sim = Sim::start("", "");
+    let mut api = sim.ws_api(KEY, SECRET);
+    let sub = api.call("userDataStream.subscribe.signature", json!({}));
+    let sub_id = sub["result"]["subscriptionId"].as_u64().expect("id");
+    let r = api.call(
+        "order.place",
+        json!({"symbol":"TESTUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC",
+               "price":"98.50","quantity":"1","newClientOrderId":"f-1"}),
+    );
+    assert_eq!(r["status"], 200, "{r}");
+    let new = api.push(T)["event"].clone();
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        _ => "other",
+    };
+    for (k, v) in doc.as_object().expect("object") {
+        if k == "v" {
+            assert!(new.get("v").is_none());
+            continue;
+        }
+        let got = new
+            .get(k)
+            .unwrap_or_else(|| panic!("field {k} missing in {new}"));
+        assert_eq!(kind(got), kind(v), "type of {k} in {new}");
+    }
+    assert_eq!(
+        new.as_object().map(|o| o.len()),
+        Some(doc.as_object().map_or(0, |o| o.len()) - 1)
+    );
+    // Cancel with a new client id: `c` is the cancel's id, `C` the order's.
+    let r = api.call(
+        "order.cancel",
+        json!({"symbol":"TESTUSDT","origClientOrderId":"f-1","newClientOrderId":"cx-1"}),
+    );
+    assert_eq!(s(&r["result"]["clientOrderId"]), "cx-1", "{r}");
+    let c = api.push(T)["event"].clone();
+    assert_eq!(
+        (s(&c["x"]), s(&c["X"]), s(&c["c"]), s(&c["C"])),
+        ("CANCELED", "CANCELED", "cx-1", "f-1")
+    );
+    assert_eq!(c["w"], false);
+    // Other calls: open orders cancel-all, trades, account, unsubscribe.
+    for p in ["97.00", "96.00"] {
+        let r = api.call(
+            "order.place",
+            json!({"symbol":"TESTUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","price":p,"quantity":"1"}),
+        );
+        assert_eq!(r["status"], 200, "{r}");
+    }
+    let r = api.call("openOrders.cancelAll", json!({"symbol":"TESTUSDT"}));
+    assert_eq!(r["result"].as_array().map(Vec::len), Some(2), "{r}");
+    let r = api.call("account.status", json!({}));
+    assert_eq!(s(&r["result"]["accountType"]), "SPOT", "{r}");
+    let r = api.call("myTrades", json!({"symbol":"TESTUSDT"}));
+    assert_eq!(r["result"].as_array().map(Vec::len), Some(0), "{r}");
+    let r = api.send(
+        "userDataStream.unsubscribe",
+        json!({"subscriptionId": sub_id}),
+    );
+    assert_eq!(r["status"], 200, "{r}");
+    // No pushes after unsubscribing: the next frame is the answer to the next call.
+    api.pushes.clear();
+    let r = api.call(
+        "order.place",
+        json!({"symbol":"TESTUSDT","side":"SELL","type":"MARKET","quantity":"0.1"}),
+    );
+    assert_eq!(s(&r["result"]["status"]), "FILLED", "{r}");
+    let r = api.send("ping", json!({}));
+    assert_eq!(r["status"], 200);
+    assert!(
+        api.pushes.is_empty(),
+        "pushes after unsubscribe: {:?}",
+        api.pushes
+    );
+}

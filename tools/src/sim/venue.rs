@@ -248,6 +248,20 @@ impl Venue {
         true
     }
 
+    /// Stops pushes of subscription `sub` (all of the connection's with `None`) on connection
+    /// `id`; false if there was none.
+    pub(crate) fn remove_listener(&self, id: u64, sub: Option<u64>) -> bool {
+        let mut st = self.lock();
+        let Some(p) = st.private.as_mut() else {
+            return false;
+        };
+        let before = p.listeners.len();
+        p.listeners.retain(|l| {
+            l.conn != id || sub.is_some_and(|s| l.form != PushForm::BinanceSubscription(s))
+        });
+        p.listeners.len() != before
+    }
+
     /// Queues a fault at the next frame.
     pub(crate) fn inject(&self, kind: FaultKind) {
         let mut st = self.lock();

@@ -362,6 +362,23 @@ impl Conn {
                 o.used_weight = venue.add_weight(1);
                 o
             }
+            (true, "userDataStream.unsubscribe") => {
+                let sub = params
+                    .get("subscriptionId")
+                    .and_then(serde_json::Value::as_u64);
+                let removed = venue.remove_listener(self.cid, sub);
+                let mut o = if removed {
+                    binance_private::Outcome::success("{}".into())
+                } else {
+                    binance_private::Outcome::error(
+                        400,
+                        -2035,
+                        "User Data Stream subscription not active.",
+                    )
+                };
+                o.used_weight = venue.add_weight(2);
+                o
+            }
             (true, m) => match binance_private::Op::ws(m) {
                 Some(op) => {
                     let call = binance_private::Call::from_ws(params);
