@@ -27,8 +27,18 @@
 //! (updated under the same lock that picks each frame's recipients). With
 //! `start = "first-subscribe"` (default) the tape waits for the first subscription, so a client
 //! connecting after [`start`] sees the whole capture.
+//!
+//! OKX private side (`okx_private*`): with `[venue.private]` (accounts need a `passphrase`), an
+//! okx venue serves `/ws/v5/private` (`login`, `order`/`cancel-order`/`amend-order` and batch
+//! forms, the `orders` channel) and the signed `/api/v5/trade/*` and `/api/v5/account/balance`
+//! REST endpoints, matched by the shared engine against the tape's book.
+//!
+//! Derived venue (`okx_derive`): an okx venue with `derive_from = "<binance venue>"` serves that
+//! venue's capture as OKX `books`/`bbo-tbt`/`trades`, shifted by `lag_ms` and a seeded price noise
+//! of at most `noise_ticks` source ticks, with `symbol_map` naming the instruments.
 
 mod binance;
+mod binance_private;
 mod book;
 mod capture;
 mod config;
@@ -43,6 +53,7 @@ mod okx_derive;
 mod okx_private;
 mod okx_private_rest;
 mod okx_private_ws;
+mod private;
 mod tape;
 mod tls;
 mod venue;

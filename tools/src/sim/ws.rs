@@ -20,7 +20,9 @@ use tungstenite::{Bytes, Message, WebSocket};
 
 use super::Shared;
 use super::binance;
+use super::binance_private;
 use super::okx::{self, Action};
+use super::private::PushForm;
 use super::venue::{Books, Out, State, Venue};
 
 /// Longest wait on the queue before looking at the socket and the keep-alive timers.
@@ -39,6 +41,10 @@ type Res = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 enum Proto {
     Binance(binance::Session),
+    /// Binance WS-API (`/ws-api/v3`).
+    BinanceApi,
+    /// Binance user data by listen key (`/ws/<listenKey>`).
+    BinanceUser,
     Okx(okx::Session),
 }
 
@@ -66,11 +72,23 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     let conn_id = format!("{:08x}", shared.next_id() as u32 ^ 0x5a17_c0de);
     let mut accepted: Option<(Proto, Vec<String>)> = None;
     let mut okx_private = false;
+    // Registered before the handshake answer goes out, so a listen-key stream receives every
+    // event that happens after its client sees the connection open.
+    let (cid, rx, ctl) = venue.register();
     // The error type is tungstenite's (an HTTP response); its size is not ours to choose.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let proto = if kind.is_binance() {
+        let listen_key = pq.strip_prefix("/ws/").and_then(|k| {
+            let st = venue.lock();
+            st.private.as_ref()?.listen_keys.get(k).copied()
+        });
+        let proto = if kind.is_binance() && pq == "/ws-api/v3" && venue.cfg.private.is_some() {
+            Some((Proto::BinanceApi, Vec::new()))
+        } else if let (true, Some(account)) = (kind.is_binance(), listen_key) {
+            venue.add_listener(cid, account, PushForm::BinanceListenKey);
+            Some((Proto::BinanceUser, Vec::new()))
+        } else if kind.is_binance() {
             binance::Session::from_path(pq).map(|(s, streams)| (Proto::Binance(s), streams))
         } else if pq == "/ws/v5/private" {
             okx_private = true;
@@ -93,15 +111,23 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     };
     let ws =
         tungstenite::accept_hdr_with_config(stream, callback, Some(WebSocketConfig::default()))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                venue.unregister(cid);
+                e.to_string()
+            })?;
     let Some((mut proto, initial)) = accepted else {
+        venue.unregister(cid);
         return Ok(());
     };
     if okx_private {
+        // The private endpoint has its own loop; it takes no tape frames.
+        venue.unregister(cid);
         return super::okx_private_ws::run(ws, venue, shared, conn_id);
     }
-    ws.get_ref().sock.set_read_timeout(None)?;
-    let (cid, rx, ctl) = venue.register();
+    if let Err(e) = ws.get_ref().sock.set_read_timeout(None) {
+        venue.unregister(cid);
+        return Err(e.into());
+    }
     if !initial.is_empty() {
         let keys: Vec<&str> = initial.iter().map(String::as_str).collect();
         venue.subscribe(cid, &keys, |_| ());
@@ -109,6 +135,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     if let Proto::Binance(b) = &mut proto {
         b.subscriptions = initial;
     }
+
     let mut conn = Conn {
         ws,
         proto,
@@ -195,6 +222,10 @@ impl Conn {
             Out::Frame(i) => (i, false),
             Out::Malformed(i) => (i, true),
             Out::Disconnect => return Ok(false),
+            Out::Text(t) => {
+                self.ws.write(Message::text(&*t))?;
+                return Ok(true);
+            }
         };
         let Some(f) = venue.tape.frames.get(i as usize) else {
             return Ok(true);
@@ -202,6 +233,8 @@ impl Conn {
         let text = match &self.proto {
             Proto::Binance(b) => b.render(f),
             Proto::Okx(_) => &f.text,
+            // Private connections subscribe to no market stream.
+            Proto::BinanceApi | Proto::BinanceUser => return Ok(true),
         };
         let text = if malformed {
             let mut cut = text.len() / 2;
@@ -246,14 +279,22 @@ impl Conn {
             return Ok(false);
         }
         for t in texts {
-            self.on_text(venue, &t)?;
+            if !self.on_text(venue, &t)? {
+                let _ = self.ws.flush();
+                let _ = self.sock().shutdown(Shutdown::Both);
+                return Ok(false);
+            }
         }
         self.ws.flush()?;
         Ok(true)
     }
 
-    fn on_text(&mut self, venue: &Venue, text: &str) -> Result<(), tungstenite::Error> {
+    /// Handles one client text; false when the connection must close abruptly.
+    fn on_text(&mut self, venue: &Venue, text: &str) -> Result<bool, tungstenite::Error> {
         let actions: Vec<Action> = match &mut self.proto {
+            Proto::BinanceApi => return self.on_api(venue, text),
+            // The user-data stream ignores what clients send.
+            Proto::BinanceUser => return Ok(true),
             Proto::Binance(b) => {
                 let r = b.on_text(text);
                 let mut a: Vec<Action> = Vec::new();
@@ -268,7 +309,7 @@ impl Conn {
             }
             Proto::Okx(o) => {
                 let super::venue::Market::Okx(m) = &venue.market else {
-                    return Ok(());
+                    return Ok(true);
                 };
                 o.on_text(text, m)
             }
@@ -290,14 +331,89 @@ impl Conn {
                 Action::Unsubscribe(key) => venue.unsubscribe(self.cid, &key),
             }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// One Binance WS-API request (§1.10): `{"id":..,"method":..,"params":{..}}`.
+    fn on_api(&mut self, venue: &Venue, text: &str) -> Result<bool, tungstenite::Error> {
+        let Some(pc) = venue.cfg.private.as_ref() else {
+            return Ok(true);
+        };
+        let req: Option<serde_json::Value> = serde_json::from_str(text).ok();
+        let id = req
+            .as_ref()
+            .and_then(|r| r.get("id"))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let method = req
+            .as_ref()
+            .and_then(|r| r.get("method"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let empty = serde_json::Map::new();
+        let params = req
+            .as_ref()
+            .and_then(|r| r.get("params"))
+            .and_then(serde_json::Value::as_object)
+            .unwrap_or(&empty);
+        let o = match (req.is_some(), method) {
+            (false, _) => binance_private::Outcome::error(400, -1000, "Malformed request."),
+            (true, "ping") => {
+                let mut o = binance_private::Outcome::success("{}".into());
+                o.used_weight = venue.add_weight(1);
+                o
+            }
+            (true, "time") => {
+                let mut o = binance_private::Outcome::success(format!(
+                    "{{\"serverTime\":{}}}",
+                    super::now_ms()
+                ));
+                o.used_weight = venue.add_weight(1);
+                o
+            }
+            (true, "userDataStream.unsubscribe") => {
+                let sub = params
+                    .get("subscriptionId")
+                    .and_then(serde_json::Value::as_u64);
+                let removed = venue.remove_listener(self.cid, sub);
+                let mut o = if removed {
+                    binance_private::Outcome::success("{}".into())
+                } else {
+                    binance_private::Outcome::error(
+                        400,
+                        -2035,
+                        "User Data Stream subscription not active.",
+                    )
+                };
+                o.used_weight = venue.add_weight(2);
+                o
+            }
+            (true, m) => match binance_private::Op::ws(m) {
+                Some(op) => {
+                    let call = binance_private::Call::from_ws(params);
+                    binance_private::handle(venue, op, &call, super::now_ms())
+                }
+                None => binance_private::Outcome::error(400, -1000, "Unknown method."),
+            },
+        };
+        if let Some((account, sub)) = o.subscribe {
+            venue.add_listener(self.cid, account, PushForm::BinanceSubscription(sub));
+        }
+        if !o.delay.is_zero() {
+            std::thread::sleep(o.delay);
+        }
+        if o.disconnect {
+            return Ok(false);
+        }
+        self.ws.write(Message::text(o.ws_frame(&id, pc)))?;
+        Ok(true)
     }
 
     /// Pings (Binance) and idle limits; false when the connection must end.
     fn keepalive(&mut self, venue: &Venue) -> Result<bool, tungstenite::Error> {
         let now = Instant::now();
         match self.proto {
-            Proto::Binance(_) => {
+            Proto::Binance(_) | Proto::BinanceApi | Proto::BinanceUser => {
                 if self
                     .awaiting_pong
                     .is_some_and(|t| now.duration_since(t) > venue.cfg.pong_timeout)
