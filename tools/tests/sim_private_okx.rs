@@ -775,3 +775,22 @@ fn okx_accounts_need_a_passphrase() {
         "{err}"
     );
 }
+
+#[test]
+fn http_503_fault_places_the_order_but_answers_unavailable() {
+    let sim = sim("[[venue.private.fault]]\nkind = \"http_503\"\ncount = 1\n");
+    finish_tape(&sim);
+    let ((bid, _), _) = top(&sim);
+    let r = rest(&sim);
+    let body = json!({"instId":"BTC-USDT","tdMode":"cash","side":"buy","ordType":"limit","px":(bid - d("10")).to_string(),"sz":"0.01","clOrdId":"u1"}).to_string();
+    let (status, v) = r.signed("POST", "/api/v5/trade/order", &body);
+    assert_eq!((status, v["code"].as_str()), (503, Some("50001")), "{v}");
+    // The status was unknown to the client, but the order is working.
+    let (_, v) = r.signed("GET", "/api/v5/trade/order?instId=BTC-USDT&clOrdId=u1", "");
+    assert_eq!(v["data"][0]["state"], "live", "{v}");
+    // Only once.
+    let body2 = body.replace("u1", "u2");
+    let (status, v) = r.signed("POST", "/api/v5/trade/order", &body2);
+    assert_eq!((status, v["code"].as_str()), (200, Some("0")), "{v}");
+    sim.shutdown();
+}

@@ -206,6 +206,8 @@ pub(crate) struct Private {
     subs: Vec<Sub>,
     faults: Vec<FaultState>,
     min_size: HashMap<String, Decimal>,
+    /// Added to every trading answer.
+    latency: Duration,
     /// instId of each market instrument index.
     inst_names: Vec<String>,
     recent: HashMap<AccountId, VecDeque<u64>>,
@@ -300,6 +302,7 @@ impl Private {
                 })
                 .collect(),
             min_size,
+            latency: cfg.latency,
             inst_names,
             recent: HashMap::new(),
             next_internal_id: 1,
@@ -402,8 +405,12 @@ impl Private {
     // Faults and limits
 
     /// Counts an order request against the request-kind faults.
+    /// (The configured `latency` is added to every answer's delay.)
     pub(crate) fn request_faults(&mut self, new_order: bool) -> RequestFaults {
-        let mut r = RequestFaults::default();
+        let mut r = RequestFaults {
+            delay: self.latency,
+            ..RequestFaults::default()
+        };
         for f in &mut self.faults {
             let applies = match f.spec.kind {
                 PrivateFaultKind::Reject
