@@ -1103,25 +1103,32 @@ pub(crate) fn publish(p: &mut Private, ev: &[Execution], now_ms: u64) {
 /// `C`). Applies the fill-delivery faults.
 fn publish_with(p: &mut Private, ev: &[Execution], now_ms: u64, cancel_client_id: Option<&str>) {
     for e in ev {
-        let copies = if e.kind == ExecKind::Trade {
-            match p.fault(|k| {
+        let fault = if e.kind == ExecKind::Trade {
+            p.fault(|k| {
                 matches!(
                     k,
                     PrivateFaultKind::NoFillReports | PrivateFaultKind::DuplicateFill
                 )
-            }) {
-                Some(PrivateFaultKind::NoFillReports) => 0,
-                Some(PrivateFaultKind::DuplicateFill) => 2,
-                _ => 1,
-            }
+            })
+        } else {
+            None
+        };
+        let copies = if fault == Some(PrivateFaultKind::DuplicateFill) {
+            2
         } else {
             1
         };
-        if copies == 0 {
-            continue;
-        }
         let exec_id = p.next_serial();
-        let report = execution_report(e, now_ms, exec_id, cancel_client_id);
+        let report = if fault == Some(PrivateFaultKind::NoFillReports) {
+            // The status change without the fill record: no trade id, no last fill.
+            let bare = Execution {
+                fill: None,
+                ..e.clone()
+            };
+            execution_report(&bare, now_ms, exec_id, cancel_client_id)
+        } else {
+            execution_report(e, now_ms, exec_id, cancel_client_id)
+        };
         for _ in 0..copies {
             p.push(e.order.account, |form| match form {
                 PushForm::BinanceSubscription(id) => {
