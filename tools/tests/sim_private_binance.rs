@@ -735,3 +735,80 @@ fn ws_api_execution_report_fields_match_the_documented_payload() {
         api.pushes
     );
 }
+
+#[test]
+fn amend_keep_priority_reduces_quantity_in_place() {
+    let sim = Sim::start("", "");
+    let mut api = sim.ws_api(KEY, SECRET);
+    api.call("userDataStream.subscribe.signature", json!({}));
+    let r = api.call(
+        "order.place",
+        json!({"symbol":"TESTUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC",
+               "price":"99.00","quantity":"3","newClientOrderId":"am-1"}),
+    );
+    let id = r["result"]["orderId"].as_u64().expect("orderId");
+    assert_eq!(s(&api.push(T)["event"]["x"]), "NEW");
+    let locked = |sim: &Sim| {
+        sim.sim
+            .balances("binance", "alice")
+            .expect("venue")
+            .expect("account")
+            .into_iter()
+            .find(|(a, _, _)| a == "USDT")
+            .map(|(_, _, l)| l.to_string())
+            .expect("USDT")
+    };
+    assert_eq!(locked(&sim), "297.00");
+    let mut c = sim.rest(KEY, SECRET);
+    let r = c.signed(
+        "PUT",
+        "/api/v3/order/amend/keepPriority",
+        &[
+            ("symbol", "TESTUSDT"),
+            ("orderId", &id.to_string()),
+            ("newQty", "2"),
+            ("newClientOrderId", "am-2"),
+        ],
+    );
+    let v = r.json();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = &v["amendedOrder"];
+    assert_eq!((s(&a["qty"]), s(&a["status"])), ("2.00000000", "NEW"));
+    assert_eq!(
+        (s(&a["origClientOrderId"]), s(&a["clientOrderId"])),
+        ("am-1", "am-2")
+    );
+    assert_eq!(a["orderId"].as_u64(), Some(id));
+    let e = api.push(T)["event"].clone();
+    assert_eq!(
+        (s(&e["x"]), s(&e["X"]), s(&e["q"]), s(&e["c"])),
+        ("REPLACED", "NEW", "2.00000000", "am-2")
+    );
+    assert_eq!(e["I"], v["executionId"]);
+    assert_eq!(locked(&sim), "198.00");
+    // No increase, and over the WS-API too.
+    let r = api.call(
+        "order.amend.keepPriority",
+        json!({"symbol":"TESTUSDT","origClientOrderId":"am-2","newQty":"2.5"}),
+    );
+    assert_eq!(r["error"]["code"], -2038, "{r}");
+    let r = api.call(
+        "order.amend.keepPriority",
+        json!({"symbol":"TESTUSDT","origClientOrderId":"am-2","newQty":"1"}),
+    );
+    assert_eq!(s(&r["result"]["amendedOrder"]["qty"]), "1.00000000", "{r}");
+    // Priority kept: the tape's trade of 3 at 99 eats the 2 left ahead (the level shrank to 2),
+    // then fills the amended 1.
+    let _md = sim.run_tape();
+    let mut fills = Vec::new();
+    while fills.len() < 1 {
+        let p = api.push(T);
+        if s(&p["event"]["x"]) == "TRADE" {
+            fills.push(p["event"].clone());
+        }
+    }
+    assert_eq!(
+        (s(&fills[0]["l"]), s(&fills[0]["X"])),
+        ("1.00000000", "FILLED")
+    );
+}

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use super::book::{Book, Level};
 use super::config::{PrivateConfig, PrivateFaultKind};
 use super::matching::{
-    AccountId, ExecKind, Execution, NewOrder, Order, OrderRef, OrderStatus, OrderType, Reject,
-    Side, SymbolRules, TimeInForce,
+    AccountId, Amend, ExecKind, Execution, NewOrder, Order, OrderRef, OrderStatus, OrderType,
+    Reject, Side, SymbolRules, TimeInForce,
 };
 use super::private::{Private, PushForm};
 use super::venue::{Books, Market, State, Venue};
@@ -35,6 +35,8 @@ pub(crate) enum Op {
     CancelOrder,
     /// `GET /api/v3/order`, `order.status`.
     QueryOrder,
+    /// `PUT /api/v3/order/amend/keepPriority`, `order.amend.keepPriority`.
+    AmendKeepPriority,
     /// `GET /api/v3/openOrders`, `openOrders.status`.
     OpenOrders,
     /// `DELETE /api/v3/openOrders`, `openOrders.cancelAll`.
@@ -60,6 +62,7 @@ impl Op {
             ("POST", "/api/v3/order") => Op::NewOrder,
             ("DELETE", "/api/v3/order") => Op::CancelOrder,
             ("GET", "/api/v3/order") => Op::QueryOrder,
+            ("PUT", "/api/v3/order/amend/keepPriority") => Op::AmendKeepPriority,
             ("GET", "/api/v3/openOrders") => Op::OpenOrders,
             ("DELETE", "/api/v3/openOrders") => Op::CancelOpenOrders,
             ("GET", "/api/v3/myTrades") => Op::MyTrades,
@@ -76,6 +79,7 @@ impl Op {
         matches!(
             path,
             "/api/v3/order"
+                | "/api/v3/order/amend/keepPriority"
                 | "/api/v3/openOrders"
                 | "/api/v3/myTrades"
                 | "/api/v3/account"
@@ -89,6 +93,7 @@ impl Op {
             "order.place" => Op::NewOrder,
             "order.cancel" => Op::CancelOrder,
             "order.status" => Op::QueryOrder,
+            "order.amend.keepPriority" => Op::AmendKeepPriority,
             "openOrders.status" => Op::OpenOrders,
             "openOrders.cancelAll" => Op::CancelOpenOrders,
             "myTrades" => Op::MyTrades,
@@ -460,7 +465,7 @@ pub(crate) fn handle(venue: &Venue, op: Op, call: &Call, now_ms: u64) -> Outcome
 fn weight_of(op: Op, call: &Call) -> u32 {
     match op {
         Op::NewOrder | Op::CancelOrder | Op::CancelOpenOrders => 1,
-        Op::QueryOrder => 4,
+        Op::QueryOrder | Op::AmendKeepPriority => 4,
         Op::OpenOrders => {
             if call.get("symbol").is_some() {
                 6
@@ -625,6 +630,91 @@ fn run(
                 Some(o) => Outcome::ok(order_json(o)),
                 None => Outcome::err(400, -2013, "Order does not exist."),
             }
+        }
+        Op::AmendKeepPriority => {
+            let symbol = match symbol_param(true) {
+                Ok(Some(s)) => s,
+                Ok(None) => return missing("symbol"),
+                Err(o) => return *o,
+            };
+            let r = match order_ref(call) {
+                Ok(r) => r,
+                Err(o) => return *o,
+            };
+            let new_qty = match decimal_param(call, "newQty") {
+                Ok(Some(q)) => q,
+                Ok(None) => return missing("newQty"),
+                Err(o) => return *o,
+            };
+            let Some(before) = p.engine.order(account, &symbol, &r).cloned() else {
+                return Outcome::err(400, -2013, "Order does not exist.");
+            };
+            if !before.status.is_open() {
+                return Outcome::err(400, -2013, "Order does not exist.");
+            }
+            // Keep priority: only a decrease is allowed.
+            if new_qty >= before.qty {
+                return Outcome::err(
+                    400,
+                    -2038,
+                    "Order amend (quantity increase) is not supported.",
+                );
+            }
+            let empty = Book::new();
+            let book = book_of(&symbol).unwrap_or(&empty);
+            let change = Amend {
+                qty: Some(new_qty),
+                price: None,
+            };
+            let r = OrderRef::Id(before.id);
+            let ev = match p.engine.amend(account, &symbol, &r, change, book, now_ms) {
+                Ok(ev) => ev,
+                Err(Reject::LotSize) => {
+                    return Outcome::err(400, -1013, "Filter failure: LOT_SIZE");
+                }
+                Err(Reject::MinNotional) => {
+                    return Outcome::err(400, -1013, "Filter failure: NOTIONAL");
+                }
+                Err(_) => {
+                    return Outcome::err(
+                        400,
+                        -2038,
+                        "Order amend (quantity at or below the executed quantity) is not supported.",
+                    );
+                }
+            };
+            let new_cid = call
+                .get("newClientOrderId")
+                .map_or_else(|| generated_client_id(p), str::to_owned);
+            let _ = p.engine.set_client_id(account, &symbol, &r, &new_cid);
+            let Some(o) = p.engine.order(account, &symbol, &r).cloned() else {
+                return Outcome::err(400, -2013, "Order does not exist.");
+            };
+            let exec_id = p.serial;
+            let amended: Vec<Execution> = ev
+                .into_iter()
+                .map(|e| Execution {
+                    order: o.clone(),
+                    ..e
+                })
+                .collect();
+            publish(p, &amended, now_ms);
+            Outcome::ok(format!(
+                "{{\"transactTime\":{now_ms},\"executionId\":{exec_id},\"amendedOrder\":{{\"symbol\":{},\"orderId\":{},\"orderListId\":-1,\"origClientOrderId\":{},\"clientOrderId\":{},\"price\":\"{}\",\"qty\":\"{}\",\"executedQty\":\"{}\",\"preventedQty\":\"0.00000000\",\"quoteOrderQty\":\"0.00000000\",\"cumulativeQuoteQty\":\"{}\",\"status\":\"{}\",\"timeInForce\":\"{}\",\"type\":\"{}\",\"side\":\"{}\",\"workingTime\":{},\"selfTradePreventionMode\":\"NONE\"}}}}",
+                Value::String(o.symbol.clone()),
+                o.id,
+                Value::String(before.client_id.clone()),
+                Value::String(o.client_id.clone()),
+                price_str(&o),
+                fmt8(o.qty),
+                fmt8(o.executed),
+                fmt8(o.cum_quote),
+                o.status.binance(),
+                tif_str(o.tif),
+                type_str(o.kind),
+                side_str(o.side),
+                if o.working { o.created_ms as i64 } else { -1 }
+            ))
         }
         Op::OpenOrders => {
             let symbol = match symbol_param(false) {
@@ -1103,25 +1193,32 @@ pub(crate) fn publish(p: &mut Private, ev: &[Execution], now_ms: u64) {
 /// `C`). Applies the fill-delivery faults.
 fn publish_with(p: &mut Private, ev: &[Execution], now_ms: u64, cancel_client_id: Option<&str>) {
     for e in ev {
-        let copies = if e.kind == ExecKind::Trade {
-            match p.fault(|k| {
+        let fault = if e.kind == ExecKind::Trade {
+            p.fault(|k| {
                 matches!(
                     k,
                     PrivateFaultKind::NoFillReports | PrivateFaultKind::DuplicateFill
                 )
-            }) {
-                Some(PrivateFaultKind::NoFillReports) => 0,
-                Some(PrivateFaultKind::DuplicateFill) => 2,
-                _ => 1,
-            }
+            })
+        } else {
+            None
+        };
+        let copies = if fault == Some(PrivateFaultKind::DuplicateFill) {
+            2
         } else {
             1
         };
-        if copies == 0 {
-            continue;
-        }
         let exec_id = p.next_serial();
-        let report = execution_report(e, now_ms, exec_id, cancel_client_id);
+        let report = if fault == Some(PrivateFaultKind::NoFillReports) {
+            // The status change without the fill record: no trade id, no last fill.
+            let bare = Execution {
+                fill: None,
+                ..e.clone()
+            };
+            execution_report(&bare, now_ms, exec_id, cancel_client_id)
+        } else {
+            execution_report(e, now_ms, exec_id, cancel_client_id)
+        };
         for _ in 0..copies {
             p.push(e.order.account, |form| match form {
                 PushForm::BinanceSubscription(id) => {

@@ -240,8 +240,9 @@ pub enum PrivateFaultKind {
     /// `by = "0.000002"`; the order still completes when its quantity has matched, so a FILLED
     /// order can show `executedQty` below `origQty`.
     ShortFill(Decimal),
-    /// `no_fill_reports`: a fill's executionReport(s) with `x=TRADE` are never pushed (status
-    /// changes still are); REST `myTrades` still lists the trades.
+    /// `no_fill_reports`: a fill's executionReport carries the status change only (`x=TRADE`,
+    /// `X`, `z`, `Z` updated) without the fill record (`t=-1`, `l`/`L` zero, `n="0"`,
+    /// `N=null`); REST `myTrades` and `order.status` still have the trades.
     NoFillReports,
     /// `duplicate_fill`: every fill's executionReport is pushed twice.
     DuplicateFill,
@@ -253,8 +254,9 @@ pub enum PrivateFaultKind {
     Http503,
     /// `http_500`: the order is placed, but the answer is HTTP 500 with an unknown-error body.
     Http500,
-    /// `disconnect`: the WS-API connection is closed right after an order request arrives;
-    /// `placed` tells whether the order reached the engine first.
+    /// `disconnect`: the connection (WS-API or REST) is closed without an answer right after
+    /// an order request arrives; `placed` (default true) tells whether the order reached the
+    /// engine first.
     Disconnect {
         /// The order was placed before the connection dropped.
         placed: bool,

@@ -130,6 +130,11 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
             if !delay.is_zero() {
                 std::thread::sleep(delay);
             }
+            if status == DROP {
+                // Fault: the connection dies after the request arrived, without an answer.
+                let _ = s.sock.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
             respond(&mut s, status, &body, &headers, r.close)?;
             if r.close {
                 return Ok(());
@@ -161,6 +166,9 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
 
 type Answer = (u16, String, Vec<(String, String)>, Duration);
 
+/// Status meaning "close without answering" (a fault).
+const DROP: u16 = 0;
+
 fn route(venue: &Venue, r: &Request) -> Answer {
     if let Market::Binance(_) = &venue.market
         && binance_private::Op::is_private_path(&r.path)
@@ -170,7 +178,8 @@ fn route(venue: &Venue, r: &Request) -> Answer {
         };
         let call = binance_private::Call::from_rest(r.api_key.clone(), &r.query, &r.body);
         let o = binance_private::handle(venue, op, &call, super::now_ms());
-        return (o.status, o.rest_body(), o.rest_headers(), o.delay);
+        let status = if o.disconnect { DROP } else { o.status };
+        return (status, o.rest_body(), o.rest_headers(), o.delay);
     }
     let (status, body, headers) = public_route(venue, r);
     (status, body, headers, Duration::ZERO)

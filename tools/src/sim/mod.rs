@@ -44,8 +44,6 @@ mod capture;
 mod config;
 mod fault;
 mod http;
-// Until every venue adapter is wired, parts of the shared engine API have no caller yet.
-#[allow(dead_code)]
 mod matching;
 mod okx;
 mod okx_auth;
@@ -576,6 +574,26 @@ impl SimHandle {
                 }),
             _ => None,
         })
+    }
+
+    /// One account's balances on a venue's private side, by asset: `(asset, free, locked)`;
+    /// `None` if the venue has no private side or no such account.
+    pub fn balances(
+        &self,
+        venue: &str,
+        account: &str,
+    ) -> Result<Option<Vec<(String, rust_decimal::Decimal, rust_decimal::Decimal)>>, SimError> {
+        let v = self.venue(venue)?;
+        let st = v.lock();
+        Ok(st.private.as_ref().and_then(|p| {
+            let id = p.engine.account_id(account)?;
+            let b = p.engine.balances(id)?;
+            Some(
+                b.iter()
+                    .map(|(a, x)| (a.clone(), x.free, x.locked))
+                    .collect(),
+            )
+        }))
     }
 
     /// Stops every thread, closes every connection, and removes a temporary CA directory.

@@ -143,6 +143,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
         last_ping: Instant::now(),
         awaiting_pong: None,
         last_traffic: Instant::now(),
+        delayed: Vec::new(),
     };
     let r = conn.run(venue, shared, &rx, &ctl);
     venue.unregister(cid);
@@ -156,6 +157,8 @@ struct Conn {
     last_ping: Instant,
     awaiting_pong: Option<Instant>,
     last_traffic: Instant,
+    /// WS-API answers held back by latency or a slow-ack fault: (due, frame).
+    delayed: Vec<(Instant, String)>,
 }
 
 impl Conn {
@@ -210,6 +213,7 @@ impl Conn {
                 }
                 last_check = Instant::now();
             }
+            self.send_due()?;
             if !self.keepalive(venue)? {
                 return Ok(());
             }
@@ -399,14 +403,34 @@ impl Conn {
         if let Some((account, sub)) = o.subscribe {
             venue.add_listener(self.cid, account, PushForm::BinanceSubscription(sub));
         }
-        if !o.delay.is_zero() {
-            std::thread::sleep(o.delay);
-        }
         if o.disconnect {
             return Ok(false);
         }
-        self.ws.write(Message::text(o.ws_frame(&id, pc)))?;
+        let frame = o.ws_frame(&id, pc);
+        if o.delay.is_zero() {
+            self.ws.write(Message::text(frame))?;
+        } else {
+            // Answered later by the run loop; user-data pushes keep flowing meanwhile.
+            self.delayed.push((Instant::now() + o.delay, frame));
+        }
         Ok(true)
+    }
+
+    /// Writes the delayed WS-API answers that are due, earliest first.
+    fn send_due(&mut self) -> Result<(), tungstenite::Error> {
+        if self.delayed.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.delayed.sort_by_key(|(t, _)| *t);
+        let due = self.delayed.iter().take_while(|(t, _)| *t <= now).count();
+        if due == 0 {
+            return Ok(());
+        }
+        for (_, frame) in self.delayed.drain(..due).collect::<Vec<_>>() {
+            self.ws.write(Message::text(frame))?;
+        }
+        self.ws.flush()
     }
 
     /// Pings (Binance) and idle limits; false when the connection must end.

@@ -208,6 +208,17 @@ impl Rest {
     /// A signed request: `params` plus `timestamp`, signed; GET/DELETE in the query, POST/PUT
     /// in the body.
     pub fn signed(&mut self, method: &str, path: &str, params: &[(&str, &str)]) -> Resp {
+        self.try_signed(method, path, params)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// As [`Self::signed`]; `Err` if the server closed the connection without answering.
+    pub fn try_signed(
+        &mut self,
+        method: &str,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Resp, String> {
         let mut q: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !params.iter().any(|(k, _)| *k == "timestamp") {
             q.push(format!("timestamp={}", now_ms()));
@@ -215,11 +226,22 @@ impl Rest {
         let payload = q.join("&");
         let sig = sign(&self.secret, &payload);
         let full = format!("{payload}&signature={sig}");
-        self.raw(method, path, &full, Some(&self.key.clone()))
+        self.try_raw(method, path, &full, Some(&self.key.clone()))
     }
 
     /// Sends `params` (already encoded) as query (GET/DELETE) or body (POST/PUT).
     pub fn raw(&mut self, method: &str, path: &str, params: &str, key: Option<&str>) -> Resp {
+        self.try_raw(method, path, params, key)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    fn try_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        params: &str,
+        key: Option<&str>,
+    ) -> Result<Resp, String> {
         let (target, body) = if matches!(method, "POST" | "PUT") {
             (path.to_owned(), params.to_owned())
         } else if params.is_empty() {
@@ -252,30 +274,31 @@ impl Rest {
             body.len()
         );
         self.exchange(req.as_bytes())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
-    fn exchange(&mut self, req: &[u8]) -> Resp {
+    fn exchange(&mut self, req: &[u8]) -> Result<Resp, String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut off = 0;
         while off < req.len() {
             match self.s.write(&req[off..]) {
                 Ok(n) => off += n,
                 Err(e) if blocked(&e) => assert!(Instant::now() < deadline, "write timed out"),
-                Err(e) => panic!("write: {e}"),
+                Err(e) => return Err(format!("write: {e}")),
             }
         }
         let mut chunk = [0u8; 16384];
         loop {
             if let Some(r) = self.parse() {
-                return r;
+                return Ok(r);
             }
             match self.s.read(&mut chunk) {
-                Ok(0) => panic!("server closed the connection"),
+                Ok(0) => return Err("server closed the connection".into()),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if blocked(&e) => {
                     assert!(Instant::now() < deadline, "no HTTP response within 30 s")
                 }
-                Err(e) => panic!("read: {e}"),
+                Err(e) => return Err(format!("read: {e}")),
             }
         }
     }
