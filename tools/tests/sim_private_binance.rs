@@ -754,8 +754,8 @@ fn amend_keep_priority_reduces_quantity_in_place() {
             .expect("venue")
             .expect("account")
             .into_iter()
-            .find(|(a, _, _)| a == "USDT")
-            .map(|(_, _, l)| l.to_string())
+            .find(|b| b.asset == "USDT")
+            .map(|b| b.locked.to_string())
             .expect("USDT")
     };
     assert_eq!(locked(&sim), "297.00");
