@@ -754,8 +754,8 @@ fn amend_keep_priority_reduces_quantity_in_place() {
             .expect("venue")
             .expect("account")
             .into_iter()
-            .find(|(a, _, _)| a == "USDT")
-            .map(|(_, _, l)| l.to_string())
+            .find(|b| b.asset == "USDT")
+            .map(|b| b.locked.to_string())
             .expect("USDT")
     };
     assert_eq!(locked(&sim), "297.00");
@@ -801,7 +801,7 @@ fn amend_keep_priority_reduces_quantity_in_place() {
     // then fills the amended 1.
     let _md = sim.run_tape();
     let mut fills = Vec::new();
-    while fills.len() < 1 {
+    while fills.is_empty() {
         let p = api.push(T);
         if s(&p["event"]["x"]) == "TRADE" {
             fills.push(p["event"].clone());

@@ -178,6 +178,17 @@ pub struct BookView {
     pub asks: Vec<(String, String)>,
 }
 
+/// One asset balance of a simulated account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Balance {
+    /// Asset (`USDT`).
+    pub asset: String,
+    /// Available.
+    pub free: rust_decimal::Decimal,
+    /// Reserved by open orders.
+    pub locked: rust_decimal::Decimal,
+}
+
 /// State shared by every thread of one simulator.
 pub(crate) struct Shared {
     stop: Arc<AtomicBool>,
@@ -576,13 +587,9 @@ impl SimHandle {
         })
     }
 
-    /// One account's balances on a venue's private side, by asset: `(asset, free, locked)`;
-    /// `None` if the venue has no private side or no such account.
-    pub fn balances(
-        &self,
-        venue: &str,
-        account: &str,
-    ) -> Result<Option<Vec<(String, rust_decimal::Decimal, rust_decimal::Decimal)>>, SimError> {
+    /// One account's balances on a venue's private side, by asset; `None` if the venue has no
+    /// private side or no such account.
+    pub fn balances(&self, venue: &str, account: &str) -> Result<Option<Vec<Balance>>, SimError> {
         let v = self.venue(venue)?;
         let st = v.lock();
         Ok(st.private.as_ref().and_then(|p| {
@@ -590,7 +597,11 @@ impl SimHandle {
             let b = p.engine.balances(id)?;
             Some(
                 b.iter()
-                    .map(|(a, x)| (a.clone(), x.free, x.locked))
+                    .map(|(a, x)| Balance {
+                        asset: a.clone(),
+                        free: x.free,
+                        locked: x.locked,
+                    })
                     .collect(),
             )
         }))
