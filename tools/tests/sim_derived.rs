@@ -221,13 +221,12 @@ fn first_pushes(seed: u64, n: usize) -> Vec<String> {
     out
 }
 
+/// (That another seed draws other offsets is the module's unit test.)
 #[test]
-fn same_seed_same_bytes_other_seed_other_prices() {
+fn same_seed_same_bytes() {
     let a = first_pushes(9, 1500);
     let b = first_pushes(9, 1500);
     assert_eq!(a, b, "same seed, different pushes");
-    let c = first_pushes(10, 1500);
-    assert_ne!(a, c, "the seed changes nothing");
 }
 
 #[test]

@@ -664,6 +664,13 @@ fn rest_signatures_and_trading_round_trip() {
     };
     assert_eq!(bal("BTC"), d("1") + q - fee);
     assert_eq!(bal("USDT"), d("100000") - ask * q);
+    // The handle sees the same balances.
+    let hb = sim
+        .balances("okx", "alice")
+        .expect("venue")
+        .expect("account");
+    let btc = hb.iter().find(|b| b.asset == "BTC").expect("BTC");
+    assert_eq!(btc.free + btc.locked, bal("BTC"));
     // Wrong method, bad JSON.
     let (status, _) = r.signed("GET", "/api/v5/trade/cancel-order", "");
     assert_eq!(status, 405);

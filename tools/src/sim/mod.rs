@@ -592,9 +592,12 @@ impl SimHandle {
     pub fn balances(&self, venue: &str, account: &str) -> Result<Option<Vec<Balance>>, SimError> {
         let v = self.venue(venue)?;
         let st = v.lock();
-        Ok(st.private.as_ref().and_then(|p| {
-            let id = p.engine.account_id(account)?;
-            let b = p.engine.balances(id)?;
+        // OKX venues keep their engine in their own private state.
+        let engine = (st.private.as_ref().map(|p| &p.engine))
+            .or_else(|| st.okx_private.as_ref().map(|p| p.engine()));
+        Ok(engine.and_then(|e| {
+            let id = e.account_id(account)?;
+            let b = e.balances(id)?;
             Some(
                 b.iter()
                     .map(|(a, x)| Balance {

@@ -311,6 +311,11 @@ impl Private {
         }
     }
 
+    /// The matching engine (balances for [`super::SimHandle::balances`]).
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     // -----------------------------------------------------------------------------------------
     // Authentication
 
