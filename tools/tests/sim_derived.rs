@@ -44,7 +44,7 @@ fn subscribe(sim: &SimHandle) -> WsClient {
 
 /// Reads every push until the venue has served its whole tape.
 fn drain(sim: &SimHandle, venue: &str, c: &mut WsClient) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let mut out = Vec::new();
     loop {
         assert!(Instant::now() < deadline, "{venue}: tape never finished");
@@ -102,14 +102,17 @@ fn derived_books_verify_and_track_the_source_within_the_noise() {
     // The source venue moves its own tape only while somebody reads it.
     let bws = sim.endpoint("binance", EndpointKind::Ws).expect("ws");
     let mut src = WsClient::connect(bws, "/ws/btcusdt@depth@100ms", sim.ca_path());
+    // Reads until told to stop (after the source tape has finished), however slow the machine.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
     let src_thread = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(300);
         let mut n = 0usize;
-        while Instant::now() < deadline {
-            match src.next(Duration::from_secs(5)) {
+        while Instant::now() < deadline && !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            match src.next(Duration::from_millis(200)) {
                 Got::Text(_) => n += 1,
-                Got::Ping => {}
-                Got::Closed | Got::Timeout => break,
+                Got::Ping | Got::Timeout => {}
+                Got::Closed => break,
             }
         }
         n
@@ -183,9 +186,10 @@ fn derived_books_verify_and_track_the_source_within_the_noise() {
 
     // At the end the derived book is the source book shifted by one offset within the bound.
     assert!(
-        sim.wait_finished(Duration::from_secs(120)),
+        sim.wait_finished(Duration::from_secs(300)),
         "source tape never finished"
     );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(src_thread.join().expect("source reader") > 3000);
     let sb = sim
         .book("binance", "BTCUSDT", 25)
