@@ -812,3 +812,45 @@ fn amend_keep_priority_reduces_quantity_in_place() {
         ("1.00000000", "FILLED")
     );
 }
+
+#[test]
+fn a_burst_of_reports_reaches_a_subscriber_that_is_not_reading() {
+    let sim = Sim::start("orders_per_10s = 1000", "");
+    let mut api = sim.ws_api(KEY, SECRET);
+    api.call("userDataStream.subscribe.signature", json!({}));
+    let mut c = sim.rest(KEY, SECRET);
+    for i in 0..120 {
+        let cid = format!("b-{i}");
+        let r = c.signed(
+            "POST",
+            "/api/v3/order",
+            &[
+                ("symbol", "TESTUSDT"),
+                ("side", "BUY"),
+                ("type", "LIMIT"),
+                ("timeInForce", "GTC"),
+                ("quantity", "0.1"),
+                ("price", "90.00"),
+                ("newClientOrderId", &cid),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = api.call("openOrders.cancelAll", json!({"symbol":"TESTUSDT"}));
+    assert_eq!(
+        r["result"].as_array().map(Vec::len),
+        Some(120),
+        "{}",
+        r["status"]
+    );
+    let mut new = 0;
+    let mut canceled = 0;
+    while new + canceled < 240 {
+        match s(&api.push(T)["event"]["x"]) {
+            "NEW" => new += 1,
+            "CANCELED" => canceled += 1,
+            other => panic!("unexpected report {other}"),
+        }
+    }
+    assert_eq!((new, canceled), (120, 120));
+}

@@ -1,7 +1,8 @@
 //! The REST side: HTTP/1.1 with keep-alive over TLS, one thread per connection.
 //!
 //! Binance: `GET /api/v3/depth`, `/api/v3/exchangeInfo`, `/api/v3/ping`, `/api/v3/time`, with
-//! the `x-mbx-used-weight(-1m)` headers. OKX: `GET /api/v5/market/books`, `/api/v5/public/time`.
+//! the `x-mbx-used-weight(-1m)` headers, and the private endpoints of `binance_private` (with
+//! `X-MBX-APIKEY` and form bodies). OKX: `GET /api/v5/market/books`, `/api/v5/public/time`.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

@@ -175,10 +175,12 @@ impl Venue {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Registers a connection; returns its id, its queue and its control block.
-    pub(crate) fn register(&self) -> (u64, Receiver<Out>, Arc<ConnCtl>) {
+    /// Registers a connection; returns its id, its queue and its control block. A `private`
+    /// connection (user data, WS-API) gets the full `queue_frames` queue whatever the pace: it
+    /// never holds the tape back, and a burst of reports must not drop it.
+    pub(crate) fn register(&self, private: bool) -> (u64, Receiver<Out>, Arc<ConnCtl>) {
         let cap = match self.cfg.pace {
-            Pace::Fast => FAST_QUEUE,
+            Pace::Fast if !private => FAST_QUEUE,
             _ => self.cfg.queue_frames,
         };
         let (tx, rx) = mpsc::sync_channel(cap);

@@ -23,7 +23,7 @@ use super::binance;
 use super::binance_private;
 use super::okx::{self, Action};
 use super::private::PushForm;
-use super::venue::{Books, Out, State, Venue};
+use super::venue::{Books, ConnCtl, Out, State, Venue};
 
 /// Longest wait on the queue before looking at the socket and the keep-alive timers.
 const POLL: Duration = Duration::from_millis(20);
@@ -74,7 +74,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     let mut okx_private = false;
     // Registered before the handshake answer goes out, so a listen-key stream receives every
     // event that happens after its client sees the connection open.
-    let (cid, rx, ctl) = venue.register();
+    let mut registered: Option<(u64, std::sync::mpsc::Receiver<Out>, Arc<ConnCtl>)> = None;
     // The error type is tungstenite's (an HTTP response); its size is not ours to choose.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
@@ -84,9 +84,12 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
             st.private.as_ref()?.listen_keys.get(k).copied()
         });
         let proto = if kind.is_binance() && pq == "/ws-api/v3" && venue.cfg.private.is_some() {
+            registered = Some(venue.register(true));
             Some((Proto::BinanceApi, Vec::new()))
         } else if let (true, Some(account)) = (kind.is_binance(), listen_key) {
-            venue.add_listener(cid, account, PushForm::BinanceListenKey);
+            let r = venue.register(true);
+            venue.add_listener(r.0, account, PushForm::BinanceListenKey);
+            registered = Some(r);
             Some((Proto::BinanceUser, Vec::new()))
         } else if kind.is_binance() {
             binance::Session::from_path(pq).map(|(s, streams)| (Proto::Binance(s), streams))
@@ -99,6 +102,9 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
         };
         match proto {
             Some(p) => {
+                if registered.is_none() {
+                    registered = Some(venue.register(false));
+                }
                 accepted = Some(p);
                 Ok(resp)
             }
@@ -111,10 +117,11 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     };
     let ws =
         tungstenite::accept_hdr_with_config(stream, callback, Some(WebSocketConfig::default()))
-            .map_err(|e| {
-                venue.unregister(cid);
-                e.to_string()
-            })?;
+            .map_err(|e| e.to_string());
+    let Some((cid, rx, ctl)) = registered else {
+        return ws.map(|_| ()).map_err(Into::into);
+    };
+    let ws = ws.inspect_err(|_| venue.unregister(cid))?;
     let Some((mut proto, initial)) = accepted else {
         venue.unregister(cid);
         return Ok(());
@@ -171,7 +178,7 @@ impl Conn {
         venue: &Venue,
         shared: &Shared,
         rx: &std::sync::mpsc::Receiver<Out>,
-        ctl: &super::venue::ConnCtl,
+        ctl: &ConnCtl,
     ) -> Res {
         let mut last_check = Instant::now();
         loop {
