@@ -664,6 +664,13 @@ fn rest_signatures_and_trading_round_trip() {
     };
     assert_eq!(bal("BTC"), d("1") + q - fee);
     assert_eq!(bal("USDT"), d("100000") - ask * q);
+    // The handle sees the same balances.
+    let hb = sim
+        .balances("okx", "alice")
+        .expect("venue")
+        .expect("account");
+    let btc = hb.iter().find(|b| b.asset == "BTC").expect("BTC");
+    assert_eq!(btc.free + btc.locked, bal("BTC"));
     // Wrong method, bad JSON.
     let (status, _) = r.signed("GET", "/api/v5/trade/cancel-order", "");
     assert_eq!(status, 405);
@@ -774,4 +781,64 @@ fn okx_accounts_need_a_passphrase() {
         err.contains("passphrase is required on okx venues"),
         "{err}"
     );
+}
+
+#[test]
+fn http_503_fault_places_the_order_but_answers_unavailable() {
+    let sim = sim("[[venue.private.fault]]\nkind = \"http_503\"\ncount = 1\n");
+    finish_tape(&sim);
+    let ((bid, _), _) = top(&sim);
+    let r = rest(&sim);
+    let body = json!({"instId":"BTC-USDT","tdMode":"cash","side":"buy","ordType":"limit","px":(bid - d("10")).to_string(),"sz":"0.01","clOrdId":"u1"}).to_string();
+    let (status, v) = r.signed("POST", "/api/v5/trade/order", &body);
+    assert_eq!((status, v["code"].as_str()), (503, Some("50001")), "{v}");
+    // The status was unknown to the client, but the order is working.
+    let (_, v) = r.signed("GET", "/api/v5/trade/order?instId=BTC-USDT&clOrdId=u1", "");
+    assert_eq!(v["data"][0]["state"], "live", "{v}");
+    // Only once.
+    let body2 = body.replace("u1", "u2");
+    let (status, v) = r.signed("POST", "/api/v5/trade/order", &body2);
+    assert_eq!((status, v["code"].as_str()), (200, Some("0")), "{v}");
+    sim.shutdown();
+}
+
+#[test]
+fn instruments_and_orders_by_inst_id_code() {
+    let sim = sim("");
+    finish_tape(&sim);
+    let ((bid, _), _) = top(&sim);
+    let r = rest(&sim);
+    // Public: no signature needed.
+    let (status, v) = r.call("GET", "/api/v5/public/instruments?instType=SPOT", "", &[]);
+    assert_eq!((status, v["code"].as_str()), (200, Some("0")), "{v}");
+    let btc = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .find(|i| i["instId"] == "BTC-USDT")
+        .expect("BTC-USDT listed")
+        .clone();
+    assert_eq!(
+        (btc["baseCcy"].as_str(), btc["quoteCcy"].as_str()),
+        (Some("BTC"), Some("USDT"))
+    );
+    // The capture's finest decimals: prices to 0.1, sizes to 1e-8.
+    assert_eq!(btc["tickSz"], "0.1");
+    assert_eq!(btc["lotSz"], "0.00000001");
+    let code = btc["instIdCode"].as_u64().expect("instIdCode");
+    let mut c = logged_in(&sim);
+    let v = order(
+        &mut c,
+        "c1",
+        json!({"instIdCode":code,"tdMode":"cash","side":"buy","ordType":"limit","px":(bid - d("20")).to_string(),"sz":"0.01"}),
+    );
+    assert_eq!(v["code"], "0", "{v}");
+    assert_eq!(push(&mut c)["instId"], "BTC-USDT");
+    let v = order(
+        &mut c,
+        "c2",
+        json!({"instIdCode":code + 1000,"tdMode":"cash","side":"buy","ordType":"limit","px":"1","sz":"0.01"}),
+    );
+    assert_eq!(v["data"][0]["sCode"], "51001", "{v}");
+    sim.shutdown();
 }

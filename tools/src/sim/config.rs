@@ -16,7 +16,38 @@
 //! [[venue.fault]]
 //! kind = "gap"                # "gap" | "pause" | "disconnect" | "malformed" | "duplicate"
 //! at = 1000                   # the capture frame (0-based) the fault applies at
+//!
+//! [[venue.symbol]]            # Binance: filters used by exchangeInfo and order checks
+//! symbol = "BTCUSDT"
+//! tick = "0.01"
+//! lot = "0.00001"
+//! min_notional = "5"
+//!
+//! [venue.private]             # optional: the trading side (Binance)
+//! maker_fee = "0.001"         # rates as decimal strings; negative maker = rebate
+//! taker_fee = "0.001"
+//! weight_per_minute = 6000    # REQUEST_WEIGHT per minute (429 / -1003 beyond)
+//! orders_per_10s = 100        # new orders per account per 10 s (429 / -1015 beyond)
+//! orders_per_day = 200000
+//! latency_ms = 0              # added before every private answer
+//!
+//! [[venue.private.account]]
+//! name = "alice"
+//! api_key = "..."             # the client's X-MBX-APIKEY / apiKey
+//! secret = "..."              # HMAC secret (never printed)
+//! balances = ["USDT:10000", "BTC:1"]
+//!
+//! [[venue.private.fault]]     # each applies to `count` events (0 = all) after `after` events
+//! kind = "reject"             # short_fill (by = "0.000002") | no_fill_reports |
+//!                             # duplicate_fill | reject | rate_limit | http_503 | http_500 |
+//!                             # disconnect (placed = true|false) | slow_ack (ms = 500)
+//! count = 3
+//! after = 0
 //! ```
+//!
+//! Private fault events: order requests count for `reject`, `http_503`, `http_500`,
+//! `disconnect` and `slow_ack`; every private request for `rate_limit`; every fill for
+//! `short_fill`, `no_fill_reports` and `duplicate_fill`.
 //!
 //! Like the run config, the reader reports every problem at once and treats unknown keys as
 //! errors (a typo in a fault would otherwise silently test nothing). It is a small reader of its
@@ -240,8 +271,9 @@ pub enum PrivateFaultKind {
     /// `by = "0.000002"`; the order still completes when its quantity has matched, so a FILLED
     /// order can show `executedQty` below `origQty`.
     ShortFill(Decimal),
-    /// `no_fill_reports`: a fill's executionReport(s) with `x=TRADE` are never pushed (status
-    /// changes still are); REST `myTrades` still lists the trades.
+    /// `no_fill_reports`: a fill's executionReport carries the status change only (`x=TRADE`,
+    /// `X`, `z`, `Z` updated) without the fill record (`t=-1`, `l`/`L` zero, `n="0"`,
+    /// `N=null`); REST `myTrades` and `order.status` still have the trades.
     NoFillReports,
     /// `duplicate_fill`: every fill's executionReport is pushed twice.
     DuplicateFill,
@@ -253,8 +285,9 @@ pub enum PrivateFaultKind {
     Http503,
     /// `http_500`: the order is placed, but the answer is HTTP 500 with an unknown-error body.
     Http500,
-    /// `disconnect`: the WS-API connection is closed right after an order request arrives;
-    /// `placed` tells whether the order reached the engine first.
+    /// `disconnect`: the connection (WS-API or REST) is closed without an answer right after
+    /// an order request arrives; `placed` (default true) tells whether the order reached the
+    /// engine first.
     Disconnect {
         /// The order was placed before the connection dropped.
         placed: bool,

@@ -83,7 +83,9 @@ pub(crate) enum OrderStatus {
     Filled,
     /// Canceled by its owner (possibly after partial fills).
     Canceled,
-    /// Refused (only appears in rejected-order reports; rejected orders are not stored).
+    /// Refused. The engine never stores a rejected order (a refusal is a [`Reject`]); the state
+    /// exists for adapters whose venue reports rejections as order updates (OKX).
+    #[allow(dead_code)]
     Rejected,
     /// Ended by the venue: IOC/FOK/market remainder.
     Expired,
@@ -527,6 +529,7 @@ impl Engine {
     }
 
     /// Every fill of one order, oldest first.
+    #[cfg(test)]
     pub(crate) fn order_fills(&self, order_id: u64) -> Vec<&Fill> {
         self.fills
             .iter()
@@ -1092,6 +1095,22 @@ impl Engine {
         Ok(ev)
     }
 
+    /// Renames an open order's client order id (Binance amend with `newClientOrderId`).
+    pub(crate) fn set_client_id(
+        &mut self,
+        account: AccountId,
+        symbol: &str,
+        r: &OrderRef,
+        client_id: &str,
+    ) -> Result<(), Reject> {
+        let id = self
+            .find(account, symbol, r, true)
+            .ok_or(Reject::UnknownOrder)?;
+        let o = self.orders.get_mut(&id).ok_or(Reject::UnknownOrder)?;
+        o.client_id = client_id.to_owned();
+        Ok(())
+    }
+
     /// Caps each resting order's queue ahead at what is there now (public level plus our older
     /// orders at the price): cancellations ahead of us move us up.
     fn recap(&mut self, symbol: &str, book: &Book<Level>) {
@@ -1220,12 +1239,14 @@ impl Engine {
         ev
     }
 
-    /// Every order ever accepted, by id (for invariant checks and admin views).
+    /// Every order ever accepted, by id (for invariant checks).
+    #[cfg(test)]
     pub(crate) fn orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.values()
     }
 
-    /// Every fill, oldest first.
+    /// Every fill, oldest first (for invariant checks).
+    #[cfg(test)]
     pub(crate) fn fills(&self) -> &[Fill] {
         &self.fills
     }

@@ -438,7 +438,9 @@ pub(crate) fn build(
                     d.last_bbo = Some((bid, ask));
                 }
             }
-            BookOp::None if tape_stream(&src_tape, f).ends_with("@trade") => {
+            BookOp::None | BookOp::BinanceTrade { .. }
+                if tape_stream(&src_tape, f).ends_with("@trade") =>
+            {
                 let raw = f.text.get(f.raw.0 as usize..f.raw.1 as usize).unwrap_or("");
                 let Ok(t) = serde_json::from_str::<Trade>(raw) else {
                     continue;

@@ -58,6 +58,8 @@ use super::tape::{BookOp, Frame, Tape};
 /// OKX's order-entry limit per account: 60 requests per 2 s.
 const RATE_WINDOW_MS: u64 = 2_000;
 const RATE_LIMIT: usize = 60;
+/// `instIdCode` of the first instrument (the others follow in capture order).
+const INST_CODE_BASE: u64 = 1_000_000;
 /// Limit prices further than this from the opposite best are refused (51006).
 const PRICE_BAND: Decimal = Decimal::from_parts(5, 0, 0, false, 2);
 
@@ -206,6 +208,8 @@ pub(crate) struct Private {
     subs: Vec<Sub>,
     faults: Vec<FaultState>,
     min_size: HashMap<String, Decimal>,
+    /// Added to every trading answer.
+    latency: Duration,
     /// instId of each market instrument index.
     inst_names: Vec<String>,
     recent: HashMap<AccountId, VecDeque<u64>>,
@@ -300,10 +304,16 @@ impl Private {
                 })
                 .collect(),
             min_size,
+            latency: cfg.latency,
             inst_names,
             recent: HashMap::new(),
             next_internal_id: 1,
         }
+    }
+
+    /// The matching engine (balances for [`super::SimHandle::balances`]).
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     // -----------------------------------------------------------------------------------------
@@ -391,6 +401,71 @@ impl Private {
         Ok(c.account)
     }
 
+    /// The instrument an order op names: `instIdCode` (takes precedence, as on OKX) or
+    /// `instId`. The error is `(sCode, sMsg)`.
+    fn inst_of(&self, arg: &Map<String, Value>) -> Result<String, (&'static str, &'static str)> {
+        if let Some(c) = arg.get("instIdCode") {
+            let code = c
+                .as_u64()
+                .or_else(|| c.as_str().and_then(|v| v.parse().ok()))
+                .ok_or(("51000", "Parameter instIdCode error"))?;
+            return code
+                .checked_sub(INST_CODE_BASE)
+                .and_then(|i| self.inst_names.get(usize::try_from(i).ok()?))
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .ok_or(("51001", "Instrument ID does not exist."));
+        }
+        arg.get("instId")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or(("51000", "Parameter instId error"))
+    }
+
+    /// `GET /api/v5/public/instruments?instType=SPOT[&instId=..]`: the simulator's rules, with
+    /// the `instIdCode` that order ops accept.
+    pub(crate) fn instruments(&self, q: &dyn Fn(&str) -> Option<String>) -> String {
+        if q("instType").as_deref() != Some("SPOT") {
+            return rest_err("51000", "Parameter instType error");
+        }
+        let only = q("instId");
+        let mut items = Vec::new();
+        for (i, name) in self.inst_names.iter().enumerate() {
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let Some(r) = self.engine.rules(name) else {
+                continue;
+            };
+            let min = self.min_size.get(name).copied().unwrap_or(r.lot);
+            items.push(format!(
+                "{{\"instType\":\"SPOT\",\"instId\":{},\"instIdCode\":{},\"baseCcy\":{},\
+                 \"quoteCcy\":{},\"tickSz\":\"{}\",\"lotSz\":\"{}\",\"minSz\":\"{}\",\"state\":\"live\"}}",
+                jstr(name),
+                INST_CODE_BASE + i as u64,
+                jstr(&r.base),
+                jstr(&r.quote),
+                dstr(r.tick),
+                dstr(r.lot),
+                dstr(min),
+            ));
+        }
+        format!(
+            "{{\"code\":\"0\",\"msg\":\"\",\"data\":[{}]}}",
+            items.join(",")
+        )
+    }
+
+    /// Every fill of one order, oldest first.
+    fn order_fills(&self, account: AccountId, inst: &str, order_id: u64) -> Vec<&Fill> {
+        self.engine
+            .trades(account, inst)
+            .into_iter()
+            .filter(|f| f.order_id == order_id)
+            .collect()
+    }
+
     fn uid(&self, account: AccountId) -> &str {
         self.creds
             .iter()
@@ -402,8 +477,12 @@ impl Private {
     // Faults and limits
 
     /// Counts an order request against the request-kind faults.
+    /// (The configured `latency` is added to every answer's delay.)
     pub(crate) fn request_faults(&mut self, new_order: bool) -> RequestFaults {
-        let mut r = RequestFaults::default();
+        let mut r = RequestFaults {
+            delay: self.latency,
+            ..RequestFaults::default()
+        };
         for f in &mut self.faults {
             let applies = match f.spec.kind {
                 PrivateFaultKind::Reject
@@ -543,7 +622,7 @@ impl Private {
             (Side::Sell, Some(r)) => r.quote.clone(),
             _ => String::new(),
         };
-        let fills = self.engine.order_fills(o.id);
+        let fills = self.order_fills(o.account, &o.symbol, o.id);
         let fee: Decimal = fills.iter().map(|f| -f.commission).sum();
         let state = match o.status {
             OrderStatus::New => "live",
@@ -629,7 +708,8 @@ impl Private {
         frame: &Frame,
         now_ms: u64,
     ) {
-        if self.engine.orders().next().is_none() {
+        // Nothing to match before the first order.
+        if self.meta.is_empty() {
             return;
         }
         match frame.op {
@@ -723,9 +803,11 @@ impl Private {
         };
         let bad = |field: &str| OpResult::err(arg, "51000", format!("Parameter {field} error"));
         let s = |k: &str| arg.get(k).and_then(Value::as_str);
-        let Some(inst) = s("instId").filter(|i| !i.is_empty()) else {
-            return OpResult::err(arg, "51000", "Parameter instId error");
+        let inst = match self.inst_of(arg) {
+            Ok(i) => i,
+            Err((code, msg)) => return OpResult::err(arg, code, msg),
         };
+        let inst = inst.as_str();
         let cl = s("clOrdId").unwrap_or("");
         if cl.len() > 32 || !cl.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return bad("clOrdId");
@@ -919,9 +1001,11 @@ impl Private {
         let Some(arg) = arg.as_object() else {
             return OpResult::err(&Map::new(), "51000", "Parameter error");
         };
-        let Some(inst) = arg.get("instId").and_then(Value::as_str) else {
-            return OpResult::err(arg, "51000", "Parameter instId error");
+        let inst = match self.inst_of(arg) {
+            Ok(i) => i,
+            Err((code, msg)) => return OpResult::err(arg, code, msg),
         };
+        let inst = inst.as_str();
         if self.engine.rules(inst).is_none() {
             return OpResult::err(arg, "51001", "Instrument ID does not exist.");
         }
@@ -958,9 +1042,11 @@ impl Private {
         let Some(arg) = arg.as_object() else {
             return OpResult::err(&Map::new(), "51000", "Parameter error");
         };
-        let Some(inst) = arg.get("instId").and_then(Value::as_str) else {
-            return OpResult::err(arg, "51000", "Parameter instId error");
+        let inst = match self.inst_of(arg) {
+            Ok(i) => i,
+            Err((code, msg)) => return OpResult::err(arg, code, msg),
         };
+        let inst = inst.as_str();
         let Some(rules) = self.engine.rules(inst).cloned() else {
             return OpResult::err(arg, "51001", "Instrument ID does not exist.");
         };
@@ -1071,7 +1157,10 @@ impl Private {
         let Some(o) = self.engine.order(account, &inst, &r).cloned() else {
             return rest_err("51603", "Order does not exist");
         };
-        let last = self.engine.order_fills(o.id).last().map(|f| (*f).clone());
+        let last = self
+            .order_fills(o.account, &o.symbol, o.id)
+            .last()
+            .map(|f| (*f).clone());
         let body = self.order_json(&o, ExecKind::New, last.as_ref(), FillFaults::default());
         format!("{{\"code\":\"0\",\"msg\":\"\",\"data\":[{body}]}}")
     }
@@ -1098,7 +1187,10 @@ impl Private {
         let items: Vec<String> = orders
             .iter()
             .map(|o| {
-                let last = self.engine.order_fills(o.id).last().map(|f| (*f).clone());
+                let last = self
+                    .order_fills(o.account, &o.symbol, o.id)
+                    .last()
+                    .map(|f| (*f).clone());
                 self.order_json(o, ExecKind::New, last.as_ref(), FillFaults::default())
             })
             .collect();
@@ -1117,11 +1209,15 @@ impl Private {
             .unwrap_or(100)
             .clamp(1, 100);
         let mut items = Vec::new();
-        for f in self.engine.fills().iter().rev() {
-            if f.account != account
-                || inst.as_deref().is_some_and(|i| i != f.symbol)
-                || ord.is_some_and(|o| o != f.order_id)
-            {
+        let mut all: Vec<&Fill> = self
+            .inst_names
+            .iter()
+            .filter(|n| inst.as_deref().is_none_or(|i| i == n.as_str()))
+            .flat_map(|n| self.engine.trades(account, n))
+            .collect();
+        all.sort_by_key(|f| std::cmp::Reverse(f.trade_id));
+        for f in all {
+            if ord.is_some_and(|o| o != f.order_id) {
                 continue;
             }
             if items.len() == limit {

@@ -38,6 +38,14 @@ pub(crate) fn route(
     header: &dyn Fn(&str) -> Option<String>,
     body: &str,
 ) -> Option<Answer> {
+    if path == "/api/v5/public/instruments" {
+        // Public, but only the private side knows the trading rules.
+        let st = venue.lock();
+        let p = st.okx_private.as_ref()?;
+        let q = format!("?{query}");
+        let param = |k: &str| capture::query_param(&q, k).map(str::to_owned);
+        return answer(200, p.instruments(&param));
+    }
     let post = match path {
         "/api/v5/trade/order" => method == "POST",
         "/api/v5/trade/batch-orders"
