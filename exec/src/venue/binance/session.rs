@@ -281,6 +281,9 @@ pub struct BinanceSession {
     next_req_id: u64,
     buf: Box<[u8; REQ_BUF]>,
     scratch: Vec<ExecReport>,
+    /// Amends whose cancel leg succeeded: the new leg is sent by `poll` (a reply is handled
+    /// while the connection is lent to its own poll, so nothing can be written then).
+    amend_legs: Vec<ClientOrderId>,
     rest_reports: Vec<ExecReport>,
     latency: ExecLatency,
     stats: SessionStats,
@@ -381,6 +384,7 @@ impl BinanceSession {
             next_req_id: 1,
             buf: Box::new([0u8; REQ_BUF]),
             scratch: Vec::with_capacity(64),
+            amend_legs: Vec::with_capacity(64),
             rest_reports: Vec::with_capacity(64),
             latency: ExecLatency::new(),
             stats: SessionStats::default(),
@@ -615,10 +619,15 @@ impl BinanceSession {
                 }
             }
         }
+        let written_ns = self.in_flight.last().map_or(cmd_ns, |f| f.written_ns);
         if let Some(o) = place
-            && !self.live.iter().any(|l| l.order.cl_ord_id == o.cl_ord_id)
+            && let Some(l) = self
+                .live
+                .iter_mut()
+                .find(|l| l.order.cl_ord_id == o.cl_ord_id)
         {
-            let written_ns = self.in_flight.last().map_or(cmd_ns, |f| f.written_ns);
+            l.written_ns = written_ns;
+        } else if let Some(o) = place {
             self.live.push(Live {
                 order: *o,
                 written_ns,
@@ -736,20 +745,20 @@ impl BinanceSession {
                 self.scratch = reports;
                 match live {
                     Some(l) if qty > l.filled => {
-                        let mut o = l.order;
-                        o.px = px;
-                        o.qty = qty.saturating_sub(l.filled);
-                        self.forget(o.cl_ord_id);
-                        let meta = o.meta;
-                        if self.send_request(&meta, Some(&o), None, None, recv_ns, out)
-                            && let Some(l) = self
-                                .live
-                                .iter_mut()
-                                .find(|x| x.order.cl_ord_id == o.cl_ord_id)
+                        if let Some(x) = self
+                            .live
+                            .iter_mut()
+                            .find(|x| x.order.cl_ord_id == l.order.cl_ord_id)
                         {
-                            // Until the new leg's ack, a late push of the cancel is withheld.
-                            l.amending = true;
+                            // The new leg: same id, new price, the quantity still to fill.
+                            // Until its ack a late push of the cancel is withheld.
+                            x.order.px = px;
+                            x.order.qty = qty.saturating_sub(l.filled);
+                            x.filled = Qty::ZERO;
+                            x.first_fill_seen = false;
+                            x.amending = true;
                         }
+                        self.amend_legs.push(l.order.cl_ord_id);
                     }
                     _ => {
                         // Nothing left to place (filled meanwhile): the amend ends the order.
@@ -1147,6 +1156,26 @@ impl BinanceSession {
         }
     }
 
+    /// Sends the new legs of amends whose cancel succeeded.
+    fn send_amend_legs(&mut self, now_ns: u64, out: &mut dyn ReportSink) -> bool {
+        if self.amend_legs.is_empty() {
+            return false;
+        }
+        let mut legs = mem::take(&mut self.amend_legs);
+        for id in legs.drain(..) {
+            let Some(l) = self.live.iter().find(|l| l.order.cl_ord_id == id).copied() else {
+                continue;
+            };
+            let meta = l.order.meta;
+            if !self.send_request(&meta, Some(&l.order), None, None, now_ns, out) {
+                // Rejected locally (reported): the original is cancelled, so the order is gone.
+                self.forget(id);
+            }
+        }
+        self.amend_legs = legs;
+        true
+    }
+
     fn cancel_all(&mut self, c: &CancelAll, now_ns: u64, out: &mut dyn ReportSink) {
         let mut i = 0;
         while i < self.live.len() {
@@ -1241,6 +1270,7 @@ impl VenueSession for BinanceSession {
     fn poll(&mut self, now_ns: u64, out: &mut dyn ReportSink) -> bool {
         let mut worked = self.poll_helpers(now_ns, out);
         worked |= self.poll_api(now_ns, out);
+        worked |= self.send_amend_legs(now_ns, out);
         worked |= self.poll_stream(now_ns, out);
         self.check_timeouts(now_ns, out);
         if now_ns >= self.next_keepalive_ns
@@ -1296,12 +1326,16 @@ impl VenueSession for BinanceSession {
     }
 }
 
-/// The request id of a WS-API reply (`{"id":"<digits>",...`: `id` is the first key of every
-/// reply, and of no push), or `None` for a push.
+/// The request id of a WS-API reply, or `None` for a push. Pushes are either wrapped
+/// (`{"subscriptionId":..,"event":{..}}`) or bare events (`{"e":"executionReport",..}`, no `id`
+/// key); every reply has a top-level `"id"` (a string of digits here, since we choose the ids).
+/// Key order is not relied on.
 fn reply_id(frame: &[u8]) -> Option<u64> {
-    let rest = skip_ws(frame).strip_prefix(b"{")?;
-    let rest = skip_ws(rest).strip_prefix(b"\"id\"")?;
-    let rest = skip_ws(skip_ws(rest).strip_prefix(b":")?);
+    if find(frame, b"\"event\":").is_some() {
+        return None;
+    }
+    let at = find(frame, b"\"id\":")?;
+    let rest = skip_ws(&frame[at + 5..]);
     digits(rest.strip_prefix(b"\"").unwrap_or(rest))
 }
 
@@ -1366,7 +1400,11 @@ mod tests {
             reply_id(br#"{"subscriptionId":0,"event":{"e":"executionReport","i":5}}"#),
             None
         );
-        assert_eq!(reply_id(br#"{"e":"executionReport","id":"1"}"#), None);
+        assert_eq!(reply_id(br#"{"e":"executionReport","E":1}"#), None);
+        assert_eq!(
+            reply_id(br#"{"error":{"code":-1003},"id":"12","status":429}"#),
+            Some(12)
+        );
         assert_eq!(reply_id(br#"{"id":"x1"}"#), None);
         let f = br#"{"id":"1","status":400,"error":{"code":-1021,"msg":"t"}}"#;
         assert_eq!(scan_u64(f, b"\"status\":"), Some(400));
