@@ -29,12 +29,17 @@
 //! connecting after [`start`] sees the whole capture.
 
 mod binance;
+mod binance_private;
 mod book;
 mod capture;
 mod config;
 mod fault;
 mod http;
+// Until every venue adapter is wired, parts of the shared engine API have no caller yet.
+#[allow(dead_code)]
+mod matching;
 mod okx;
+mod private;
 mod tape;
 mod tls;
 mod venue;
@@ -49,7 +54,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use config::{FaultSpec, Pace, SimConfig, StartMode, SymbolSpec, VenueConfig, VenueKind};
+pub use config::{
+    AccountSpec, FaultSpec, Pace, PrivateConfig, PrivateFault, PrivateFaultKind, SimConfig,
+    StartMode, SymbolSpec, VenueConfig, VenueKind,
+};
 pub use fault::{FaultKind, FiredFault};
 
 use venue::{Books, Market, Venue};

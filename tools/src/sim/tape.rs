@@ -11,6 +11,8 @@ pub(crate) enum BookOp {
     None,
     /// Apply Binance diff `diff` of symbol `book`.
     BinanceDiff { book: u32, diff: u32 },
+    /// Public trade `trade` of Binance symbol `book` (fills resting private orders).
+    BinanceTrade { book: u32, trade: u32 },
     /// Reset OKX instrument `book` to its snapshot `op`.
     OkxSnapshot { book: u32, op: u32 },
     /// Apply OKX update `op` of instrument `book`.

@@ -11,10 +11,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::binance;
+use super::binance_private;
 use super::book::{BinanceBook, DiffOutcome};
 use super::config::{Pace, StartMode, VenueConfig};
 use super::fault::{FaultKind, FaultPlan, FiredFault};
+use super::matching::AccountId;
 use super::okx::{self, OkxBook};
+use super::private::{Listener, Private, PushForm};
 use super::tape::{BookOp, Tape};
 
 /// Frames a `fast` connection may have queued: small, so the tape (and the book REST serves)
@@ -44,6 +47,8 @@ pub(crate) enum Out {
     Malformed(u32),
     /// Close the socket abruptly.
     Disconnect,
+    /// Send this text (private pushes: user-data events).
+    Text(Arc<str>),
 }
 
 /// Shared between a connection's thread and the tape.
@@ -77,6 +82,8 @@ pub(crate) struct State {
     next_conn: u64,
     /// Capture gaps met while applying diffs (not injected ones).
     pub capture_gaps: u64,
+    /// The private side, when configured.
+    pub private: Option<Private>,
 }
 
 /// A running venue.
@@ -98,6 +105,15 @@ impl Venue {
             Market::Okx(m) => Books::Okx(vec![None; m.insts.len()]),
         };
         let faults = FaultPlan::new(cfg.faults.iter().map(|f| (f.at, f.kind)).collect());
+        let private = cfg.private.as_ref().map(|pc| {
+            let mut p = Private::new(pc);
+            if let Market::Binance(m) = &market {
+                for r in binance_private::symbol_rules(m) {
+                    p.engine.add_symbol(r);
+                }
+            }
+            p
+        });
         Self {
             cfg,
             tape,
@@ -112,6 +128,7 @@ impl Venue {
                 fired: Vec::new(),
                 next_conn: 1,
                 capture_gaps: 0,
+                private,
             }),
             cond: Condvar::new(),
             stop,
@@ -167,7 +184,12 @@ impl Venue {
     }
 
     pub(crate) fn unregister(&self, id: u64) {
-        self.lock().conns.retain(|c| c.id != id);
+        let mut st = self.lock();
+        st.conns.retain(|c| c.id != id);
+        if let Some(p) = &mut st.private {
+            p.drop_conn(id);
+        }
+        drop(st);
         self.notify();
     }
 
@@ -206,6 +228,38 @@ impl Venue {
             }
             c.count = c.count.saturating_sub(1);
         }
+    }
+
+    /// Makes connection `id` receive `account`'s user-data pushes in `form`; false if the
+    /// connection is gone or the venue has no private side.
+    pub(crate) fn add_listener(&self, id: u64, account: AccountId, form: PushForm) -> bool {
+        let mut st = self.lock();
+        let State { conns, private, .. } = &mut *st;
+        let (Some(p), Some(c)) = (private.as_mut(), conns.iter().find(|c| c.id == id)) else {
+            return false;
+        };
+        p.listeners.push(Listener {
+            conn: id,
+            account,
+            form,
+            tx: c.tx.clone(),
+            ctl: c.ctl.clone(),
+        });
+        true
+    }
+
+    /// Stops pushes of subscription `sub` (all of the connection's with `None`) on connection
+    /// `id`; false if there was none.
+    pub(crate) fn remove_listener(&self, id: u64, sub: Option<u64>) -> bool {
+        let mut st = self.lock();
+        let Some(p) = st.private.as_mut() else {
+            return false;
+        };
+        let before = p.listeners.len();
+        p.listeners.retain(|l| {
+            l.conn != id || sub.is_some_and(|s| l.form != PushForm::BinanceSubscription(s))
+        });
+        p.listeners.len() != before
     }
 
     /// Queues a fault at the next frame.
@@ -366,12 +420,35 @@ impl Venue {
                 }
                 pause_debt += pause;
             }
-            // The book moves whether or not anybody receives the frame.
-            match (&mut st.books, &self.market, frame.op) {
+            // The book moves whether or not anybody receives the frame; our resting orders
+            // meet the moved book and the public trades.
+            let State {
+                books,
+                private,
+                capture_gaps,
+                ..
+            } = &mut *st;
+            match (books, &self.market, frame.op) {
                 (Books::Binance(books), Market::Binance(m), BookOp::BinanceDiff { book, diff }) => {
-                    let d = &m.symbols[book as usize].diffs[diff as usize];
-                    if books[book as usize].apply(d) == DiffOutcome::Gap {
-                        st.capture_gaps += 1;
+                    let sym = &m.symbols[book as usize];
+                    let b = &mut books[book as usize];
+                    if b.apply(&sym.diffs[diff as usize]) == DiffOutcome::Gap {
+                        *capture_gaps += 1;
+                    }
+                    if let Some(p) = private {
+                        let now = super::now_ms();
+                        let ev = p.engine.on_book(&sym.name, &b.book, now);
+                        binance_private::publish(p, &ev, now);
+                    }
+                }
+                (Books::Binance(_), Market::Binance(m), BookOp::BinanceTrade { book, trade }) => {
+                    if let Some(p) = private {
+                        let sym = &m.symbols[book as usize];
+                        let now = super::now_ms();
+                        let ev = p
+                            .engine
+                            .on_trade(&sym.name, sym.trades[trade as usize], now);
+                        binance_private::publish(p, &ev, now);
                     }
                 }
                 (Books::Okx(books), Market::Okx(m), op) => okx::apply(m, books, op),
@@ -421,6 +498,7 @@ impl Venue {
                         Out::Frame(i) => Out::Frame(*i),
                         Out::Malformed(i) => Out::Malformed(*i),
                         Out::Disconnect => Out::Disconnect,
+                        Out::Text(t) => Out::Text(t.clone()),
                     };
                     ctl.queued.fetch_add(1, Ordering::AcqRel);
                     let sent = match self.cfg.pace {
