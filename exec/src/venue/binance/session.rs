@@ -200,6 +200,8 @@ pub struct SessionStats {
     pub decode_errors: u64,
     /// User-data pushes received.
     pub pushes: u64,
+    /// Trade reports that came without their fill record (fetched by query instead).
+    pub fills_missing: u64,
 }
 
 /// Longest signed WS-API request.
@@ -857,6 +859,12 @@ impl BinanceSession {
             }
             return;
         }
+        // A trade report without its fill record (`t = -1`): the status moved but the fill must
+        // be fetched. Scanned before decoding, which parses the frame in place.
+        if let Some((inst, id)) = trade_without_fill(data, &self.symbols) {
+            self.stats.fills_missing += 1;
+            self.worker.send(Job::Resolve(inst, id));
+        }
         let mut reports = mem::take(&mut self.scratch);
         let r = self
             .decoder
@@ -1355,6 +1363,27 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     find(hay, needle).is_some()
 }
 
+/// The instrument and client id of an `executionReport` with `x = TRADE` but no trade
+/// (`t = -1`), if `frame` is one of ours.
+fn trade_without_fill(
+    frame: &[u8],
+    symbols: &SymbolTable,
+) -> Option<(InstrumentId, ClientOrderId)> {
+    if find(frame, b"\"x\":\"TRADE\"").is_none() || scan_i64(frame, b"\"t\":") != Some(-1) {
+        return None;
+    }
+    let (inst, _) = symbols.get(str_after(frame, b"\"s\":\"")?)?;
+    let id = crate::venue::parse_client_order_id(str_after(frame, b"\"c\":\"")?)?;
+    Some((inst, id))
+}
+
+/// The string value starting after `key_quote` (which ends with the opening quote).
+fn str_after<'a>(frame: &'a [u8], key_quote: &[u8]) -> Option<&'a [u8]> {
+    let at = find(frame, key_quote)? + key_quote.len();
+    let len = frame[at..].iter().position(|&b| b == b'"')?;
+    Some(&frame[at..at + len])
+}
+
 /// The unsigned number after the first `key` (e.g. `"status":`).
 fn scan_u64(frame: &[u8], key: &[u8]) -> Option<u64> {
     let at = find(frame, key)?;
@@ -1388,6 +1417,19 @@ fn digits(b: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trade_reports_without_fill_records_are_spotted() {
+        let mut t = SymbolTable::new();
+        t.insert("BTCUSDT", "USDT", InstrumentId(4));
+        let f = br#"{"subscriptionId":0,"event":{"e":"executionReport","s":"BTCUSDT","c":"tw1x9","x":"TRADE","X":"FILLED","t":-1,"l":"0"}}"#;
+        let id = ClientOrderId::new(tickwire_core::ids::StrategyId(1), 9).unwrap();
+        assert_eq!(trade_without_fill(f, &t), Some((InstrumentId(4), id)));
+        let with_fill = br#"{"e":"executionReport","s":"BTCUSDT","c":"tw1x9","x":"TRADE","t":17}"#;
+        assert_eq!(trade_without_fill(with_fill, &t), None);
+        let other = br#"{"e":"executionReport","s":"ETHUSDT","c":"tw1x9","x":"TRADE","t":-1}"#;
+        assert_eq!(trade_without_fill(other, &t), None);
+    }
 
     #[test]
     fn reply_ids_and_scans() {
