@@ -221,6 +221,10 @@ struct InFlight {
 #[derive(Clone, Copy, Debug)]
 struct Live {
     order: NewOrder,
+    /// The venue's id of the current leg (0 until acked).
+    venue_order_id: u64,
+    /// The venue's id of the leg an amend cancelled: its late cancel push is not ours to pass.
+    replaced_venue_order_id: u64,
     written_ns: u64,
     filled: Qty,
     first_fill_seen: bool,
@@ -632,6 +636,8 @@ impl BinanceSession {
         } else if let Some(o) = place {
             self.live.push(Live {
                 order: *o,
+                venue_order_id: 0,
+                replaced_venue_order_id: 0,
                 written_ns,
                 filled: Qty::ZERO,
                 first_fill_seen: false,
@@ -651,8 +657,11 @@ impl BinanceSession {
                     .live
                     .iter_mut()
                     .find(|l| l.order.cl_ord_id == a.cl_ord_id)
+                    && a.venue_order_id != l.replaced_venue_order_id
                 {
-                    // The new leg of an amend is acknowledged: the amend is over.
+                    // The current leg is acknowledged (for an amend: the new leg, so the
+                    // amend is over).
+                    l.venue_order_id = a.venue_order_id;
                     l.amending = false;
                 }
                 self.worker
@@ -759,6 +768,8 @@ impl BinanceSession {
                             x.filled = Qty::ZERO;
                             x.first_fill_seen = false;
                             x.amending = true;
+                            x.replaced_venue_order_id = x.venue_order_id;
+                            x.venue_order_id = 0;
                         }
                         self.amend_legs.push(l.order.cl_ord_id);
                     }
@@ -864,6 +875,16 @@ impl BinanceSession {
         if let Some((inst, id)) = trade_without_fill(data, &self.symbols) {
             self.stats.fills_missing += 1;
             self.worker.send(Job::Resolve(inst, id));
+        }
+        if let Some(order_id) = cancel_push_order_id(data)
+            && self
+                .live
+                .iter()
+                .any(|l| l.replaced_venue_order_id == order_id)
+        {
+            // The cancel of an amend's old leg, arriving late (e.g. on the listenKey stream
+            // after the new leg's ack): the core saw the amend, not a cancel.
+            return;
         }
         let mut reports = mem::take(&mut self.scratch);
         let r = self
@@ -1375,6 +1396,14 @@ fn trade_without_fill(
     let (inst, _) = symbols.get(str_after(frame, b"\"s\":\"")?)?;
     let id = crate::venue::parse_client_order_id(str_after(frame, b"\"c\":\"")?)?;
     Some((inst, id))
+}
+
+/// The venue order id (`i`) of a `CANCELED` / `EXPIRED` execution report.
+fn cancel_push_order_id(frame: &[u8]) -> Option<u64> {
+    if find(frame, b"\"x\":\"CANCELED\"").is_none() && find(frame, b"\"x\":\"EXPIRED\"").is_none() {
+        return None;
+    }
+    scan_u64(frame, b"\"i\":")
 }
 
 /// The string value starting after `key_quote` (which ends with the opening quote).
