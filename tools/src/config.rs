@@ -241,6 +241,23 @@ impl RunConfig {
                     v.venue, v.sim_name
                 ));
             }
+            let sim_account = sim
+                .as_ref()
+                .and_then(|c| c.venues.iter().find(|sv| sv.name == v.sim_name))
+                .and_then(|sv| sv.private.as_ref())
+                .is_some_and(|p| !p.accounts.is_empty());
+            if served
+                && !sim_account
+                && v.exec.as_ref().is_some_and(|e| {
+                    e.credentials == crate::venue_config::CredentialSource::SimAccount
+                })
+            {
+                errors.push(format!(
+                    "venue {}: trade = true against the simulator needs a [[sim.venue.private.account]] \
+                     (its key is used) or credentials_env / credentials_file",
+                    v.venue
+                ));
+            }
         }
 
         let mut exchange = ExchangeSection {
