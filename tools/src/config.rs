@@ -271,10 +271,12 @@ impl RunConfig {
             errors.extend(s.finish());
         }
 
+        // Strategies may trade venue instruments too (a venue with `trade = true`).
         let specs: Vec<InstrumentSpec> = synthetic
             .instruments
             .iter()
             .map(|i| i.spec.clone())
+            .chain(venues.iter().flat_map(|v| v.instruments.iter().cloned()))
             .collect();
         let mut strategy_sections = root.tables("strategy");
         for s in &mut strategy_sections {
