@@ -178,7 +178,7 @@ mod tests {
             any
         }
         fn is_ready(&self) -> bool {
-            true
+            !self.shut
         }
         fn latency(&self) -> &ExecLatency {
             &self.latency
@@ -238,13 +238,13 @@ mod tests {
                     clock,
                 },
             );
-            (
-                s,
-                sessions
-                    .iter()
-                    .map(|s| s.latency().written.len())
-                    .sum::<u64>(),
-            )
+            let written = sessions
+                .iter()
+                .map(|s| s.latency().written.len())
+                .sum::<u64>();
+            // Every session was shut down: none is ready any more.
+            let all_shut = sessions.iter().all(|s| !s.is_ready());
+            (s, written, all_shut)
         });
         let mut got = Vec::new();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -254,16 +254,16 @@ mod tests {
                 None => std::thread::yield_now(),
             }
         }
-        let (summary, written) = handle.join().unwrap();
+        let (summary, written, all_shut) = handle.join().unwrap();
+        assert!(all_shut);
         assert_eq!(got.len(), n as usize, "every command answered exactly once");
         assert_eq!(summary.commands, n);
         assert_eq!(summary.unroutable, 1);
         assert_eq!(summary.reports, n);
         assert_eq!(written, n - 1);
-        assert!(
-            matches!(got.last(), Some(ExecReport::Reject(r)) if r.reason() == Some(RejectReason::VenueUnavailable))
-                || got.iter().any(|r| matches!(r, ExecReport::Reject(_)))
-        );
+        let last = ClientOrderId::new(StrategyId(1), n).unwrap();
+        assert!(got.iter().any(|r| matches!(r, ExecReport::Reject(x)
+            if x.cl_ord_id == last && x.reason() == Some(RejectReason::VenueUnavailable))));
         let acks = got
             .iter()
             .filter(|r| matches!(r, ExecReport::Ack(_)))

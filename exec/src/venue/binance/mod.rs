@@ -1,5 +1,8 @@
-//! Binance spot / Binance.US order entry: HMAC-SHA256 signing ([`sign`]) and allocation-free
-//! encoding of signed REST query strings and WebSocket-API requests ([`encode`]).
+//! Binance spot / Binance.US order entry: HMAC-SHA256 signing ([`sign`]), allocation-free
+//! encoding of signed REST query strings and WebSocket-API requests ([`encode`]), decoding of
+//! replies and user-data pushes ([`reports`]), local rate budgets ([`rate`]), the venue clock
+//! ([`clock`]), REST order-state queries ([`queries`]), the helper threads ([`worker`],
+//! [`rest_orders`]) and the order-entry session itself ([`session`]).
 
 pub mod clock;
 pub mod encode;

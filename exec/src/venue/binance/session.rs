@@ -200,6 +200,8 @@ pub struct SessionStats {
     pub decode_errors: u64,
     /// User-data pushes received.
     pub pushes: u64,
+    /// Trade reports that came without their fill record (fetched by query instead).
+    pub fills_missing: u64,
 }
 
 /// Longest signed WS-API request.
@@ -219,6 +221,10 @@ struct InFlight {
 #[derive(Clone, Copy, Debug)]
 struct Live {
     order: NewOrder,
+    /// The venue's id of the current leg (0 until acked).
+    venue_order_id: u64,
+    /// The venue's id of the leg an amend cancelled: its late cancel push is not ours to pass.
+    replaced_venue_order_id: u64,
     written_ns: u64,
     filled: Qty,
     first_fill_seen: bool,
@@ -281,6 +287,9 @@ pub struct BinanceSession {
     next_req_id: u64,
     buf: Box<[u8; REQ_BUF]>,
     scratch: Vec<ExecReport>,
+    /// Amends whose cancel leg succeeded: the new leg is sent by `poll` (a reply is handled
+    /// while the connection is lent to its own poll, so nothing can be written then).
+    amend_legs: Vec<ClientOrderId>,
     rest_reports: Vec<ExecReport>,
     latency: ExecLatency,
     stats: SessionStats,
@@ -381,6 +390,7 @@ impl BinanceSession {
             next_req_id: 1,
             buf: Box::new([0u8; REQ_BUF]),
             scratch: Vec::with_capacity(64),
+            amend_legs: Vec::with_capacity(64),
             rest_reports: Vec::with_capacity(64),
             latency: ExecLatency::new(),
             stats: SessionStats::default(),
@@ -615,12 +625,19 @@ impl BinanceSession {
                 }
             }
         }
+        let written_ns = self.in_flight.last().map_or(cmd_ns, |f| f.written_ns);
         if let Some(o) = place
-            && !self.live.iter().any(|l| l.order.cl_ord_id == o.cl_ord_id)
+            && let Some(l) = self
+                .live
+                .iter_mut()
+                .find(|l| l.order.cl_ord_id == o.cl_ord_id)
         {
-            let written_ns = self.in_flight.last().map_or(cmd_ns, |f| f.written_ns);
+            l.written_ns = written_ns;
+        } else if let Some(o) = place {
             self.live.push(Live {
                 order: *o,
+                venue_order_id: 0,
+                replaced_venue_order_id: 0,
                 written_ns,
                 filled: Qty::ZERO,
                 first_fill_seen: false,
@@ -640,8 +657,11 @@ impl BinanceSession {
                     .live
                     .iter_mut()
                     .find(|l| l.order.cl_ord_id == a.cl_ord_id)
+                    && a.venue_order_id != l.replaced_venue_order_id
                 {
-                    // The new leg of an amend is acknowledged: the amend is over.
+                    // The current leg is acknowledged (for an amend: the new leg, so the
+                    // amend is over).
+                    l.venue_order_id = a.venue_order_id;
                     l.amending = false;
                 }
                 self.worker
@@ -736,20 +756,22 @@ impl BinanceSession {
                 self.scratch = reports;
                 match live {
                     Some(l) if qty > l.filled => {
-                        let mut o = l.order;
-                        o.px = px;
-                        o.qty = qty.saturating_sub(l.filled);
-                        self.forget(o.cl_ord_id);
-                        let meta = o.meta;
-                        if self.send_request(&meta, Some(&o), None, None, recv_ns, out)
-                            && let Some(l) = self
-                                .live
-                                .iter_mut()
-                                .find(|x| x.order.cl_ord_id == o.cl_ord_id)
+                        if let Some(x) = self
+                            .live
+                            .iter_mut()
+                            .find(|x| x.order.cl_ord_id == l.order.cl_ord_id)
                         {
-                            // Until the new leg's ack, a late push of the cancel is withheld.
-                            l.amending = true;
+                            // The new leg: same id, new price, the quantity still to fill.
+                            // Until its ack a late push of the cancel is withheld.
+                            x.order.px = px;
+                            x.order.qty = qty.saturating_sub(l.filled);
+                            x.filled = Qty::ZERO;
+                            x.first_fill_seen = false;
+                            x.amending = true;
+                            x.replaced_venue_order_id = x.venue_order_id;
+                            x.venue_order_id = 0;
                         }
+                        self.amend_legs.push(l.order.cl_ord_id);
                     }
                     _ => {
                         // Nothing left to place (filled meanwhile): the amend ends the order.
@@ -846,6 +868,22 @@ impl BinanceSession {
                 l.phase = Phase::Down;
                 l.retry_at_ns = recv_ns;
             }
+            return;
+        }
+        // A trade report without its fill record (`t = -1`): the status moved but the fill must
+        // be fetched. Scanned before decoding, which parses the frame in place.
+        if let Some((inst, id)) = trade_without_fill(data, &self.symbols) {
+            self.stats.fills_missing += 1;
+            self.worker.send(Job::Resolve(inst, id));
+        }
+        if let Some(order_id) = cancel_push_order_id(data)
+            && self
+                .live
+                .iter()
+                .any(|l| l.replaced_venue_order_id == order_id)
+        {
+            // The cancel of an amend's old leg, arriving late (e.g. on the listenKey stream
+            // after the new leg's ack): the core saw the amend, not a cancel.
             return;
         }
         let mut reports = mem::take(&mut self.scratch);
@@ -1147,6 +1185,26 @@ impl BinanceSession {
         }
     }
 
+    /// Sends the new legs of amends whose cancel succeeded.
+    fn send_amend_legs(&mut self, now_ns: u64, out: &mut dyn ReportSink) -> bool {
+        if self.amend_legs.is_empty() {
+            return false;
+        }
+        let mut legs = mem::take(&mut self.amend_legs);
+        for id in legs.drain(..) {
+            let Some(l) = self.live.iter().find(|l| l.order.cl_ord_id == id).copied() else {
+                continue;
+            };
+            let meta = l.order.meta;
+            if !self.send_request(&meta, Some(&l.order), None, None, now_ns, out) {
+                // Rejected locally (reported): the original is cancelled, so the order is gone.
+                self.forget(id);
+            }
+        }
+        self.amend_legs = legs;
+        true
+    }
+
     fn cancel_all(&mut self, c: &CancelAll, now_ns: u64, out: &mut dyn ReportSink) {
         let mut i = 0;
         while i < self.live.len() {
@@ -1241,6 +1299,7 @@ impl VenueSession for BinanceSession {
     fn poll(&mut self, now_ns: u64, out: &mut dyn ReportSink) -> bool {
         let mut worked = self.poll_helpers(now_ns, out);
         worked |= self.poll_api(now_ns, out);
+        worked |= self.send_amend_legs(now_ns, out);
         worked |= self.poll_stream(now_ns, out);
         self.check_timeouts(now_ns, out);
         if now_ns >= self.next_keepalive_ns
@@ -1296,12 +1355,16 @@ impl VenueSession for BinanceSession {
     }
 }
 
-/// The request id of a WS-API reply (`{"id":"<digits>",...`: `id` is the first key of every
-/// reply, and of no push), or `None` for a push.
+/// The request id of a WS-API reply, or `None` for a push. Pushes are either wrapped
+/// (`{"subscriptionId":..,"event":{..}}`) or bare events (`{"e":"executionReport",..}`, no `id`
+/// key); every reply has a top-level `"id"` (a string of digits here, since we choose the ids).
+/// Key order is not relied on.
 fn reply_id(frame: &[u8]) -> Option<u64> {
-    let rest = skip_ws(frame).strip_prefix(b"{")?;
-    let rest = skip_ws(rest).strip_prefix(b"\"id\"")?;
-    let rest = skip_ws(skip_ws(rest).strip_prefix(b":")?);
+    if find(frame, b"\"event\":").is_some() {
+        return None;
+    }
+    let at = find(frame, b"\"id\":")?;
+    let rest = skip_ws(&frame[at + 5..]);
     digits(rest.strip_prefix(b"\"").unwrap_or(rest))
 }
 
@@ -1319,6 +1382,35 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     find(hay, needle).is_some()
+}
+
+/// The instrument and client id of an `executionReport` with `x = TRADE` but no trade
+/// (`t = -1`), if `frame` is one of ours.
+fn trade_without_fill(
+    frame: &[u8],
+    symbols: &SymbolTable,
+) -> Option<(InstrumentId, ClientOrderId)> {
+    if find(frame, b"\"x\":\"TRADE\"").is_none() || scan_i64(frame, b"\"t\":") != Some(-1) {
+        return None;
+    }
+    let (inst, _) = symbols.get(str_after(frame, b"\"s\":\"")?)?;
+    let id = crate::venue::parse_client_order_id(str_after(frame, b"\"c\":\"")?)?;
+    Some((inst, id))
+}
+
+/// The venue order id (`i`) of a `CANCELED` / `EXPIRED` execution report.
+fn cancel_push_order_id(frame: &[u8]) -> Option<u64> {
+    if find(frame, b"\"x\":\"CANCELED\"").is_none() && find(frame, b"\"x\":\"EXPIRED\"").is_none() {
+        return None;
+    }
+    scan_u64(frame, b"\"i\":")
+}
+
+/// The string value starting after `key_quote` (which ends with the opening quote).
+fn str_after<'a>(frame: &'a [u8], key_quote: &[u8]) -> Option<&'a [u8]> {
+    let at = find(frame, key_quote)? + key_quote.len();
+    let len = frame[at..].iter().position(|&b| b == b'"')?;
+    Some(&frame[at..at + len])
 }
 
 /// The unsigned number after the first `key` (e.g. `"status":`).
@@ -1356,6 +1448,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn trade_reports_without_fill_records_are_spotted() {
+        let mut t = SymbolTable::new();
+        t.insert("BTCUSDT", "USDT", InstrumentId(4));
+        let f = br#"{"subscriptionId":0,"event":{"e":"executionReport","s":"BTCUSDT","c":"tw1x9","x":"TRADE","X":"FILLED","t":-1,"l":"0"}}"#;
+        let id = ClientOrderId::new(tickwire_core::ids::StrategyId(1), 9).unwrap();
+        assert_eq!(trade_without_fill(f, &t), Some((InstrumentId(4), id)));
+        let with_fill = br#"{"e":"executionReport","s":"BTCUSDT","c":"tw1x9","x":"TRADE","t":17}"#;
+        assert_eq!(trade_without_fill(with_fill, &t), None);
+        let other = br#"{"e":"executionReport","s":"ETHUSDT","c":"tw1x9","x":"TRADE","t":-1}"#;
+        assert_eq!(trade_without_fill(other, &t), None);
+    }
+
+    #[test]
     fn reply_ids_and_scans() {
         assert_eq!(
             reply_id(br#"{"id":"42","status":200,"result":{}}"#),
@@ -1366,7 +1471,11 @@ mod tests {
             reply_id(br#"{"subscriptionId":0,"event":{"e":"executionReport","i":5}}"#),
             None
         );
-        assert_eq!(reply_id(br#"{"e":"executionReport","id":"1"}"#), None);
+        assert_eq!(reply_id(br#"{"e":"executionReport","E":1}"#), None);
+        assert_eq!(
+            reply_id(br#"{"error":{"code":-1003},"id":"12","status":429}"#),
+            Some(12)
+        );
         assert_eq!(reply_id(br#"{"id":"x1"}"#), None);
         let f = br#"{"id":"1","status":400,"error":{"code":-1021,"msg":"t"}}"#;
         assert_eq!(scan_u64(f, b"\"status\":"), Some(400));
