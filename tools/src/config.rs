@@ -270,6 +270,23 @@ impl RunConfig {
                     v.venue, v.sim_name
                 ));
             }
+            let sim_account = sim
+                .as_ref()
+                .and_then(|c| c.venues.iter().find(|sv| sv.name == v.sim_name))
+                .and_then(|sv| sv.private.as_ref())
+                .is_some_and(|p| !p.accounts.is_empty());
+            if served
+                && !sim_account
+                && v.exec.as_ref().is_some_and(|e| {
+                    e.credentials == crate::venue_config::CredentialSource::SimAccount
+                })
+            {
+                errors.push(format!(
+                    "venue {}: trade = true against the simulator needs a [[sim.venue.private.account]] \
+                     (its key is used) or credentials_env / credentials_file",
+                    v.venue
+                ));
+            }
         }
 
         let mut exchange = ExchangeSection {
@@ -283,10 +300,12 @@ impl RunConfig {
             errors.extend(s.finish());
         }
 
+        // Strategies may trade venue instruments too (a venue with `trade = true`).
         let specs: Vec<InstrumentSpec> = synthetic
             .instruments
             .iter()
             .map(|i| i.spec.clone())
+            .chain(venues.iter().flat_map(|v| v.instruments.iter().cloned()))
             .collect();
         let all_specs: Vec<InstrumentSpec> = specs
             .iter()

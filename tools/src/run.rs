@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tickwire::sim::{EndpointKind, SimHandle};
 use tickwire_core::engine::runner::{CoreIo, CoreSummary, run_core};
 use tickwire_core::event::{
     FeedState, FeedStatus, Input, Kind, MarketEvent, Meta, SessionStart, TimerTick,
@@ -17,14 +18,21 @@ use tickwire_core::ring::{Producer, PushError, StopFlag, channel};
 use tickwire_core::synthetic::SyntheticMarket;
 use tickwire_core::topology::{Role, ThreadCtx, plan_for_this_host, spawn};
 use tickwire_core::wait::WaitPolicy;
+use tickwire_exec::credentials::{Credentials, Secret};
+use tickwire_exec::session::VenueSession;
 use tickwire_exec::sim_exchange::SimExchange;
 use tickwire_exec::sim_thread::{SimExecIo, SimExecSummary, run_sim_exec};
+use tickwire_exec::venue::binance::session::{
+    BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig,
+};
+use tickwire_exec::venue_thread::{VenueExecIo, VenueExecSummary, run_venue_exec};
 
 use crate::Failure;
 use crate::alerts::{AlertStats, Alerter, Names};
 use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
 use crate::ctl::{self, ControlSocket, CtlRequest, OpsPlan};
+use crate::venue_config::{CredentialSource, VenueMode, VenueSection};
 use crate::venue_feeds::{self, VenueFeeds};
 
 /// Journal format version written into session records.
@@ -216,26 +224,46 @@ pub fn run(
     let (mut venues, venue_rings) = VenueFeeds::start(&cfg, &plan, &stop)?;
     market_rings.extend(venue_rings);
 
-    let mut exchange = SimExchange::new(
-        &cfg.instruments(),
-        cfg.exchange.fees,
-        cfg.exchange.max_resting,
-    );
-    if let Some(log) = &restore {
-        // Ids unique per session of this journal (2^40 per session).
-        exchange.start_ids_at(u64::from(log.sessions()) << 40);
-    }
-    let exec_h = spawn(Role::Exec, &plan, move |ctx| {
-        let io = SimExecIo {
-            commands: cmd_rx,
-            market: vec![feed_exch_rx],
-            reports: rep_tx,
-            backoff: ctx.backoff(),
-            clock: mono_ns,
-        };
-        run_sim_exec(&mut exchange, io)
-    })
-    .map_err(spawn_err)?;
+    // Venues with `trade = true` get the real exec thread; otherwise the in-process exchange.
+    let exec_h = if cfg.venues.iter().any(|v| v.exec.is_some()) {
+        drop(feed_exch_rx);
+        let (mut sessions, names) = start_sessions(&cfg, venues.sim())?;
+        ExecHandle::Venue(
+            spawn(Role::Exec, &plan, move |ctx| {
+                let io = VenueExecIo {
+                    commands: cmd_rx,
+                    reports: rep_tx,
+                    backoff: ctx.backoff(),
+                    clock: mono_ns,
+                };
+                run_venue_exec(&mut sessions, &names, io)
+            })
+            .map_err(spawn_err)?,
+        )
+    } else {
+        let mut exchange = SimExchange::new(
+            &cfg.instruments(),
+            cfg.exchange.fees,
+            cfg.exchange.max_resting,
+        );
+        if let Some(log) = &restore {
+            // Ids unique per session of this journal (2^40 per session).
+            exchange.start_ids_at(u64::from(log.sessions()) << 40);
+        }
+        ExecHandle::Sim(
+            spawn(Role::Exec, &plan, move |ctx| {
+                let io = SimExecIo {
+                    commands: cmd_rx,
+                    market: vec![feed_exch_rx],
+                    reports: rep_tx,
+                    backoff: ctx.backoff(),
+                    clock: mono_ns,
+                };
+                run_sim_exec(&mut exchange, io)
+            })
+            .map_err(spawn_err)?,
+        )
+    };
 
     // The ops thread: control socket, status snapshots and alerts, fed by rings from the core.
     let (status_tx, status_rx) = channel(1024);
@@ -274,7 +302,7 @@ pub fn run(
     let core_h = spawn(Role::Core, &plan, move |ctx| {
         let io = CoreIo {
             market: market_rings,
-            reports: rep_rx,
+            reports: vec![rep_rx],
             control: ctl_rx,
             commands: cmd_tx,
             journal,
@@ -305,7 +333,10 @@ pub fn run(
         Some(h) => join(h, "feed")?,
         None => 0,
     };
-    let exec = join(exec_h, "exec")?;
+    let exec = match exec_h {
+        ExecHandle::Sim(h) => ExecSummary::Sim(join(h, "exec")?),
+        ExecHandle::Venue(h) => ExecSummary::Venue(join(h, "exec")?),
+    };
     let feed_lines = venues.finish();
     let elapsed = started.elapsed();
     let summary = core_result.map_err(|e| Failure::new(e.to_string()))?;
@@ -426,7 +457,7 @@ fn print_summary(
     cfg: &RunConfig,
     engine: &tickwire_core::engine::Engine,
     core: &CoreSummary,
-    exec: &SimExecSummary,
+    exec: &ExecSummary,
     sent: u64,
     ticks: u64,
     elapsed: Duration,
@@ -452,16 +483,31 @@ fn print_summary(
         stats.duplicate_fills,
         stats.alerts
     );
+    let (commands, reports, undelivered) = match exec {
+        ExecSummary::Sim(e) => (e.commands, e.reports, e.undelivered),
+        ExecSummary::Venue(e) => (e.commands, e.reports, e.undelivered),
+    };
     println!(
-        "exec: {} commands handled, {} reports sent{}",
-        exec.commands,
-        exec.reports,
-        if exec.undelivered > 0 {
-            format!(", {} UNDELIVERED", exec.undelivered)
+        "exec: {commands} commands handled, {reports} reports sent{}",
+        if undelivered > 0 {
+            format!(", {undelivered} UNDELIVERED")
         } else {
             String::new()
         }
     );
+    if let ExecSummary::Venue(e) = exec {
+        if e.unroutable > 0 {
+            println!(
+                "exec: {} command(s) for venues without order entry, rejected",
+                e.unroutable
+            );
+        }
+        for table in &e.latency {
+            for line in table.lines() {
+                println!("  {line}");
+            }
+        }
+    }
     if core.unsent_after_close > 0 {
         println!(
             "note: {} command(s) produced after the command ring closed were journaled but not sent",
@@ -501,4 +547,169 @@ fn print_summary(
             w.next_seq()
         );
     }
+}
+
+/// The exec thread of this run: the in-process exchange or the real venue sessions.
+enum ExecHandle {
+    Sim(JoinHandle<SimExecSummary>),
+    Venue(JoinHandle<VenueExecSummary>),
+}
+
+/// What the exec thread did.
+enum ExecSummary {
+    Sim(SimExecSummary),
+    Venue(VenueExecSummary),
+}
+
+/// Decimals of a tick or lot written in 9-decimal fixed point (`0.01` → 2).
+fn decimals(raw: i64) -> u32 {
+    let mut d = 9;
+    let mut v = raw;
+    while d > 0 && v != 0 && v % 10 == 0 {
+        v /= 10;
+        d -= 1;
+    }
+    d
+}
+
+/// The quote asset of a Binance symbol, by the quote assets Binance lists (longest first);
+/// "" when none matches (fees are then not booked as quote).
+fn quote_of(symbol: &str) -> &'static str {
+    const QUOTES: &[&str] = &[
+        "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL",
+        "JPY",
+    ];
+    QUOTES
+        .iter()
+        .find(|q| symbol.len() > q.len() && symbol.ends_with(*q))
+        .copied()
+        .unwrap_or("")
+}
+
+/// The credentials of a trading venue (never printed).
+fn credentials(
+    v: &VenueSection,
+    src: &CredentialSource,
+    cfg: &RunConfig,
+) -> Result<Credentials, Failure> {
+    let err = |e: tickwire_exec::credentials::CredentialsError| {
+        Failure::new(format!("venue {}: credentials: {e}", v.venue))
+    };
+    match src {
+        CredentialSource::Env(prefix) => Credentials::from_env(prefix, false).map_err(err),
+        CredentialSource::File(path) => Credentials::from_file(path, false).map_err(err),
+        CredentialSource::SimAccount => {
+            let account = cfg
+                .sim
+                .as_ref()
+                .and_then(|s| s.venues.iter().find(|sv| sv.name == v.sim_name))
+                .and_then(|sv| sv.private.as_ref())
+                .and_then(|p| p.accounts.first())
+                .ok_or_else(|| {
+                    Failure::new(format!(
+                        "venue {}: trading against the simulator needs a [sim.venue.private] account (or credentials_env / credentials_file)",
+                        v.venue
+                    ))
+                })?;
+            Ok(Credentials {
+                api_key: Secret::new(account.api_key.clone()),
+                api_secret: Secret::new(account.secret.clone()),
+                passphrase: None,
+            })
+        }
+    }
+}
+
+/// The exec thread's venue sessions.
+type Sessions = Vec<Box<dyn VenueSession>>;
+
+/// One session per venue with `trade = true`, configured from its section.
+fn start_sessions(
+    cfg: &RunConfig,
+    sim: Option<&SimHandle>,
+) -> Result<(Sessions, Vec<String>), Failure> {
+    let mut sessions: Vec<Box<dyn VenueSession>> = Vec::new();
+    let mut names = Vec::new();
+    for v in &cfg.venues {
+        let Some(exec) = &v.exec else {
+            continue;
+        };
+        let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
+        let tls_err = |e: tickwire_feeds::net::TlsConfigError| fail(e.to_string());
+        let instruments = v
+            .instruments
+            .iter()
+            .map(|i| BinanceInstrumentSpec {
+                id: i.id,
+                symbol: i.symbol.clone(),
+                quote: quote_of(&i.symbol).to_owned(),
+                px_decimals: decimals(i.tick.raw()),
+                qty_decimals: decimals(i.lot.raw()),
+            })
+            .collect();
+        let (ws_base, rest, tls) = match v.mode {
+            VenueMode::Sim => {
+                let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
+                let ws = sim
+                    .endpoint(&v.sim_name, EndpointKind::Ws)
+                    .ok_or_else(|| fail(format!("simulator has no venue {:?}", v.sim_name)))?;
+                let rest = sim
+                    .endpoint(&v.sim_name, EndpointKind::Rest)
+                    .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
+                let tls =
+                    tickwire_feeds::net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
+                        .map_err(tls_err)?;
+                (Some(ws.to_owned()), rest.to_owned(), tls)
+            }
+            VenueMode::Live => {
+                let (_, rest) = VenueSection::live_urls(v.venue)
+                    .ok_or_else(|| fail("no live endpoints".into()))?;
+                let tls = tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?;
+                (
+                    None,
+                    v.rest_url.clone().unwrap_or_else(|| rest.to_owned()),
+                    tls,
+                )
+            }
+            VenueMode::External => {
+                let tls = match &v.ca_file {
+                    Some(p) => {
+                        tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
+                    }
+                    None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
+                };
+                let rest = v
+                    .rest_url
+                    .clone()
+                    .ok_or_else(|| fail("rest_url is required for trading".into()))?;
+                (v.ws_url.clone(), rest, tls)
+            }
+        };
+        let mut sc = BinanceSessionConfig::binance_spot(v.venue, instruments, tls, mono_ns);
+        sc.name = v.venue.to_string();
+        sc.rest_url = rest;
+        sc.order_entry = exec.order_entry;
+        sc.user_data = exec.user_data;
+        sc.recv_window_ms = exec.recv_window_ms;
+        sc.rate_headroom_pct = exec.rate_headroom_pct;
+        sc.ack_timeout = exec.ack_timeout;
+        if v.venue == VenueId::BINANCE_US {
+            sc.ws_api_url = "wss://ws-api.binance.us:443/ws-api/v3".into();
+            sc.stream_url = "wss://stream.binance.us:9443".into();
+        }
+        if let Some(ws) = &ws_base {
+            // The simulator (and an external venue) serve the WS API and the user-data
+            // streams on the market-data host.
+            sc.ws_api_url = format!("{}/ws-api/v3", ws.trim_end_matches('/'));
+            sc.stream_url = ws.clone();
+        }
+        if let Some(url) = &exec.ws_api_url {
+            sc.ws_api_url = url.clone();
+        }
+        let creds = credentials(v, &exec.credentials, cfg)?;
+        let session = BinanceSession::start(sc, &creds).map_err(|e| fail(e.to_string()))?;
+        sessions.push(Box::new(session));
+        names.push(v.venue.to_string());
+    }
+    Ok((sessions, names))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tickwire_core::config::Section;
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::InstrumentSpec;
+use tickwire_exec::venue::binance::session::{OrderEntry, UserData};
 
 /// Where a venue's endpoints are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +46,153 @@ pub struct VenueSection {
     pub raw_journal: Option<PathBuf>,
     /// The instruments, with their engine ids.
     pub instruments: Vec<InstrumentSpec>,
+    /// Order entry on this venue (`trade = true`); `None` for a market-data-only venue.
+    pub exec: Option<VenueExec>,
+}
+
+/// Where a trading venue's API key and secret come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `<PREFIX>_API_KEY` / `<PREFIX>_API_SECRET` environment variables (`credentials_env`).
+    Env(String),
+    /// A file only its owner can read (`credentials_file`).
+    File(PathBuf),
+    /// `mode = "sim"` without either: the first account of the simulator venue's
+    /// `[sim.venue.private]` side.
+    SimAccount,
+}
+
+/// The exec keys of a `[[venue]]` with `trade = true`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VenueExec {
+    /// `order_entry = "ws-api" | "rest"`.
+    pub order_entry: OrderEntry,
+    /// `user_data = "ws-api" | "listen-key"`.
+    pub user_data: UserData,
+    /// Credentials.
+    pub credentials: CredentialSource,
+    /// `ws_api_url` (live default `wss://ws-api.binance.com:443/ws-api/v3`; sim: its WS
+    /// endpoint + `/ws-api/v3`; required with `mode = "external"` and `order_entry = "ws-api"`
+    /// or `user_data = "ws-api"`).
+    pub ws_api_url: Option<String>,
+    /// `recv_window_ms` (1–60000, default 5000).
+    pub recv_window_ms: u32,
+    /// `rate_headroom_pct`: percent of each venue rate limit kept unused (0–90, default 10).
+    pub rate_headroom_pct: u32,
+    /// `ack_timeout_ms`: an unanswered order request becomes unknown (100–60000, default
+    /// 10000).
+    pub ack_timeout: Duration,
+}
+
+const EXEC_KEYS: &[&str] = &[
+    "order_entry",
+    "user_data",
+    "credentials_env",
+    "credentials_file",
+    "ws_api_url",
+    "recv_window_ms",
+    "rate_headroom_pct",
+    "ack_timeout_ms",
+];
+
+/// Reads the exec keys of one `[[venue]]`.
+fn read_exec(
+    s: &mut Section<'_>,
+    venue: Option<VenueId>,
+    mode: Option<VenueMode>,
+) -> Option<VenueExec> {
+    if !s.opt_bool("trade").unwrap_or(false) {
+        for k in EXEC_KEYS {
+            if s.has(k) {
+                s.error(k, "only meaningful with trade = true");
+            }
+        }
+        return None;
+    }
+    if let Some(v) = venue
+        && v != VenueId::BINANCE
+        && v != VenueId::BINANCE_US
+    {
+        s.error(
+            "trade",
+            format!("order entry for {v} is not available in this build"),
+        );
+    }
+    let order_entry = match s.opt_str("order_entry").unwrap_or("ws-api") {
+        "ws-api" => Some(OrderEntry::WsApi),
+        "rest" => Some(OrderEntry::Rest),
+        other => {
+            s.error(
+                "order_entry",
+                format!("{other:?} is not one of ws-api, rest"),
+            );
+            None
+        }
+    };
+    let user_data = match s.opt_str("user_data").unwrap_or("ws-api") {
+        "ws-api" => Some(UserData::WsApi),
+        "listen-key" => Some(UserData::ListenKey),
+        other => {
+            s.error(
+                "user_data",
+                format!("{other:?} is not one of ws-api, listen-key"),
+            );
+            None
+        }
+    };
+    let env = s.opt_str("credentials_env").map(str::to_owned);
+    let file = s.opt_str("credentials_file").map(PathBuf::from);
+    let credentials = match (env, file) {
+        (Some(_), Some(_)) => {
+            s.error(
+                "credentials_file",
+                "give credentials_env or credentials_file, not both",
+            );
+            None
+        }
+        (Some(e), None) => {
+            if e.is_empty()
+                || !e
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                s.error(
+                    "credentials_env",
+                    format!("{e:?} is not an environment variable prefix (A-Z, 0-9, _)"),
+                );
+            }
+            Some(CredentialSource::Env(e))
+        }
+        (None, Some(f)) => Some(CredentialSource::File(f)),
+        (None, None) if mode == Some(VenueMode::Sim) => Some(CredentialSource::SimAccount),
+        (None, None) => {
+            s.error(
+                "credentials_env",
+                "trading needs credentials_env or credentials_file",
+            );
+            None
+        }
+    };
+    let ws_api_url = s.opt_str("ws_api_url").map(str::to_owned);
+    let needs_ws_api = order_entry == Some(OrderEntry::WsApi) || user_data == Some(UserData::WsApi);
+    if mode == Some(VenueMode::External) && needs_ws_api && ws_api_url.is_none() {
+        s.error(
+            "ws_api_url",
+            "required when mode = \"external\" uses the WebSocket API",
+        );
+    }
+    let recv_window_ms = s.int_or("recv_window_ms", 1, 60_000, 5_000) as u32;
+    let rate_headroom_pct = s.int_or("rate_headroom_pct", 0, 90, 10) as u32;
+    let ack_timeout = Duration::from_millis(s.int_or("ack_timeout_ms", 100, 60_000, 10_000) as u64);
+    Some(VenueExec {
+        order_entry: order_entry?,
+        user_data: user_data?,
+        credentials: credentials?,
+        ws_api_url,
+        recv_window_ms,
+        rate_headroom_pct,
+        ack_timeout,
+    })
 }
 
 const BINANCE_CHANNELS: &[&str] = &["depth@100ms", "depth", "bookTicker", "trade", "aggTrade"];
@@ -120,6 +268,7 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
     let stale_after = Duration::from_millis(s.int_or("stale_ms", 10, 3_600_000, 5_000) as u64);
     let snapshot_limit = s.int_or("snapshot_limit", 1, 5000, 1000) as u32;
     let raw_journal = s.opt_str("raw_journal").map(PathBuf::from);
+    let exec = read_exec(s, venue, mode);
     let mut instruments = Vec::new();
     let tables = s.tables("instrument");
     if tables.is_empty() {
@@ -167,5 +316,6 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
         snapshot_limit,
         raw_journal,
         instruments,
+        exec,
     })
 }

@@ -87,6 +87,11 @@ pub fn roles(cfg: &RunConfig) -> impl Iterator<Item = Role> + '_ {
 }
 
 impl VenueFeeds {
+    /// The embedded simulator, when a venue uses it (the exec sessions trade against it too).
+    pub fn sim(&self) -> Option<&SimHandle> {
+        self.sim.as_ref()
+    }
+
     /// Starts the embedded simulator if a venue needs it, and one feed thread per venue; returns
     /// the feeds and the rings the core reads them from.
     pub fn start(

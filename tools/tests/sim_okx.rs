@@ -234,6 +234,7 @@ fn ping_pong_and_errors() {
     assert_eq!(e["code"], "60012");
     c.send("ping");
     assert_eq!(c.text(Duration::from_secs(10)), "pong");
-    assert!(WsClient::try_connect(&ws, "/ws/v5/private", sim.ca_path()).is_err());
+    // `/ws/v5/private` is served (login, trading); `/ws/v5/business` is not.
+    assert!(WsClient::try_connect(&ws, "/ws/v5/business", sim.ca_path()).is_err());
     sim.shutdown();
 }

@@ -36,8 +36,10 @@ use crate::wait::Backoff;
 pub struct CoreIo {
     /// Market data, one ring per feed thread.
     pub market: Vec<Consumer<MarketEvent>>,
-    /// Execution reports from the exec thread.
-    pub reports: Consumer<ExecReport>,
+    /// Execution reports: the exec thread's ring first, then any independent source (the
+    /// reconciliation poller has its own ring, so neither path can block or stop the other).
+    /// Drained in this order every iteration; the run ends once all of them are finished.
+    pub reports: Vec<Consumer<ExecReport>>,
     /// Timer ticks and operator commands from the ops thread.
     pub control: Consumer<Input>,
     /// Order commands to the exec thread.
@@ -245,10 +247,12 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
     loop {
         let mut worked = false;
         core.flush_commands()?;
-        while let Some(r) = reports.try_pop() {
-            core.handle(Input::Exec(r))?;
-            core.summary.exec_reports += 1;
-            worked = true;
+        for ring in reports.iter_mut() {
+            while let Some(r) = ring.try_pop() {
+                core.handle(Input::Exec(r))?;
+                core.summary.exec_reports += 1;
+                worked = true;
+            }
         }
         for source in market.iter_mut() {
             for _ in 0..market_batch.max(1) {
@@ -281,7 +285,8 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
             // Closing the command ring is how the exec thread learns it may finish.
             core.commands = None;
         }
-        if shutdown_done && core.commands.is_none() && reports.is_finished() && markets_done {
+        let reports_done = reports.iter().all(Consumer::is_finished);
+        if shutdown_done && core.commands.is_none() && reports_done && markets_done {
             break;
         }
         if worked {

@@ -22,6 +22,7 @@ use super::SimError;
 use super::book::{self, BinanceBook, Change, Diff, Snapshot};
 use super::capture::{self, File};
 use super::config::{SymbolSpec, VenueConfig};
+use super::matching::{PublicTrade, Side};
 use super::tape::{BookOp, Frame, Tape};
 
 /// Static per-symbol data from the capture.
@@ -36,6 +37,8 @@ pub(crate) struct Symbol {
     /// Finest decimals seen in prices and non-zero quantities (tick/lot inference).
     pub price_scale: u32,
     pub qty_scale: u32,
+    /// Public trades of the capture (`@trade`, or `@aggTrade` without it), in tape order.
+    pub trades: Vec<PublicTrade>,
 }
 
 /// A Binance venue's static data.
@@ -73,6 +76,28 @@ struct Probe<'a> {
     bids: Option<Vec<Vec<String>>>,
     asks: Option<Vec<Vec<String>>>,
     result: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct TradeMsg {
+    s: String,
+    p: String,
+    q: String,
+    m: bool,
+}
+
+/// The symbol and trade of a `@trade`/`@aggTrade` payload (`m`: buyer is maker, so the
+/// aggressor sold).
+fn parse_trade(raw: &str) -> Option<(String, PublicTrade)> {
+    let t: TradeMsg = serde_json::from_str(raw).ok()?;
+    Some((
+        t.s.to_ascii_uppercase(),
+        PublicTrade {
+            price: t.p.parse().ok()?,
+            qty: t.q.parse().ok()?,
+            taker_side: Some(if t.m { Side::Sell } else { Side::Buy }),
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -264,6 +289,7 @@ pub(crate) fn build(
                 diffs: Vec::new(),
                 price_scale: 0,
                 qty_scale: 0,
+                trades: Vec::new(),
             });
             symbols.len() - 1
         })
@@ -277,6 +303,23 @@ pub(crate) fn build(
         let stream = tape.intern(&p.stream);
         let mut op = BookOp::None;
         let mut derived = None;
+        // Trades move private orders: `@trade`, or `@aggTrade` when the capture lacks `@trade`.
+        let trade_stream = p.stream.ends_with("@trade")
+            || (p.stream.ends_with("@aggTrade")
+                && !has_stream.contains(&p.stream.replace("@aggTrade", "@trade")));
+        if trade_stream
+            && let Some((sym, t)) = p
+                .text
+                .get(p.raw.0 as usize..p.raw.1 as usize)
+                .and_then(parse_trade)
+        {
+            let si = sym_index(&sym, &mut symbols);
+            op = BookOp::BinanceTrade {
+                book: si as u32,
+                trade: symbols[si].trades.len() as u32,
+            };
+            symbols[si].trades.push(t);
+        }
         if let Some((sym, diff, event_time)) = p.diff {
             let si = sym_index(&sym, &mut symbols);
             let want_derived = p.stream.ends_with("@depth@100ms")
@@ -872,19 +915,66 @@ fn split_assets(symbol: &str) -> (String, String) {
     (symbol.to_owned(), String::new())
 }
 
+/// A symbol's (tick, lot, min notional): a recorded exchangeInfo's filters when it lists the
+/// symbol, else the configured ones, else inferred from the capture's finest decimals.
+pub(crate) fn filters(market: &Market, s: &Symbol) -> (Decimal, Decimal, Decimal) {
+    let spec = market.specs.iter().find(|p| p.symbol == s.name);
+    let mut tick = spec
+        .and_then(|p| p.tick)
+        .unwrap_or_else(|| Decimal::new(1, s.price_scale.min(8)));
+    let mut lot = spec
+        .and_then(|p| p.lot)
+        .unwrap_or_else(|| Decimal::new(1, s.qty_scale.min(8)));
+    let mut min_notional = spec.and_then(|p| p.min_notional).unwrap_or(Decimal::ZERO);
+    let recorded = recorded_symbol(market, &s.name)
+        .and_then(|v| v.get("filters"))
+        .and_then(Value::as_array);
+    for f in recorded.into_iter().flatten() {
+        let dec = |k: &str| {
+            f.get(k)
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse::<Decimal>().ok())
+        };
+        match f.get("filterType").and_then(Value::as_str) {
+            Some("PRICE_FILTER") => tick = dec("tickSize").unwrap_or(tick),
+            Some("LOT_SIZE") => lot = dec("stepSize").unwrap_or(lot),
+            Some("NOTIONAL" | "MIN_NOTIONAL") => {
+                min_notional = dec("minNotional").unwrap_or(min_notional);
+            }
+            _ => {}
+        }
+    }
+    (tick.normalize(), lot.normalize(), min_notional)
+}
+
+fn recorded_symbol<'a>(market: &'a Market, name: &str) -> Option<&'a Value> {
+    market
+        .exchange_info
+        .as_ref()?
+        .get("symbols")?
+        .as_array()?
+        .iter()
+        .find(|v| v.get("symbol").and_then(Value::as_str) == Some(name))
+}
+
+/// A symbol's (base, quote) assets: from a recorded exchangeInfo, else split off a known quote
+/// asset suffix.
+pub(crate) fn assets(market: &Market, name: &str) -> (String, String) {
+    if let Some(v) = recorded_symbol(market, name) {
+        let get = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        if let (Some(b), Some(q)) = (get("baseAsset"), get("quoteAsset")) {
+            return (b, q);
+        }
+    }
+    split_assets(name)
+}
+
 fn generated_exchange_info(market: &Market) -> Value {
     let symbols: Vec<Value> = market
         .symbols
         .iter()
         .map(|s| {
-            let spec = market.specs.iter().find(|p| p.symbol == s.name);
-            let tick = spec
-                .and_then(|p| p.tick)
-                .unwrap_or_else(|| Decimal::new(1, s.price_scale.min(8)));
-            let lot = spec
-                .and_then(|p| p.lot)
-                .unwrap_or_else(|| Decimal::new(1, s.qty_scale.min(8)));
-            let min_notional = spec.and_then(|p| p.min_notional).unwrap_or(Decimal::ZERO);
+            let (tick, lot, min_notional) = filters(market, s);
             let (base, quote) = split_assets(&s.name);
             serde_json::json!({
                 "symbol": s.name,

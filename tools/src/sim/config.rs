@@ -16,12 +16,44 @@
 //! [[venue.fault]]
 //! kind = "gap"                # "gap" | "pause" | "disconnect" | "malformed" | "duplicate"
 //! at = 1000                   # the capture frame (0-based) the fault applies at
+//!
+//! [[venue.symbol]]            # Binance: filters used by exchangeInfo and order checks
+//! symbol = "BTCUSDT"
+//! tick = "0.01"
+//! lot = "0.00001"
+//! min_notional = "5"
+//!
+//! [venue.private]             # optional: the trading side (Binance)
+//! maker_fee = "0.001"         # rates as decimal strings; negative maker = rebate
+//! taker_fee = "0.001"
+//! weight_per_minute = 6000    # REQUEST_WEIGHT per minute (429 / -1003 beyond)
+//! orders_per_10s = 100        # new orders per account per 10 s (429 / -1015 beyond)
+//! orders_per_day = 200000
+//! latency_ms = 0              # added before every private answer
+//!
+//! [[venue.private.account]]
+//! name = "alice"
+//! api_key = "..."             # the client's X-MBX-APIKEY / apiKey
+//! secret = "..."              # HMAC secret (never printed)
+//! balances = ["USDT:10000", "BTC:1"]
+//!
+//! [[venue.private.fault]]     # each applies to `count` events (0 = all) after `after` events
+//! kind = "reject"             # short_fill (by = "0.000002") | no_fill_reports |
+//!                             # duplicate_fill | reject | rate_limit | http_503 | http_500 |
+//!                             # disconnect (placed = true|false) | slow_ack (ms = 500)
+//! count = 3
+//! after = 0
 //! ```
+//!
+//! Private fault events: order requests count for `reject`, `http_503`, `http_500`,
+//! `disconnect` and `slow_ack`; every private request for `rate_limit`; every fill for
+//! `short_fill`, `no_fill_reports` and `duplicate_fill`.
 //!
 //! Like the run config, the reader reports every problem at once and treats unknown keys as
 //! errors (a typo in a fault would otherwise silently test nothing). It is a small reader of its
 //! own rather than `tickwire_core::config::Section` because it needs string arrays and floats.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -147,6 +179,138 @@ pub struct VenueConfig {
     pub queue_frames: usize,
     /// Faults to inject.
     pub faults: Vec<FaultSpec>,
+    /// OKX: market data derived from another venue's captures instead of `captures`.
+    pub derive: Option<super::okx_derive::DeriveSpec>,
+    /// The private (trading) side; `None` serves market data only.
+    pub private: Option<PrivateConfig>,
+}
+
+/// One trading account of the private side.
+#[derive(Clone, PartialEq)]
+pub struct AccountSpec {
+    /// Account name (unique per venue).
+    pub name: String,
+    /// API key the client sends (`X-MBX-APIKEY`, `apiKey`).
+    pub api_key: String,
+    /// HMAC secret. Never printed: [`fmt::Debug`] shows it redacted.
+    pub secret: String,
+    /// Starting free balances, by asset.
+    pub balances: Vec<(String, Decimal)>,
+    /// OKX: the API key's passphrase (required on okx venues). Never printed.
+    pub passphrase: Option<String>,
+}
+
+impl fmt::Debug for AccountSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountSpec")
+            .field("name", &self.name)
+            .field("api_key", &self.api_key)
+            .field("secret", &"<redacted>")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("balances", &self.balances)
+            .finish()
+    }
+}
+
+/// The private side of a venue: accounts, fees, limits, latency and private faults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivateConfig {
+    /// Maker commission rate (negative = rebate), e.g. `0.001`.
+    pub maker_fee: Decimal,
+    /// Taker commission rate.
+    pub taker_fee: Decimal,
+    /// Request weight allowed per minute (Binance `REQUEST_WEIGHT`, 6000 on the real venue).
+    pub weight_per_minute: u64,
+    /// New orders allowed per account per 10 s (Binance `ORDERS` 10 s, 100 real).
+    pub orders_per_10s: u64,
+    /// New orders allowed per account per day (200 000 real).
+    pub orders_per_day: u64,
+    /// Added before every private answer (network + venue latency).
+    pub latency: Duration,
+    /// Accounts.
+    pub accounts: Vec<AccountSpec>,
+    /// Private-side faults.
+    pub faults: Vec<PrivateFault>,
+}
+
+impl Default for PrivateConfig {
+    fn default() -> Self {
+        Self {
+            maker_fee: Decimal::new(1, 3),
+            taker_fee: Decimal::new(1, 3),
+            weight_per_minute: 6000,
+            orders_per_10s: 100,
+            orders_per_day: 200_000,
+            latency: Duration::ZERO,
+            accounts: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// A private-side fault (`[[venue.private.fault]]`). Each applies to the next `count` matching
+/// requests or fills (all of them with `count = 0`), counted from the simulator's start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivateFault {
+    /// What goes wrong.
+    pub kind: PrivateFaultKind,
+    /// How many times it applies (0 = always).
+    pub count: u64,
+    /// Requests or fills (by kind) to let through before it starts applying.
+    pub after: u64,
+}
+
+/// What a private fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivateFaultKind {
+    /// `short_fill`: each fill is reported (and booked: the venue's own balances follow it)
+    /// this much smaller than what matched, e.g. 0.0241 matched → 0.024098 reported with
+    /// `by = "0.000002"`; the order still completes when its quantity has matched, so a FILLED
+    /// order can show `executedQty` below `origQty`.
+    ShortFill(Decimal),
+    /// `no_fill_reports`: a fill's executionReport carries the status change only (`x=TRADE`,
+    /// `X`, `z`, `Z` updated) without the fill record (`t=-1`, `l`/`L` zero, `n="0"`,
+    /// `N=null`); REST `myTrades` and `order.status` still have the trades.
+    NoFillReports,
+    /// `duplicate_fill`: every fill's executionReport is pushed twice.
+    DuplicateFill,
+    /// `reject`: new orders are rejected with -2010 before reaching the engine.
+    Reject,
+    /// `rate_limit`: requests are refused with HTTP 429 / -1003 and `Retry-After`.
+    RateLimit,
+    /// `http_503`: the order is placed, but the answer is HTTP 503 / -1001 (status unknown).
+    Http503,
+    /// `http_500`: the order is placed, but the answer is HTTP 500 with an unknown-error body.
+    Http500,
+    /// `disconnect`: the connection (WS-API or REST) is closed without an answer right after
+    /// an order request arrives; `placed` (default true) tells whether the order reached the
+    /// engine first.
+    Disconnect {
+        /// The order was placed before the connection dropped.
+        placed: bool,
+    },
+    /// `slow_ack`: order answers (REST and WS-API) are delayed by this much.
+    SlowAck(Duration),
+}
+
+impl PrivateFaultKind {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrivateFaultKind::ShortFill(_) => "short_fill",
+            PrivateFaultKind::NoFillReports => "no_fill_reports",
+            PrivateFaultKind::DuplicateFill => "duplicate_fill",
+            PrivateFaultKind::Reject => "reject",
+            PrivateFaultKind::RateLimit => "rate_limit",
+            PrivateFaultKind::Http503 => "http_503",
+            PrivateFaultKind::Http500 => "http_500",
+            PrivateFaultKind::Disconnect { .. } => "disconnect",
+            PrivateFaultKind::SlowAck(_) => "slow_ack",
+        }
+    }
 }
 
 impl VenueConfig {
@@ -168,6 +332,8 @@ impl VenueConfig {
             idle_timeout: Duration::from_secs(30),
             queue_frames: 65_536,
             faults: Vec::new(),
+            derive: None,
+            private: None,
         }
     }
 }
@@ -218,6 +384,7 @@ impl SimConfig {
             }
             errors.extend(v.finish());
         }
+        super::okx_derive::resolve(&mut venues, &mut errors);
         if venues.is_empty() && !errors.iter().any(|e| e.contains("venue")) {
             errors.push(format!(
                 "{}: at least one [[venue]] is required",
@@ -265,8 +432,11 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
         }
         c.name = n.to_owned();
     }
+    c.derive = super::okx_derive::read(v, kind);
     let captures = v.opt_str_array("captures");
-    if captures.as_ref().is_some_and(|c| c.is_empty()) || (captures.is_none() && !v.has("captures"))
+    if c.derive.is_none()
+        && (captures.as_ref().is_some_and(|c| c.is_empty())
+            || (captures.is_none() && !v.has("captures")))
     {
         v.error("captures", "at least one capture file is required");
     }
@@ -385,7 +555,166 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
         }
         errors.extend(s.finish());
     }
+    if let Some(mut p) = v.opt_table("private") {
+        c.private = Some(read_private(&mut p, errors));
+        errors.extend(p.finish());
+    }
+    // OKX keys come with a passphrase; Binance keys have none.
+    for a in c.private.iter().flat_map(|p| &p.accounts) {
+        let okx = kind == Some(VenueKind::Okx);
+        if okx && a.passphrase.is_none() {
+            v.error(
+                "private",
+                format!("account {:?}: passphrase is required on okx venues", a.name),
+            );
+        } else if !okx && a.passphrase.is_some() {
+            v.error(
+                "private",
+                format!(
+                    "account {:?}: passphrase is only used by okx venues",
+                    a.name
+                ),
+            );
+        }
+    }
     kind.map(|_| c)
+}
+
+fn rate(r: &mut Reader<'_>, key: &str, default: Decimal) -> Decimal {
+    match r.opt_parsed::<Decimal>(key, "decimal string") {
+        None => default,
+        Some(d) if d > Decimal::ONE || d < -Decimal::ONE => {
+            r.error(key, format!("\"{d}\" is not a rate between -1 and 1"));
+            default
+        }
+        Some(d) => d,
+    }
+}
+
+fn read_private(p: &mut Reader<'_>, errors: &mut Vec<String>) -> PrivateConfig {
+    let mut c = PrivateConfig::default();
+    c.maker_fee = rate(p, "maker_fee", c.maker_fee);
+    c.taker_fee = rate(p, "taker_fee", c.taker_fee);
+    c.weight_per_minute = p
+        .opt_int("weight_per_minute", 1, i64::MAX)
+        .map_or(c.weight_per_minute, |v| v as u64);
+    c.orders_per_10s = p
+        .opt_int("orders_per_10s", 1, i64::MAX)
+        .map_or(c.orders_per_10s, |v| v as u64);
+    c.orders_per_day = p
+        .opt_int("orders_per_day", 1, i64::MAX)
+        .map_or(c.orders_per_day, |v| v as u64);
+    c.latency = ms(p, "latency_ms", c.latency);
+    for mut a in p.tables("account") {
+        let name = a.str("name").unwrap_or_default().to_owned();
+        let api_key = a.str("api_key").unwrap_or_default().to_owned();
+        let secret = a.str("secret").unwrap_or_default().to_owned();
+        let passphrase = a.opt_str("passphrase").map(str::to_owned);
+        if api_key.is_empty() || !api_key.bytes().all(|b| b.is_ascii_graphic()) {
+            a.error("api_key", "must be non-empty printable ASCII");
+        }
+        if secret.is_empty() {
+            a.error("secret", "must not be empty");
+        }
+        let mut balances = Vec::new();
+        for item in a.opt_str_array("balances").unwrap_or_default() {
+            let parsed = item.split_once(':').and_then(|(asset, amount)| {
+                let d = amount.trim().parse::<Decimal>().ok()?;
+                let asset = asset.trim();
+                (!asset.is_empty() && d >= Decimal::ZERO).then(|| (asset.to_ascii_uppercase(), d))
+            });
+            match parsed {
+                Some(b) => balances.push(b),
+                None => a.error(
+                    "balances",
+                    format!("{item:?} is not \"ASSET:amount\" with a non-negative amount"),
+                ),
+            }
+        }
+        if c.accounts.iter().any(|o| o.name == name) {
+            a.error("name", format!("account name {name:?} is used twice"));
+        } else if c.accounts.iter().any(|o| o.api_key == api_key) {
+            a.error(
+                "api_key",
+                format!("api key of account {name:?} is used twice"),
+            );
+        } else {
+            c.accounts.push(AccountSpec {
+                name,
+                api_key,
+                secret,
+                balances,
+                passphrase,
+            });
+        }
+        errors.extend(a.finish());
+    }
+    for mut f in p.tables("fault") {
+        let count = f.opt_int("count", 0, i64::MAX).unwrap_or(0) as u64;
+        let after = f.opt_int("after", 0, i64::MAX).unwrap_or(0) as u64;
+        let by = f.opt_parsed::<Decimal>("by", "decimal string");
+        let delay = f.opt_int("ms", 0, 600_000);
+        let placed = f.opt_bool("placed");
+        let kind = match f.str("kind") {
+            Some("short_fill") => match by {
+                Some(d) if d > Decimal::ZERO => Some(PrivateFaultKind::ShortFill(d)),
+                Some(d) => {
+                    f.error("by", format!("\"{d}\" must be positive"));
+                    None
+                }
+                None => {
+                    if !f.has("by") {
+                        f.error("by", "missing (required by kind = \"short_fill\")");
+                    }
+                    None
+                }
+            },
+            Some("no_fill_reports") => Some(PrivateFaultKind::NoFillReports),
+            Some("duplicate_fill") => Some(PrivateFaultKind::DuplicateFill),
+            Some("reject") => Some(PrivateFaultKind::Reject),
+            Some("rate_limit") => Some(PrivateFaultKind::RateLimit),
+            Some("http_503") => Some(PrivateFaultKind::Http503),
+            Some("http_500") => Some(PrivateFaultKind::Http500),
+            Some("disconnect") => Some(PrivateFaultKind::Disconnect {
+                placed: placed.unwrap_or(true),
+            }),
+            Some("slow_ack") => match delay {
+                Some(m) => Some(PrivateFaultKind::SlowAck(Duration::from_millis(m as u64))),
+                None => {
+                    if !f.has("ms") {
+                        f.error("ms", "missing (required by kind = \"slow_ack\")");
+                    }
+                    None
+                }
+            },
+            Some(other) => {
+                f.error(
+                    "kind",
+                    format!(
+                        "unknown private fault {other:?} (short_fill, no_fill_reports, \
+                         duplicate_fill, reject, rate_limit, http_503, http_500, disconnect, \
+                         slow_ack)"
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        if by.is_some() && !matches!(kind, Some(PrivateFaultKind::ShortFill(_)) | None) {
+            f.error("by", "only meaningful with kind = \"short_fill\"");
+        }
+        if delay.is_some() && !matches!(kind, Some(PrivateFaultKind::SlowAck(_)) | None) {
+            f.error("ms", "only meaningful with kind = \"slow_ack\"");
+        }
+        if placed.is_some() && !matches!(kind, Some(PrivateFaultKind::Disconnect { .. }) | None) {
+            f.error("placed", "only meaningful with kind = \"disconnect\"");
+        }
+        if let Some(kind) = kind {
+            c.faults.push(PrivateFault { kind, count, after });
+        }
+        errors.extend(f.finish());
+    }
+    c
 }
 
 /// A positive decimal written as a string (`"0.01"`), read exactly.

@@ -1,7 +1,8 @@
 //! The REST side: HTTP/1.1 with keep-alive over TLS, one thread per connection.
 //!
 //! Binance: `GET /api/v3/depth`, `/api/v3/exchangeInfo`, `/api/v3/ping`, `/api/v3/time`, with
-//! the `x-mbx-used-weight(-1m)` headers. OKX: `GET /api/v5/market/books`, `/api/v5/public/time`.
+//! the `x-mbx-used-weight(-1m)` headers, and the private endpoints of `binance_private` (with
+//! `X-MBX-APIKEY` and form bodies). OKX: `GET /api/v5/market/books`, `/api/v5/public/time`.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::venue::{Books, Market, Venue};
-use super::{Shared, binance, okx};
+use super::{Shared, binance, binance_private, okx, okx_private_rest};
 
 /// Read wake-up period (to notice shutdown).
 const POLL: Duration = Duration::from_millis(100);
@@ -20,6 +21,8 @@ const IDLE: Duration = Duration::from_secs(120);
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request body accepted.
+const MAX_BODY: usize = 64 * 1024;
 
 type Res = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -42,6 +45,11 @@ struct Request {
     path: String,
     query: String,
     close: bool,
+    /// Header names and values (OKX private requests are signed in headers).
+    headers: Vec<(String, String)>,
+    /// `X-MBX-APIKEY`.
+    api_key: Option<String>,
+    body: String,
 }
 
 fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -> Res {
@@ -60,6 +68,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
             let (head_len, body_len, r) = match req.parse(&buf) {
                 Ok(httparse::Status::Complete(n)) => {
                     let mut body_len = 0usize;
+                    let mut api_key = None;
                     let mut close = req.version == Some(0);
                     for h in req.headers.iter() {
                         if h.name.eq_ignore_ascii_case("content-length") {
@@ -67,6 +76,8 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
                                 .ok()
                                 .and_then(|v| v.trim().parse().ok())
                                 .unwrap_or(0);
+                        } else if h.name.eq_ignore_ascii_case("x-mbx-apikey") {
+                            api_key = std::str::from_utf8(h.value).ok().map(str::to_owned);
                         } else if h.name.eq_ignore_ascii_case("connection") {
                             let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
                             close = v.contains("close") || (close && !v.contains("keep-alive"));
@@ -79,6 +90,18 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
                         path: path.to_owned(),
                         query: query.to_owned(),
                         close,
+                        headers: req
+                            .headers
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.name.to_owned(),
+                                    String::from_utf8_lossy(h.value).into_owned(),
+                                )
+                            })
+                            .collect(),
+                        api_key,
+                        body: String::new(),
                     };
                     (n, body_len, r)
                 }
@@ -94,11 +117,25 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
                     return Ok(());
                 }
             };
+            if body_len > MAX_BODY {
+                respond(&mut s, 413, "{}", &[], true)?;
+                return Ok(());
+            }
             if buf.len() < head_len + body_len {
                 break;
             }
+            let mut r = r;
+            r.body = String::from_utf8_lossy(&buf[head_len..head_len + body_len]).into_owned();
             buf.drain(..head_len + body_len);
-            let (status, body, headers) = route(venue, &r);
+            let (status, body, headers, delay) = route(venue, &r);
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            if status == DROP {
+                // Fault: the connection dies after the request arrived, without an answer.
+                let _ = s.sock.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
             respond(&mut s, status, &body, &headers, r.close)?;
             if r.close {
                 return Ok(());
@@ -128,8 +165,46 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     }
 }
 
-fn route(venue: &Venue, r: &Request) -> (u16, String, Vec<(String, String)>) {
+type Answer = (u16, String, Vec<(String, String)>, Duration);
+
+/// Status meaning "close without answering" (a fault).
+const DROP: u16 = 0;
+
+fn route(venue: &Venue, r: &Request) -> Answer {
+    if let Market::Binance(_) = &venue.market
+        && binance_private::Op::is_private_path(&r.path)
+    {
+        let Some(op) = binance_private::Op::rest(&r.method, &r.path) else {
+            return (405, "{}".to_owned(), Vec::new(), Duration::ZERO);
+        };
+        let call = binance_private::Call::from_rest(r.api_key.clone(), &r.query, &r.body);
+        let o = binance_private::handle(venue, op, &call, super::now_ms());
+        let status = if o.disconnect { DROP } else { o.status };
+        return (status, o.rest_body(), o.rest_headers(), o.delay);
+    }
+    let (status, body, headers) = public_route(venue, r);
+    (status, body, headers, Duration::ZERO)
+}
+
+fn public_route(venue: &Venue, r: &Request) -> (u16, String, Vec<(String, String)>) {
     let not_found = || (404, "{}".to_owned(), Vec::new());
+    if matches!(venue.market, Market::Okx(_)) {
+        let header = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(a) =
+            okx_private_rest::route(venue, &r.method, &r.path, &r.query, &header, &r.body)
+        {
+            // A slow acknowledgement holds the answer, not the venue.
+            if !a.delay.is_zero() {
+                std::thread::sleep(a.delay);
+            }
+            return (a.status, a.body, Vec::new());
+        }
+    }
     if r.method != "GET" {
         return (405, "{}".to_owned(), Vec::new());
     }
@@ -185,7 +260,12 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
+        401 => "Unauthorized",
         405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         431 => "Request Header Fields Too Large",
         _ => "Error",
     }

@@ -1,5 +1,6 @@
-//! The venue simulator, public market-data side: real captures served over TLS on loopback
-//! with each venue's own WebSocket and REST protocol.
+//! The venue simulator: real captures served over TLS on loopback with each venue's own
+//! WebSocket and REST protocol (public side), and a matching engine behind Binance's private
+//! REST, WS-API and user-data streams (private side).
 //!
 //! Written from the venue documentation (`../shared/data/FORMATS.md`), never from the client
 //! code: it shares no protocol code with `tickwire-feeds` or tickwire-core's wire parsing, and
@@ -27,14 +28,67 @@
 //! (updated under the same lock that picks each frame's recipients). With
 //! `start = "first-subscribe"` (default) the tape waits for the first subscription, so a client
 //! connecting after [`start`] sees the whole capture.
+//!
+//! # Private side (Binance)
+//!
+//! Configured per venue under `[venue.private]` (see the config module): accounts with API key,
+//! secret and starting balances, maker/taker fees (negative maker = rebate), request-weight and
+//! order-rate limits, base latency, and private faults (`[[venue.private.fault]]`).
+//!
+//! * Matching (`matching.rs`, venue-neutral): price-time priority per symbol against the book
+//!   the tape moves. Taking orders walk the visible levels (one fill per level) and consume them
+//!   in a private overlay until the tape rewrites the level; resting orders get a queue position
+//!   (visible size at their price on arrival) that public trades at their price eat first, and
+//!   fill on trades at/through their price or when the opposite side moves through it. LIMIT
+//!   GTC/IOC/FOK, MARKET, post-only; spot balances (`free`/`locked`), commission in the received
+//!   asset; unique increasing order and trade ids; amend (priority kept only when the quantity
+//!   shrinks at the same price). Our orders never trade with each other.
+//! * Binance REST on the venue's REST endpoint: `POST/DELETE/GET /api/v3/order`,
+//!   `PUT /api/v3/order/amend/keepPriority`, `GET/DELETE /api/v3/openOrders`,
+//!   `GET /api/v3/myTrades`, `GET /api/v3/account`, `POST/PUT/DELETE /api/v3/userDataStream`;
+//!   `X-MBX-APIKEY`, HMAC-SHA256 signature over query + body, `timestamp`/`recvWindow`, the
+//!   venue's error codes, `X-MBX-USED-WEIGHT-1M` / `X-MBX-ORDER-COUNT-10S` / `-1D` headers,
+//!   429 + `Retry-After` on limits.
+//! * Binance WS-API at `/ws-api/v3` on the WS endpoint: `order.place`, `order.cancel`,
+//!   `order.status`, `order.amend.keepPriority`, `openOrders.status`, `openOrders.cancelAll`,
+//!   `myTrades`, `account.status`, `userDataStream.subscribe.signature`,
+//!   `userDataStream.unsubscribe`, `ping`, `time`; answers carry `rateLimits`.
+//! * User data: `executionReport` events (one `x=TRADE` report per fill with `t`, `l`, `L`,
+//!   `n`, `N`, `z`, `Z`) to WS-API subscriptions (`{"subscriptionId":N,"event":{..}}`) and to
+//!   `/ws/<listenKey>` streams (bare events). Fills of resting orders caused by the tape are
+//!   pushed by the tape thread, in order with request-driven ones.
+//!
+//! `session.logon` is not served: Binance accepts only Ed25519 keys for it, and the simulator's
+//! accounts use HMAC keys.
+//!
+//! # Private side (OKX)
+//!
+//! `okx_private*`: with `[venue.private]` (accounts need a `passphrase`), an
+//! okx venue serves `/ws/v5/private` (`login`, `order`/`cancel-order`/`amend-order` and batch
+//! forms, the `orders` channel) and the signed `/api/v5/trade/*` and `/api/v5/account/balance`
+//! REST endpoints, matched by the shared engine against the tape's book.
+//!
+//! # Derived venue
+//!
+//! `okx_derive`: an okx venue with `derive_from = "<binance venue>"` serves that
+//! venue's capture as OKX `books`/`bbo-tbt`/`trades`, shifted by `lag_ms` and a seeded price noise
+//! of at most `noise_ticks` source ticks, with `symbol_map` naming the instruments.
 
 mod binance;
+mod binance_private;
 mod book;
 mod capture;
 mod config;
 mod fault;
 mod http;
+mod matching;
 mod okx;
+mod okx_auth;
+mod okx_derive;
+mod okx_private;
+mod okx_private_rest;
+mod okx_private_ws;
+mod private;
 mod tape;
 mod tls;
 mod venue;
@@ -49,8 +103,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use config::{FaultSpec, Pace, SimConfig, StartMode, SymbolSpec, VenueConfig, VenueKind};
+pub use config::{
+    AccountSpec, FaultSpec, Pace, PrivateConfig, PrivateFault, PrivateFaultKind, SimConfig,
+    StartMode, SymbolSpec, VenueConfig, VenueKind,
+};
 pub use fault::{FaultKind, FiredFault};
+pub use okx_derive::DeriveSpec;
 
 use venue::{Books, Market, Venue};
 
@@ -155,6 +213,17 @@ pub struct BookView {
     pub bids: Vec<(String, String)>,
     /// Asks `(price, size)`, best first.
     pub asks: Vec<(String, String)>,
+}
+
+/// One asset balance of a simulated account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Balance {
+    /// Asset (`USDT`).
+    pub asset: String,
+    /// Available.
+    pub free: rust_decimal::Decimal,
+    /// Reserved by open orders.
+    pub locked: rust_decimal::Decimal,
 }
 
 /// State shared by every thread of one simulator.
@@ -262,6 +331,9 @@ pub fn start(cfg: &SimConfig) -> Result<SimHandle, SimError> {
         let (tape, market) = if vc.venue.is_binance() {
             let (t, m) = binance::build(vc, &files, &mut warnings)?;
             (t, Market::Binance(m))
+        } else if let Some(d) = &vc.derive {
+            let (t, m) = okx_derive::build(d, &files, &mut warnings)?;
+            (t, Market::Okx(m))
         } else {
             let (t, m) = okx::build(&files, &mut warnings)?;
             (t, Market::Okx(m))
@@ -550,6 +622,29 @@ impl SimHandle {
                 }),
             _ => None,
         })
+    }
+
+    /// One account's balances on a venue's private side, by asset; `None` if the venue has no
+    /// private side or no such account.
+    pub fn balances(&self, venue: &str, account: &str) -> Result<Option<Vec<Balance>>, SimError> {
+        let v = self.venue(venue)?;
+        let st = v.lock();
+        // OKX venues keep their engine in their own private state.
+        let engine = (st.private.as_ref().map(|p| &p.engine))
+            .or_else(|| st.okx_private.as_ref().map(|p| p.engine()));
+        Ok(engine.and_then(|e| {
+            let id = e.account_id(account)?;
+            let b = e.balances(id)?;
+            Some(
+                b.iter()
+                    .map(|(a, x)| Balance {
+                        asset: a.clone(),
+                        free: x.free,
+                        locked: x.locked,
+                    })
+                    .collect(),
+            )
+        }))
     }
 
     /// Stops every thread, closes every connection, and removes a temporary CA directory.

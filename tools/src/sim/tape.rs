@@ -11,6 +11,8 @@ pub(crate) enum BookOp {
     None,
     /// Apply Binance diff `diff` of symbol `book`.
     BinanceDiff { book: u32, diff: u32 },
+    /// Public trade `trade` of Binance symbol `book` (fills resting private orders).
+    BinanceTrade { book: u32, trade: u32 },
     /// Reset OKX instrument `book` to its snapshot `op`.
     OkxSnapshot { book: u32, op: u32 },
     /// Apply OKX update `op` of instrument `book`.
@@ -48,6 +50,9 @@ pub(crate) struct Tape {
     pub frames: Vec<Frame>,
     /// Capture frames (derived ones excluded).
     pub captured: u64,
+    /// Receive time (ns) the pacing counts from; `None`: the first frame's. A derived venue
+    /// sets its source capture's start, so its lag shows against the source venue.
+    pub origin_ns: Option<u64>,
 }
 
 impl Tape {

@@ -11,10 +11,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::binance;
+use super::binance_private;
 use super::book::{BinanceBook, DiffOutcome};
 use super::config::{Pace, StartMode, VenueConfig};
 use super::fault::{FaultKind, FaultPlan, FiredFault};
+use super::matching::AccountId;
 use super::okx::{self, OkxBook};
+use super::okx_private;
+use super::private::{Listener, Private, PushForm};
 use super::tape::{BookOp, Tape};
 
 /// Frames a `fast` connection may have queued: small, so the tape (and the book REST serves)
@@ -44,6 +48,8 @@ pub(crate) enum Out {
     Malformed(u32),
     /// Close the socket abruptly.
     Disconnect,
+    /// Send this text (private pushes: user-data events).
+    Text(Arc<str>),
 }
 
 /// Shared between a connection's thread and the tape.
@@ -77,6 +83,10 @@ pub(crate) struct State {
     next_conn: u64,
     /// Capture gaps met while applying diffs (not injected ones).
     pub capture_gaps: u64,
+    /// OKX: accounts, orders and order pushes (with a `[venue.private]` config).
+    pub okx_private: Option<okx_private::Private>,
+    /// The private side, when configured.
+    pub private: Option<Private>,
 }
 
 /// A running venue.
@@ -98,6 +108,24 @@ impl Venue {
             Market::Okx(m) => Books::Okx(vec![None; m.insts.len()]),
         };
         let faults = FaultPlan::new(cfg.faults.iter().map(|f| (f.at, f.kind)).collect());
+        let okx_private = match (&market, &cfg.private) {
+            (Market::Okx(m), Some(p)) => Some(okx_private::Private::new(p, m)),
+            _ => None,
+        };
+        // OKX venues keep their private side in `okx_private`.
+        let private = cfg
+            .private
+            .as_ref()
+            .filter(|_| matches!(market, Market::Binance(_)))
+            .map(|pc| {
+                let mut p = Private::new(pc);
+                if let Market::Binance(m) = &market {
+                    for r in binance_private::symbol_rules(m) {
+                        p.engine.add_symbol(r);
+                    }
+                }
+                p
+            });
         Self {
             cfg,
             tape,
@@ -112,6 +140,8 @@ impl Venue {
                 fired: Vec::new(),
                 next_conn: 1,
                 capture_gaps: 0,
+                okx_private,
+                private,
             }),
             cond: Condvar::new(),
             stop,
@@ -145,10 +175,12 @@ impl Venue {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Registers a connection; returns its id, its queue and its control block.
-    pub(crate) fn register(&self) -> (u64, Receiver<Out>, Arc<ConnCtl>) {
+    /// Registers a connection; returns its id, its queue and its control block. A `private`
+    /// connection (user data, WS-API) gets the full `queue_frames` queue whatever the pace: it
+    /// never holds the tape back, and a burst of reports must not drop it.
+    pub(crate) fn register(&self, private: bool) -> (u64, Receiver<Out>, Arc<ConnCtl>) {
         let cap = match self.cfg.pace {
-            Pace::Fast => FAST_QUEUE,
+            Pace::Fast if !private => FAST_QUEUE,
             _ => self.cfg.queue_frames,
         };
         let (tx, rx) = mpsc::sync_channel(cap);
@@ -167,7 +199,12 @@ impl Venue {
     }
 
     pub(crate) fn unregister(&self, id: u64) {
-        self.lock().conns.retain(|c| c.id != id);
+        let mut st = self.lock();
+        st.conns.retain(|c| c.id != id);
+        if let Some(p) = &mut st.private {
+            p.drop_conn(id);
+        }
+        drop(st);
         self.notify();
     }
 
@@ -206,6 +243,38 @@ impl Venue {
             }
             c.count = c.count.saturating_sub(1);
         }
+    }
+
+    /// Makes connection `id` receive `account`'s user-data pushes in `form`; false if the
+    /// connection is gone or the venue has no private side.
+    pub(crate) fn add_listener(&self, id: u64, account: AccountId, form: PushForm) -> bool {
+        let mut st = self.lock();
+        let State { conns, private, .. } = &mut *st;
+        let (Some(p), Some(c)) = (private.as_mut(), conns.iter().find(|c| c.id == id)) else {
+            return false;
+        };
+        p.listeners.push(Listener {
+            conn: id,
+            account,
+            form,
+            tx: c.tx.clone(),
+            ctl: c.ctl.clone(),
+        });
+        true
+    }
+
+    /// Stops pushes of subscription `sub` (all of the connection's with `None`) on connection
+    /// `id`; false if there was none.
+    pub(crate) fn remove_listener(&self, id: u64, sub: Option<u64>) -> bool {
+        let mut st = self.lock();
+        let Some(p) = st.private.as_mut() else {
+            return false;
+        };
+        let before = p.listeners.len();
+        p.listeners.retain(|l| {
+            l.conn != id || sub.is_some_and(|s| l.form != PushForm::BinanceSubscription(s))
+        });
+        p.listeners.len() != before
     }
 
     /// Queues a fault at the next frame.
@@ -289,7 +358,10 @@ impl Venue {
             }
         }
         let t0 = Instant::now();
-        let ts0 = self.tape.frames.first().map_or(0, |f| f.ts_ns);
+        let ts0 = self
+            .tape
+            .origin_ns
+            .unwrap_or_else(|| self.tape.frames.first().map_or(0, |f| f.ts_ns));
         let mut last_offset = Duration::ZERO;
         let mut pause_debt = Duration::ZERO;
         let n = self.tape.frames.len();
@@ -366,16 +438,48 @@ impl Venue {
                 }
                 pause_debt += pause;
             }
-            // The book moves whether or not anybody receives the frame.
-            match (&mut st.books, &self.market, frame.op) {
+            // The book moves whether or not anybody receives the frame; our resting orders
+            // meet the moved book and the public trades.
+            let State {
+                books,
+                private,
+                capture_gaps,
+                ..
+            } = &mut *st;
+            match (books, &self.market, frame.op) {
                 (Books::Binance(books), Market::Binance(m), BookOp::BinanceDiff { book, diff }) => {
-                    let d = &m.symbols[book as usize].diffs[diff as usize];
-                    if books[book as usize].apply(d) == DiffOutcome::Gap {
-                        st.capture_gaps += 1;
+                    let sym = &m.symbols[book as usize];
+                    let b = &mut books[book as usize];
+                    if b.apply(&sym.diffs[diff as usize]) == DiffOutcome::Gap {
+                        *capture_gaps += 1;
+                    }
+                    if let Some(p) = private {
+                        let now = super::now_ms();
+                        let ev = p.engine.on_book(&sym.name, &b.book, now);
+                        binance_private::publish(p, &ev, now);
+                    }
+                }
+                (Books::Binance(_), Market::Binance(m), BookOp::BinanceTrade { book, trade }) => {
+                    if let Some(p) = private {
+                        let sym = &m.symbols[book as usize];
+                        let now = super::now_ms();
+                        let ev = p
+                            .engine
+                            .on_trade(&sym.name, sym.trades[trade as usize], now);
+                        binance_private::publish(p, &ev, now);
                     }
                 }
                 (Books::Okx(books), Market::Okx(m), op) => okx::apply(m, books, op),
                 _ => {}
+            }
+            // Our resting orders meet the market the frame moved.
+            {
+                let st = &mut *st;
+                if let (Some(p), Books::Okx(books), Market::Okx(m)) =
+                    (st.okx_private.as_mut(), &st.books, &self.market)
+                {
+                    p.on_frame(m, books, &self.tape, frame, super::now_ms());
+                }
             }
             let has = |k: FaultKind| due_faults.contains(&k);
             let mut disconnects: Vec<(SyncSender<Out>, Arc<ConnCtl>)> = Vec::new();
@@ -421,6 +525,7 @@ impl Venue {
                         Out::Frame(i) => Out::Frame(*i),
                         Out::Malformed(i) => Out::Malformed(*i),
                         Out::Disconnect => Out::Disconnect,
+                        Out::Text(t) => Out::Text(t.clone()),
                     };
                     ctl.queued.fetch_add(1, Ordering::AcqRel);
                     let sent = match self.cfg.pace {

@@ -20,8 +20,10 @@ use tungstenite::{Bytes, Message, WebSocket};
 
 use super::Shared;
 use super::binance;
+use super::binance_private;
 use super::okx::{self, Action};
-use super::venue::{Books, Out, State, Venue};
+use super::private::PushForm;
+use super::venue::{Books, ConnCtl, Out, State, Venue};
 
 /// Longest wait on the queue before looking at the socket and the keep-alive timers.
 const POLL: Duration = Duration::from_millis(20);
@@ -39,6 +41,10 @@ type Res = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 enum Proto {
     Binance(binance::Session),
+    /// Binance WS-API (`/ws-api/v3`).
+    BinanceApi,
+    /// Binance user data by listen key (`/ws/<listenKey>`).
+    BinanceUser,
     Okx(okx::Session),
 }
 
@@ -65,18 +71,40 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     let kind = venue.cfg.venue;
     let conn_id = format!("{:08x}", shared.next_id() as u32 ^ 0x5a17_c0de);
     let mut accepted: Option<(Proto, Vec<String>)> = None;
+    let mut okx_private = false;
+    // Registered before the handshake answer goes out, so a listen-key stream receives every
+    // event that happens after its client sees the connection open.
+    let mut registered: Option<(u64, std::sync::mpsc::Receiver<Out>, Arc<ConnCtl>)> = None;
     // The error type is tungstenite's (an HTTP response); its size is not ours to choose.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let proto = if kind.is_binance() {
+        let listen_key = pq.strip_prefix("/ws/").and_then(|k| {
+            let st = venue.lock();
+            st.private.as_ref()?.listen_keys.get(k).copied()
+        });
+        let proto = if kind.is_binance() && pq == "/ws-api/v3" && venue.cfg.private.is_some() {
+            registered = Some(venue.register(true));
+            Some((Proto::BinanceApi, Vec::new()))
+        } else if let (true, Some(account)) = (kind.is_binance(), listen_key) {
+            let r = venue.register(true);
+            venue.add_listener(r.0, account, PushForm::BinanceListenKey);
+            registered = Some(r);
+            Some((Proto::BinanceUser, Vec::new()))
+        } else if kind.is_binance() {
             binance::Session::from_path(pq).map(|(s, streams)| (Proto::Binance(s), streams))
+        } else if pq == "/ws/v5/private" {
+            okx_private = true;
+            Some((Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
         } else {
             (pq == "/ws/v5/public")
                 .then(|| (Proto::Okx(okx::Session::new(conn_id.clone())), Vec::new()))
         };
         match proto {
             Some(p) => {
+                if registered.is_none() {
+                    registered = Some(venue.register(false));
+                }
                 accepted = Some(p);
                 Ok(resp)
             }
@@ -89,12 +117,24 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     };
     let ws =
         tungstenite::accept_hdr_with_config(stream, callback, Some(WebSocketConfig::default()))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string());
+    let Some((cid, rx, ctl)) = registered else {
+        return ws.map(|_| ()).map_err(Into::into);
+    };
+    let ws = ws.inspect_err(|_| venue.unregister(cid))?;
     let Some((mut proto, initial)) = accepted else {
+        venue.unregister(cid);
         return Ok(());
     };
-    ws.get_ref().sock.set_read_timeout(None)?;
-    let (cid, rx, ctl) = venue.register();
+    if okx_private {
+        // The private endpoint has its own loop; it takes no tape frames.
+        venue.unregister(cid);
+        return super::okx_private_ws::run(ws, venue, shared, conn_id);
+    }
+    if let Err(e) = ws.get_ref().sock.set_read_timeout(None) {
+        venue.unregister(cid);
+        return Err(e.into());
+    }
     if !initial.is_empty() {
         let keys: Vec<&str> = initial.iter().map(String::as_str).collect();
         venue.subscribe(cid, &keys, |_| ());
@@ -102,6 +142,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     if let Proto::Binance(b) = &mut proto {
         b.subscriptions = initial;
     }
+
     let mut conn = Conn {
         ws,
         proto,
@@ -109,6 +150,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
         last_ping: Instant::now(),
         awaiting_pong: None,
         last_traffic: Instant::now(),
+        delayed: Vec::new(),
     };
     let r = conn.run(venue, shared, &rx, &ctl);
     venue.unregister(cid);
@@ -122,6 +164,8 @@ struct Conn {
     last_ping: Instant,
     awaiting_pong: Option<Instant>,
     last_traffic: Instant,
+    /// WS-API answers held back by latency or a slow-ack fault: (due, frame).
+    delayed: Vec<(Instant, String)>,
 }
 
 impl Conn {
@@ -134,7 +178,7 @@ impl Conn {
         venue: &Venue,
         shared: &Shared,
         rx: &std::sync::mpsc::Receiver<Out>,
-        ctl: &super::venue::ConnCtl,
+        ctl: &ConnCtl,
     ) -> Res {
         let mut last_check = Instant::now();
         loop {
@@ -176,6 +220,7 @@ impl Conn {
                 }
                 last_check = Instant::now();
             }
+            self.send_due()?;
             if !self.keepalive(venue)? {
                 return Ok(());
             }
@@ -188,6 +233,10 @@ impl Conn {
             Out::Frame(i) => (i, false),
             Out::Malformed(i) => (i, true),
             Out::Disconnect => return Ok(false),
+            Out::Text(t) => {
+                self.ws.write(Message::text(&*t))?;
+                return Ok(true);
+            }
         };
         let Some(f) = venue.tape.frames.get(i as usize) else {
             return Ok(true);
@@ -195,6 +244,8 @@ impl Conn {
         let text = match &self.proto {
             Proto::Binance(b) => b.render(f),
             Proto::Okx(_) => &f.text,
+            // Private connections subscribe to no market stream.
+            Proto::BinanceApi | Proto::BinanceUser => return Ok(true),
         };
         let text = if malformed {
             let mut cut = text.len() / 2;
@@ -239,14 +290,22 @@ impl Conn {
             return Ok(false);
         }
         for t in texts {
-            self.on_text(venue, &t)?;
+            if !self.on_text(venue, &t)? {
+                let _ = self.ws.flush();
+                let _ = self.sock().shutdown(Shutdown::Both);
+                return Ok(false);
+            }
         }
         self.ws.flush()?;
         Ok(true)
     }
 
-    fn on_text(&mut self, venue: &Venue, text: &str) -> Result<(), tungstenite::Error> {
+    /// Handles one client text; false when the connection must close abruptly.
+    fn on_text(&mut self, venue: &Venue, text: &str) -> Result<bool, tungstenite::Error> {
         let actions: Vec<Action> = match &mut self.proto {
+            Proto::BinanceApi => return self.on_api(venue, text),
+            // The user-data stream ignores what clients send.
+            Proto::BinanceUser => return Ok(true),
             Proto::Binance(b) => {
                 let r = b.on_text(text);
                 let mut a: Vec<Action> = Vec::new();
@@ -261,7 +320,7 @@ impl Conn {
             }
             Proto::Okx(o) => {
                 let super::venue::Market::Okx(m) = &venue.market else {
-                    return Ok(());
+                    return Ok(true);
                 };
                 o.on_text(text, m)
             }
@@ -283,14 +342,109 @@ impl Conn {
                 Action::Unsubscribe(key) => venue.unsubscribe(self.cid, &key),
             }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// One Binance WS-API request (§1.10): `{"id":..,"method":..,"params":{..}}`.
+    fn on_api(&mut self, venue: &Venue, text: &str) -> Result<bool, tungstenite::Error> {
+        let Some(pc) = venue.cfg.private.as_ref() else {
+            return Ok(true);
+        };
+        let req: Option<serde_json::Value> = serde_json::from_str(text).ok();
+        let id = req
+            .as_ref()
+            .and_then(|r| r.get("id"))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let method = req
+            .as_ref()
+            .and_then(|r| r.get("method"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let empty = serde_json::Map::new();
+        let params = req
+            .as_ref()
+            .and_then(|r| r.get("params"))
+            .and_then(serde_json::Value::as_object)
+            .unwrap_or(&empty);
+        let o = match (req.is_some(), method) {
+            (false, _) => binance_private::Outcome::error(400, -1000, "Malformed request."),
+            (true, "ping") => {
+                let mut o = binance_private::Outcome::success("{}".into());
+                o.used_weight = venue.add_weight(1);
+                o
+            }
+            (true, "time") => {
+                let mut o = binance_private::Outcome::success(format!(
+                    "{{\"serverTime\":{}}}",
+                    super::now_ms()
+                ));
+                o.used_weight = venue.add_weight(1);
+                o
+            }
+            (true, "userDataStream.unsubscribe") => {
+                let sub = params
+                    .get("subscriptionId")
+                    .and_then(serde_json::Value::as_u64);
+                let removed = venue.remove_listener(self.cid, sub);
+                let mut o = if removed {
+                    binance_private::Outcome::success("{}".into())
+                } else {
+                    binance_private::Outcome::error(
+                        400,
+                        -2035,
+                        "User Data Stream subscription not active.",
+                    )
+                };
+                o.used_weight = venue.add_weight(2);
+                o
+            }
+            (true, m) => match binance_private::Op::ws(m) {
+                Some(op) => {
+                    let call = binance_private::Call::from_ws(params);
+                    binance_private::handle(venue, op, &call, super::now_ms())
+                }
+                None => binance_private::Outcome::error(400, -1000, "Unknown method."),
+            },
+        };
+        if let Some((account, sub)) = o.subscribe {
+            venue.add_listener(self.cid, account, PushForm::BinanceSubscription(sub));
+        }
+        if o.disconnect {
+            return Ok(false);
+        }
+        let frame = o.ws_frame(&id, pc);
+        if o.delay.is_zero() {
+            self.ws.write(Message::text(frame))?;
+        } else {
+            // Answered later by the run loop; user-data pushes keep flowing meanwhile.
+            self.delayed.push((Instant::now() + o.delay, frame));
+        }
+        Ok(true)
+    }
+
+    /// Writes the delayed WS-API answers that are due, earliest first.
+    fn send_due(&mut self) -> Result<(), tungstenite::Error> {
+        if self.delayed.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.delayed.sort_by_key(|(t, _)| *t);
+        let due = self.delayed.iter().take_while(|(t, _)| *t <= now).count();
+        if due == 0 {
+            return Ok(());
+        }
+        for (_, frame) in self.delayed.drain(..due).collect::<Vec<_>>() {
+            self.ws.write(Message::text(frame))?;
+        }
+        self.ws.flush()
     }
 
     /// Pings (Binance) and idle limits; false when the connection must end.
     fn keepalive(&mut self, venue: &Venue) -> Result<bool, tungstenite::Error> {
         let now = Instant::now();
         match self.proto {
-            Proto::Binance(_) => {
+            Proto::Binance(_) | Proto::BinanceApi | Proto::BinanceUser => {
                 if self
                     .awaiting_pong
                     .is_some_and(|t| now.duration_since(t) > venue.cfg.pong_timeout)

@@ -356,6 +356,27 @@ impl BinanceEncoder {
         p.finish()
     }
 
+    /// Writes a signed WS-API request whose only parameters are the key and the time
+    /// (`userDataStream.subscribe.signature`, `session.logon`-style methods): params sorted
+    /// `apiKey, [recvWindow,] timestamp`, then `signature`.
+    pub fn ws_signed_request(
+        &self,
+        id: &str,
+        method: &str,
+        stamp: Stamp,
+        out: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        check_json_safe("method", method.as_bytes())?;
+        let mut w = ByteWriter::new(out);
+        let mut p = self.ws_start(&mut w, id, method.as_bytes())?;
+        p.string(b"apiKey", self.api_key.as_bytes())?;
+        if let Some(rw) = stamp.recv_window_ms {
+            p.number(b"recvWindow", u64::from(rw))?;
+        }
+        p.number(b"timestamp", stamp.timestamp_ms)?;
+        p.finish()
+    }
+
     /// Writes the envelope up to the opening of `params`.
     fn ws_start<'w, 'b>(
         &self,

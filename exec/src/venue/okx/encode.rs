@@ -208,6 +208,12 @@ impl OkxEncoder {
         &self.api_key
     }
 
+    /// The passphrase, for the `OK-ACCESS-PASSPHRASE` header of REST requests (the one place
+    /// it must appear; never log it).
+    pub(crate) fn passphrase(&self) -> &str {
+        self.passphrase.expose()
+    }
+
     /// The signer (REST signatures, and the signature floor in benches).
     pub fn signer(&self) -> &OkxSigner {
         &self.signer

@@ -1,0 +1,1256 @@
+//! Venue-neutral matching of the simulator's private orders against the public book the tape
+//! moves.
+//!
+//! The public book (the capture) is the rest of the market; our orders are not in it. The
+//! engine keeps a private overlay so our orders interact with it plausibly:
+//!
+//! * **Taking.** An order that crosses walks the visible opposite levels best first, one fill
+//!   per level at that level's price, and *consumes* what it took in our private view: the
+//!   consumed quantity stays subtracted from that level until the tape changes the level's
+//!   quantity (the market has then moved on and the capture's number is the truth again).
+//! * **Resting.** A resting order's queue position (`queue_ahead`) is the visible quantity at
+//!   its price when it arrived plus our own earlier orders resting there. Public trades at its
+//!   price first eat the queue ahead, then fill it; a trade *through* its price (a buy resting
+//!   at 100 and a trade at 99) fills it without queue. When the tape shrinks the level, the
+//!   queue ahead shrinks with it (cancellations ahead of us). When the opposite side moves
+//!   through its price (asks at or below a resting buy), it fills as maker at its own price
+//!   against that visible quantity.
+//! * **Balances.** Spot-style per account and asset, `free` + `locked`. A limit order locks
+//!   `price × qty` quote (buy) or `qty` base (sell) on arrival; a market buy must be able to pay
+//!   for what it would take. Commission is charged in the received asset (`qty × rate` for a
+//!   buy, `quote × rate` for a sell), rounded to 8 decimals; a negative maker rate is a rebate.
+//!
+//! Our orders never trade with each other (they are invisible to one another's taking).
+//! Everything is deterministic: no clock (callers pass `now_ms`), no randomness, ordered maps.
+//! Venue adapters (Binance, OKX) map [`Reject`] to their own error codes and
+//! [`Execution`]s to their own push messages.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::book::{Book, Level};
+
+/// Order side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Side {
+    /// Buy base with quote.
+    Buy,
+    /// Sell base for quote.
+    Sell,
+}
+
+impl Side {
+    /// The other side.
+    pub(crate) fn opposite(self) -> Self {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+}
+
+/// Order type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OrderType {
+    /// Limit order with a time in force.
+    Limit,
+    /// Market order: takes what the book has up to its quantity; the rest expires.
+    Market,
+    /// Post-only limit (Binance `LIMIT_MAKER`, OKX `post_only`): rejected if it would take.
+    LimitMaker,
+}
+
+/// Time in force of a limit order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeInForce {
+    /// Good till canceled: the remainder rests.
+    Gtc,
+    /// Immediate or cancel: the remainder expires.
+    Ioc,
+    /// Fill or kill: expires without any fill unless the whole quantity can be taken now.
+    Fok,
+}
+
+/// Order state (the names match Binance's; OKX maps them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OrderStatus {
+    /// Accepted, nothing filled.
+    New,
+    /// Partly filled and still working.
+    PartiallyFilled,
+    /// Completely filled.
+    Filled,
+    /// Canceled by its owner (possibly after partial fills).
+    Canceled,
+    /// Refused. The engine never stores a rejected order (a refusal is a [`Reject`]); the state
+    /// exists for adapters whose venue reports rejections as order updates (OKX).
+    #[allow(dead_code)]
+    Rejected,
+    /// Ended by the venue: IOC/FOK/market remainder.
+    Expired,
+}
+
+impl OrderStatus {
+    /// True while the order can still fill.
+    pub(crate) fn is_open(self) -> bool {
+        matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)
+    }
+
+    /// Binance spelling (`NEW`, `PARTIALLY_FILLED`, ...).
+    pub(crate) fn binance(self) -> &'static str {
+        match self {
+            OrderStatus::New => "NEW",
+            OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// An account (index into the engine's accounts).
+pub(crate) type AccountId = usize;
+
+/// A symbol's trading rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SymbolRules {
+    /// Venue symbol (`BTCUSDT`, `BTC-USDT`).
+    pub symbol: String,
+    /// Base asset (`BTC`).
+    pub base: String,
+    /// Quote asset (`USDT`).
+    pub quote: String,
+    /// Price tick; prices must be multiples of it.
+    pub tick: Decimal,
+    /// Quantity step; quantities must be multiples of it (and positive).
+    pub lot: Decimal,
+    /// Minimum `price × qty` (zero: none). Market orders are checked at the best opposite price.
+    pub min_notional: Decimal,
+}
+
+/// Commission rates as fractions (`0.001` = 10 bp); a negative maker rate is a rebate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Fees {
+    /// Charged on fills of resting orders.
+    pub maker: Decimal,
+    /// Charged on fills of orders that take liquidity.
+    pub taker: Decimal,
+}
+
+/// One asset balance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Balance {
+    /// Available for new orders.
+    pub free: Decimal,
+    /// Reserved by open orders.
+    pub locked: Decimal,
+}
+
+/// A new order request, already parsed by a venue adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NewOrder {
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub kind: OrderType,
+    /// Time in force (ignored for market; `Gtc` for post-only).
+    pub tif: TimeInForce,
+    /// Quantity in base units.
+    pub qty: Decimal,
+    /// Limit price (required for limit and post-only, ignored for market).
+    pub price: Option<Decimal>,
+    /// Client order id (unique among the account's open orders).
+    pub client_id: String,
+}
+
+/// Why an order (or amend) is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reject {
+    /// No such account.
+    UnknownAccount,
+    /// Symbol not traded.
+    UnknownSymbol,
+    /// Limit order without a price.
+    PriceRequired,
+    /// Price not positive or not a multiple of the tick.
+    PriceFilter,
+    /// Quantity not positive or not a multiple of the lot.
+    LotSize,
+    /// Notional below the minimum.
+    MinNotional,
+    /// Not enough free balance.
+    InsufficientBalance,
+    /// Post-only order would take.
+    WouldTake,
+    /// Client order id already used by an open order of the account.
+    DuplicateClientId,
+    /// Market order with an empty opposite book (nothing to price it against).
+    NoLiquidity,
+    /// Cancel/amend/query of an order that does not exist (or is not open, for cancel/amend).
+    UnknownOrder,
+    /// Amend that changes nothing, or a new quantity at or below the executed quantity.
+    BadAmend,
+}
+
+/// An amend: a new total quantity and/or a new price (`None`: unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Amend {
+    /// New total quantity (including what is already executed).
+    pub qty: Option<Decimal>,
+    /// New price.
+    pub price: Option<Decimal>,
+}
+
+/// How a request names an order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OrderRef {
+    /// The venue's order id.
+    Id(u64),
+    /// The client order id (the most recent order carrying it).
+    Client(String),
+}
+
+/// One order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Order {
+    /// Venue order id (unique, increasing).
+    pub id: u64,
+    /// Owner.
+    pub account: AccountId,
+    /// Client order id.
+    pub client_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub kind: OrderType,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Limit price (`None` for market).
+    pub price: Option<Decimal>,
+    /// Quantity ordered (after amends).
+    pub qty: Decimal,
+    /// Quantity filled, as reported and booked.
+    pub executed: Decimal,
+    /// Quantity matched: equals `executed` unless a short-fill fault shaved the reports.
+    pub matched: Decimal,
+    /// Quote quantity filled (`Σ price × qty` of its fills).
+    pub cum_quote: Decimal,
+    /// State.
+    pub status: OrderStatus,
+    /// Time accepted.
+    pub created_ms: u64,
+    /// Time of the last change.
+    pub updated_ms: u64,
+    /// Time priority (lower = earlier); renewed when an amend loses priority.
+    pub seq: u64,
+    /// Visible quantity ahead of it at its price (resting orders).
+    pub queue_ahead: Decimal,
+    /// Balance still reserved by it (quote for a buy, base for a sell).
+    pub locked: Decimal,
+    /// Whether it has rested on the book (Binance `isWorking` / `w`).
+    pub working: bool,
+}
+
+impl Order {
+    /// Quantity still to fill.
+    pub(crate) fn remaining(&self) -> Decimal {
+        self.qty - self.matched
+    }
+}
+
+/// One fill of one of our orders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Fill {
+    /// Trade id (unique per engine, increasing).
+    pub trade_id: u64,
+    /// The order filled.
+    pub order_id: u64,
+    /// Owner.
+    pub account: AccountId,
+    /// Symbol.
+    pub symbol: String,
+    /// The order's side.
+    pub side: Side,
+    /// Price.
+    pub price: Decimal,
+    /// Base quantity.
+    pub qty: Decimal,
+    /// `price × qty`.
+    pub quote_qty: Decimal,
+    /// Commission (negative: rebate), in `commission_asset`.
+    pub commission: Decimal,
+    /// The received asset (base for a buy, quote for a sell).
+    pub commission_asset: String,
+    /// The order was resting (maker).
+    pub maker: bool,
+    /// Time.
+    pub time_ms: u64,
+}
+
+/// What happened to an order, in the order it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExecKind {
+    /// Accepted.
+    New,
+    /// Filled (partly or completely); the execution carries the fill.
+    Trade,
+    /// Canceled by its owner.
+    Canceled,
+    /// Expired (IOC/FOK/market remainder).
+    Expired,
+    /// Amended (price and/or quantity).
+    Amended,
+}
+
+/// One event of an order, with the order as it was right after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Execution {
+    /// What happened.
+    pub kind: ExecKind,
+    /// The order after the event.
+    pub order: Order,
+    /// The fill, for [`ExecKind::Trade`].
+    pub fill: Option<Fill>,
+}
+
+/// A public trade from the tape, as the matching engine needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PublicTrade {
+    /// Price.
+    pub price: Decimal,
+    /// Base quantity.
+    pub qty: Decimal,
+    /// The aggressor's side if the venue says (Binance `m` = buyer is maker → `Sell`);
+    /// `None` lets the trade fill resting orders of either side at or through its price.
+    pub taker_side: Option<Side>,
+}
+
+#[derive(Debug)]
+struct Account {
+    name: String,
+    balances: BTreeMap<String, Balance>,
+}
+
+#[derive(Debug)]
+struct SymbolState {
+    rules: SymbolRules,
+    /// (side of the level, price) → (public qty when consumed, consumed qty).
+    consumed: BTreeMap<(Side, Decimal), (Decimal, Decimal)>,
+    /// Resting order ids, in time priority.
+    resting: Vec<u64>,
+}
+
+/// The matching engine of one venue: accounts, symbols, orders, fills.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    fees: Fees,
+    accounts: Vec<Account>,
+    symbols: BTreeMap<String, SymbolState>,
+    orders: BTreeMap<u64, Order>,
+    fills: Vec<Fill>,
+    next_order_id: u64,
+    next_trade_id: u64,
+    next_seq: u64,
+    short_fill: Option<ShortFill>,
+}
+
+/// The short-fill fault: fills reported (and booked) `by` smaller than matched.
+#[derive(Clone, Copy, Debug)]
+struct ShortFill {
+    by: Decimal,
+    /// Fills still to let through before shaving.
+    skip: u64,
+    /// Fills still to shave (`u64::MAX`: unlimited).
+    left: u64,
+}
+
+/// Commission decimals.
+const FEE_DP: u32 = 8;
+
+/// Visible quantity of a public level (`[price, qty, ..]` strings).
+fn level_qty(l: &Level) -> Decimal {
+    l.get(1)
+        .and_then(|q| q.parse::<Decimal>().ok())
+        .unwrap_or(Decimal::ZERO)
+}
+
+fn public_qty(book: &Book<Level>, side: Side, px: Decimal) -> Decimal {
+    let levels = match side {
+        Side::Buy => &book.bids,
+        Side::Sell => &book.asks,
+    };
+    levels.get(&px).map_or(Decimal::ZERO, level_qty)
+}
+
+fn is_multiple(v: Decimal, step: Decimal) -> bool {
+    step.is_zero() || (v % step).is_zero()
+}
+
+impl Engine {
+    /// An engine with these fees, no accounts and no symbols. Order and trade ids start at 1.
+    pub(crate) fn new(fees: Fees) -> Self {
+        Self {
+            fees,
+            accounts: Vec::new(),
+            symbols: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            fills: Vec::new(),
+            next_order_id: 1,
+            next_trade_id: 1,
+            next_seq: 1,
+            short_fill: None,
+        }
+    }
+
+    /// Fault: from the `after`-th fill on, `count` fills (0 = all) are reported and booked `by`
+    /// smaller than what matched (a fill not larger than `by` is left alone). The order still
+    /// completes when its quantity has matched.
+    pub(crate) fn set_short_fill(&mut self, by: Decimal, after: u64, count: u64) {
+        self.short_fill = Some(ShortFill {
+            by,
+            skip: after,
+            left: if count == 0 { u64::MAX } else { count },
+        });
+    }
+
+    /// How much of a fill of `qty` is booked (the short-fill fault shaves it).
+    fn booked(&mut self, qty: Decimal) -> Decimal {
+        let Some(f) = &mut self.short_fill else {
+            return qty;
+        };
+        if f.skip > 0 {
+            f.skip -= 1;
+            return qty;
+        }
+        if f.left == 0 || qty <= f.by {
+            return qty;
+        }
+        if f.left != u64::MAX {
+            f.left -= 1;
+        }
+        qty - f.by
+    }
+
+    /// The fees.
+    pub(crate) fn fees(&self) -> Fees {
+        self.fees
+    }
+
+    /// Adds (or replaces the rules of) a symbol.
+    pub(crate) fn add_symbol(&mut self, rules: SymbolRules) {
+        let sym = rules.symbol.clone();
+        match self.symbols.get_mut(&sym) {
+            Some(s) => s.rules = rules,
+            None => {
+                self.symbols.insert(
+                    sym,
+                    SymbolState {
+                        rules,
+                        consumed: BTreeMap::new(),
+                        resting: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A symbol's rules.
+    pub(crate) fn rules(&self, symbol: &str) -> Option<&SymbolRules> {
+        self.symbols.get(symbol).map(|s| &s.rules)
+    }
+
+    /// Adds an account with free balances; returns its id.
+    pub(crate) fn add_account(&mut self, name: &str, balances: &[(String, Decimal)]) -> AccountId {
+        let balances = balances
+            .iter()
+            .map(|(a, f)| {
+                (
+                    a.clone(),
+                    Balance {
+                        free: *f,
+                        locked: Decimal::ZERO,
+                    },
+                )
+            })
+            .collect();
+        self.accounts.push(Account {
+            name: name.to_owned(),
+            balances,
+        });
+        self.accounts.len() - 1
+    }
+
+    /// The id of the account with this name.
+    pub(crate) fn account_id(&self, name: &str) -> Option<AccountId> {
+        self.accounts.iter().position(|a| a.name == name)
+    }
+
+    /// An account's balances by asset (assets ever held, including zero ones).
+    pub(crate) fn balances(&self, account: AccountId) -> Option<&BTreeMap<String, Balance>> {
+        self.accounts.get(account).map(|a| &a.balances)
+    }
+
+    /// One balance (zero if the asset was never held).
+    pub(crate) fn balance(&self, account: AccountId, asset: &str) -> Balance {
+        self.accounts
+            .get(account)
+            .and_then(|a| a.balances.get(asset).copied())
+            .unwrap_or_default()
+    }
+
+    /// An order of the account on this symbol, open or not.
+    pub(crate) fn order(&self, account: AccountId, symbol: &str, r: &OrderRef) -> Option<&Order> {
+        let id = self.find(account, symbol, r, false)?;
+        self.orders.get(&id)
+    }
+
+    /// The account's open orders (all symbols with `None`), oldest first.
+    pub(crate) fn open_orders(&self, account: AccountId, symbol: Option<&str>) -> Vec<&Order> {
+        self.orders
+            .values()
+            .filter(|o| {
+                o.account == account && o.status.is_open() && symbol.is_none_or(|s| s == o.symbol)
+            })
+            .collect()
+    }
+
+    /// The account's fills on a symbol, oldest first.
+    pub(crate) fn trades(&self, account: AccountId, symbol: &str) -> Vec<&Fill> {
+        self.fills
+            .iter()
+            .filter(|f| f.account == account && f.symbol == symbol)
+            .collect()
+    }
+
+    /// Every fill of one order, oldest first.
+    #[cfg(test)]
+    pub(crate) fn order_fills(&self, order_id: u64) -> Vec<&Fill> {
+        self.fills
+            .iter()
+            .filter(|f| f.order_id == order_id)
+            .collect()
+    }
+
+    fn find(&self, account: AccountId, symbol: &str, r: &OrderRef, open: bool) -> Option<u64> {
+        let ok =
+            |o: &Order| o.account == account && o.symbol == symbol && (!open || o.status.is_open());
+        match r {
+            OrderRef::Id(id) => self.orders.get(id).filter(|o| ok(o)).map(|o| o.id),
+            OrderRef::Client(c) => self
+                .orders
+                .values()
+                .rev()
+                .find(|o| ok(o) && o.client_id == *c)
+                .map(|o| o.id),
+        }
+    }
+
+    /// Visible quantity of a level in our private view (public minus what we consumed, unless
+    /// the tape has changed the level since).
+    fn visible(st: &SymbolState, book: &Book<Level>, side: Side, px: Decimal) -> Decimal {
+        let public = public_qty(book, side, px);
+        match st.consumed.get(&(side, px)) {
+            Some((at, used)) if *at == public => (public - used).max(Decimal::ZERO),
+            _ => public,
+        }
+    }
+
+    /// Opposite levels an order of `side` limited at `limit` could take, best first, with their
+    /// visible quantity in our view.
+    fn takeable(
+        st: &SymbolState,
+        book: &Book<Level>,
+        side: Side,
+        limit: Option<Decimal>,
+    ) -> Vec<(Decimal, Decimal)> {
+        let level_side = side.opposite();
+        let prices: Vec<Decimal> = match side {
+            Side::Buy => book
+                .asks
+                .keys()
+                .copied()
+                .take_while(|p| limit.is_none_or(|l| *p <= l))
+                .collect(),
+            Side::Sell => book
+                .bids
+                .keys()
+                .rev()
+                .copied()
+                .take_while(|p| limit.is_none_or(|l| *p >= l))
+                .collect(),
+        };
+        prices
+            .into_iter()
+            .map(|p| (p, Self::visible(st, book, level_side, p)))
+            .filter(|(_, q)| !q.is_zero())
+            .collect()
+    }
+
+    fn consume(st: &mut SymbolState, book: &Book<Level>, side: Side, px: Decimal, qty: Decimal) {
+        let public = public_qty(book, side, px);
+        let e = st
+            .consumed
+            .entry((side, px))
+            .or_insert((public, Decimal::ZERO));
+        if e.0 != public {
+            *e = (public, Decimal::ZERO);
+        }
+        e.1 += qty;
+    }
+
+    fn balance_mut(&mut self, account: AccountId, asset: &str) -> &mut Balance {
+        self.accounts[account]
+            .balances
+            .entry(asset.to_owned())
+            .or_default()
+    }
+
+    /// Places an order against `book` (the symbol's public book now). On success returns the
+    /// order's events: `New`, then a `Trade` per fill, then `Expired` for an IOC/FOK/market
+    /// remainder.
+    pub(crate) fn place(
+        &mut self,
+        account: AccountId,
+        req: NewOrder,
+        book: &Book<Level>,
+        now_ms: u64,
+    ) -> Result<Vec<Execution>, Reject> {
+        if account >= self.accounts.len() {
+            return Err(Reject::UnknownAccount);
+        }
+        let st = self.symbols.get(&req.symbol).ok_or(Reject::UnknownSymbol)?;
+        let rules = st.rules.clone();
+        let price = match req.kind {
+            OrderType::Market => None,
+            _ => Some(req.price.ok_or(Reject::PriceRequired)?),
+        };
+        if let Some(p) = price
+            && (p <= Decimal::ZERO || !is_multiple(p, rules.tick))
+        {
+            return Err(Reject::PriceFilter);
+        }
+        if req.qty <= Decimal::ZERO || !is_multiple(req.qty, rules.lot) {
+            return Err(Reject::LotSize);
+        }
+        let takeable = Self::takeable(st, book, req.side, price);
+        let ref_price = match price {
+            Some(p) => p,
+            None => takeable.first().map(|l| l.0).ok_or(Reject::NoLiquidity)?,
+        };
+        if ref_price * req.qty < rules.min_notional {
+            return Err(Reject::MinNotional);
+        }
+        if req.kind == OrderType::LimitMaker && !takeable.is_empty() {
+            return Err(Reject::WouldTake);
+        }
+        if self
+            .orders
+            .values()
+            .any(|o| o.account == account && o.status.is_open() && o.client_id == req.client_id)
+        {
+            return Err(Reject::DuplicateClientId);
+        }
+        // What it must reserve (limit) or be able to pay (market).
+        let (lock_asset, lock) = match (req.side, price) {
+            (Side::Buy, Some(p)) => (&rules.quote, p * req.qty),
+            (Side::Sell, _) => (&rules.base, req.qty),
+            (Side::Buy, None) => {
+                let mut left = req.qty;
+                let mut cost = Decimal::ZERO;
+                for (p, q) in &takeable {
+                    let t = left.min(*q);
+                    cost += p * t;
+                    left -= t;
+                    if left.is_zero() {
+                        break;
+                    }
+                }
+                (&rules.quote, cost)
+            }
+        };
+        if self.balance(account, lock_asset).free < lock {
+            return Err(Reject::InsufficientBalance);
+        }
+        let reserve = price.is_some() || req.side == Side::Sell;
+        if reserve {
+            let b = self.balance_mut(account, &lock_asset.clone());
+            b.free -= lock;
+            b.locked += lock;
+        }
+        let id = self.next_order_id;
+        self.next_order_id += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let tif = match req.kind {
+            OrderType::LimitMaker => TimeInForce::Gtc,
+            _ => req.tif,
+        };
+        let order = Order {
+            id,
+            account,
+            client_id: req.client_id,
+            symbol: req.symbol.clone(),
+            side: req.side,
+            kind: req.kind,
+            tif,
+            price,
+            qty: req.qty,
+            executed: Decimal::ZERO,
+            matched: Decimal::ZERO,
+            cum_quote: Decimal::ZERO,
+            status: OrderStatus::New,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            seq,
+            queue_ahead: Decimal::ZERO,
+            locked: if reserve { lock } else { Decimal::ZERO },
+            working: false,
+        };
+        self.orders.insert(id, order.clone());
+        let mut ev = vec![Execution {
+            kind: ExecKind::New,
+            order,
+            fill: None,
+        }];
+        let fok_short = tif == TimeInForce::Fok
+            && req.kind == OrderType::Limit
+            && takeable.iter().map(|l| l.1).sum::<Decimal>() < req.qty;
+        if !fok_short {
+            self.take(id, book, now_ms, &mut ev);
+        }
+        self.settle_after_taking(id, book, now_ms, &mut ev);
+        Ok(ev)
+    }
+
+    /// Crosses order `id` against the visible opposite levels within its limit.
+    fn take(&mut self, id: u64, book: &Book<Level>, now_ms: u64, ev: &mut Vec<Execution>) {
+        let Some(o) = self.orders.get(&id) else {
+            return;
+        };
+        let (side, price, symbol) = (o.side, o.price, o.symbol.clone());
+        let Some(st) = self.symbols.get(&symbol) else {
+            return;
+        };
+        let levels = Self::takeable(st, book, side, price);
+        for (px, avail) in levels {
+            let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
+            if rem.is_zero() {
+                break;
+            }
+            let q = rem.min(avail);
+            if let Some(st) = self.symbols.get_mut(&symbol) {
+                Self::consume(st, book, side.opposite(), px, q);
+            }
+            self.fill(id, px, q, false, now_ms, ev);
+        }
+    }
+
+    /// After taking: rests the remainder (GTC) or expires it (IOC/FOK/market).
+    fn settle_after_taking(
+        &mut self,
+        id: u64,
+        book: &Book<Level>,
+        now_ms: u64,
+        ev: &mut Vec<Execution>,
+    ) {
+        let Some(o) = self.orders.get(&id) else {
+            return;
+        };
+        if !o.status.is_open() {
+            return;
+        }
+        let rests = o.kind != OrderType::Market && o.tif == TimeInForce::Gtc;
+        if rests {
+            let (side, px, symbol, seq) =
+                (o.side, o.price.unwrap_or_default(), o.symbol.clone(), o.seq);
+            let ours = self.ours_ahead(&symbol, side, px, seq);
+            let ahead = self
+                .symbols
+                .get(&symbol)
+                .map_or(Decimal::ZERO, |st| Self::visible(st, book, side, px))
+                + ours;
+            if let Some(st) = self.symbols.get_mut(&symbol)
+                && !st.resting.contains(&id)
+            {
+                st.resting.push(id);
+                let orders = &self.orders;
+                st.resting
+                    .sort_by_key(|i| orders.get(i).map_or(u64::MAX, |o| o.seq));
+            }
+            if let Some(o) = self.orders.get_mut(&id) {
+                o.queue_ahead = ahead;
+                o.working = true;
+            }
+        } else {
+            self.close(id, OrderStatus::Expired, ExecKind::Expired, now_ms, ev);
+        }
+    }
+
+    /// Remaining quantity of our resting orders on `side` at `px` older than `seq`.
+    fn ours_ahead(&self, symbol: &str, side: Side, px: Decimal, seq: u64) -> Decimal {
+        let Some(st) = self.symbols.get(symbol) else {
+            return Decimal::ZERO;
+        };
+        st.resting
+            .iter()
+            .filter_map(|i| self.orders.get(i))
+            .filter(|o| o.side == side && o.price == Some(px) && o.seq < seq)
+            .map(Order::remaining)
+            .sum()
+    }
+
+    /// Ends an open order (cancel or expiry): releases its reservation.
+    fn close(
+        &mut self,
+        id: u64,
+        status: OrderStatus,
+        kind: ExecKind,
+        now_ms: u64,
+        ev: &mut Vec<Execution>,
+    ) {
+        let Some(o) = self.orders.get_mut(&id) else {
+            return;
+        };
+        let release = o.locked;
+        o.locked = Decimal::ZERO;
+        o.status = status;
+        o.updated_ms = now_ms;
+        let (account, side, symbol) = (o.account, o.side, o.symbol.clone());
+        let snapshot = o.clone();
+        if let Some(st) = self.symbols.get_mut(&symbol) {
+            st.resting.retain(|i| *i != id);
+        }
+        if let Some(rules) = self.symbols.get(&symbol).map(|s| s.rules.clone()) {
+            let asset = match side {
+                Side::Buy => rules.quote,
+                Side::Sell => rules.base,
+            };
+            let b = self.balance_mut(account, &asset);
+            b.locked -= release;
+            b.free += release;
+        }
+        ev.push(Execution {
+            kind,
+            order: snapshot,
+            fill: None,
+        });
+    }
+
+    /// Records a fill of `qty` at `px` for order `id`, moving balances.
+    fn fill(
+        &mut self,
+        id: u64,
+        px: Decimal,
+        qty: Decimal,
+        maker: bool,
+        now_ms: u64,
+        ev: &mut Vec<Execution>,
+    ) {
+        let Some(o) = self.orders.get(&id) else {
+            return;
+        };
+        let Some(rules) = self.symbols.get(&o.symbol).map(|s| s.rules.clone()) else {
+            return;
+        };
+        let (account, side, limit) = (o.account, o.side, o.price);
+        let matched = qty;
+        let qty = self.booked(matched);
+        let quote_qty = px * qty;
+        let rate = if maker {
+            self.fees.maker
+        } else {
+            self.fees.taker
+        };
+        let (commission, commission_asset) = match side {
+            Side::Buy => ((qty * rate).round_dp(FEE_DP), rules.base.clone()),
+            Side::Sell => ((quote_qty * rate).round_dp(FEE_DP), rules.quote.clone()),
+        };
+        // Pay.
+        let unlocked = match (side, limit) {
+            (Side::Buy, Some(l)) => l * matched,
+            (Side::Buy, None) => Decimal::ZERO,
+            (Side::Sell, _) => matched,
+        };
+        let (pay_asset, pay) = match side {
+            Side::Buy => (&rules.quote, quote_qty),
+            Side::Sell => (&rules.base, qty),
+        };
+        {
+            let b = self.balance_mut(account, pay_asset);
+            b.locked -= unlocked;
+            // A buy that paid less than its limit gets the difference back.
+            b.free += unlocked - pay;
+        }
+        let (recv_asset, recv) = match side {
+            Side::Buy => (&rules.base, qty),
+            Side::Sell => (&rules.quote, quote_qty),
+        };
+        self.balance_mut(account, recv_asset).free += recv - commission;
+
+        let trade_id = self.next_trade_id;
+        self.next_trade_id += 1;
+        let Some(o) = self.orders.get_mut(&id) else {
+            return;
+        };
+        o.locked -= unlocked;
+        o.executed += qty;
+        o.matched += matched;
+        o.cum_quote += quote_qty;
+        o.updated_ms = now_ms;
+        o.status = if o.matched >= o.qty {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        };
+        let filled = o.status == OrderStatus::Filled;
+        let fill = Fill {
+            trade_id,
+            order_id: id,
+            account,
+            symbol: o.symbol.clone(),
+            side,
+            price: px,
+            qty,
+            quote_qty,
+            commission,
+            commission_asset,
+            maker,
+            time_ms: now_ms,
+        };
+        let snapshot = o.clone();
+        self.fills.push(fill.clone());
+        if filled {
+            // A buy that filled below its limit may keep a reservation rounding residue: none
+            // exists with exact decimals, but release whatever is left so nothing stays locked.
+            let residue = self.orders.get_mut(&id).map_or(Decimal::ZERO, |o| {
+                std::mem::replace(&mut o.locked, Decimal::ZERO)
+            });
+            if !residue.is_zero() {
+                let b = self.balance_mut(account, pay_asset);
+                b.locked -= residue;
+                b.free += residue;
+            }
+            if let Some(st) = self.symbols.get_mut(&snapshot.symbol) {
+                st.resting.retain(|i| *i != id);
+            }
+        }
+        ev.push(Execution {
+            kind: ExecKind::Trade,
+            order: snapshot,
+            fill: Some(fill),
+        });
+    }
+
+    /// Cancels an open order.
+    pub(crate) fn cancel(
+        &mut self,
+        account: AccountId,
+        symbol: &str,
+        r: &OrderRef,
+        book: &Book<Level>,
+        now_ms: u64,
+    ) -> Result<Execution, Reject> {
+        let id = self
+            .find(account, symbol, r, true)
+            .ok_or(Reject::UnknownOrder)?;
+        let mut ev = Vec::with_capacity(1);
+        self.close(
+            id,
+            OrderStatus::Canceled,
+            ExecKind::Canceled,
+            now_ms,
+            &mut ev,
+        );
+        // Orders behind it at its price move up.
+        self.recap(symbol, book);
+        ev.pop().ok_or(Reject::UnknownOrder)
+    }
+
+    /// Cancels every open order of the account on the symbol, oldest first.
+    pub(crate) fn cancel_all(
+        &mut self,
+        account: AccountId,
+        symbol: &str,
+        book: &Book<Level>,
+        now_ms: u64,
+    ) -> Vec<Execution> {
+        let ids: Vec<u64> = self
+            .open_orders(account, Some(symbol))
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        let mut ev = Vec::with_capacity(ids.len());
+        for id in ids {
+            self.close(
+                id,
+                OrderStatus::Canceled,
+                ExecKind::Canceled,
+                now_ms,
+                &mut ev,
+            );
+        }
+        self.recap(symbol, book);
+        ev
+    }
+
+    /// Amends an open limit order: a new total quantity and/or a new price. It keeps its time
+    /// priority only when the price is unchanged and the quantity does not grow; otherwise it
+    /// goes to the back of the queue at its (new) price, and a new price that crosses takes
+    /// like a new order (a post-only order is refused instead). Returns `Amended` followed by
+    /// any fills.
+    pub(crate) fn amend(
+        &mut self,
+        account: AccountId,
+        symbol: &str,
+        r: &OrderRef,
+        change: Amend,
+        book: &Book<Level>,
+        now_ms: u64,
+    ) -> Result<Vec<Execution>, Reject> {
+        let id = self
+            .find(account, symbol, r, true)
+            .ok_or(Reject::UnknownOrder)?;
+        let o = self.orders.get(&id).ok_or(Reject::UnknownOrder)?.clone();
+        let st = self.symbols.get(symbol).ok_or(Reject::UnknownSymbol)?;
+        let rules = st.rules.clone();
+        let old_px = o.price.ok_or(Reject::BadAmend)?;
+        let qty = change.qty.unwrap_or(o.qty);
+        let px = change.price.unwrap_or(old_px);
+        if (qty == o.qty && px == old_px) || qty <= o.matched {
+            return Err(Reject::BadAmend);
+        }
+        if px <= Decimal::ZERO || !is_multiple(px, rules.tick) {
+            return Err(Reject::PriceFilter);
+        }
+        if !is_multiple(qty, rules.lot) {
+            return Err(Reject::LotSize);
+        }
+        if px * qty < rules.min_notional {
+            return Err(Reject::MinNotional);
+        }
+        let crosses = !Self::takeable(st, book, o.side, Some(px)).is_empty();
+        if o.kind == OrderType::LimitMaker && crosses {
+            return Err(Reject::WouldTake);
+        }
+        let new_lock = match o.side {
+            Side::Buy => px * (qty - o.matched),
+            Side::Sell => qty - o.matched,
+        };
+        let asset = match o.side {
+            Side::Buy => rules.quote.clone(),
+            Side::Sell => rules.base.clone(),
+        };
+        let extra = new_lock - o.locked;
+        if self.balance(account, &asset).free < extra {
+            return Err(Reject::InsufficientBalance);
+        }
+        {
+            let b = self.balance_mut(account, &asset);
+            b.free -= extra;
+            b.locked += extra;
+        }
+        let keeps_priority = px == old_px && qty <= o.qty;
+        let seq = if keeps_priority {
+            o.seq
+        } else {
+            let s = self.next_seq;
+            self.next_seq += 1;
+            s
+        };
+        if let Some(m) = self.orders.get_mut(&id) {
+            m.qty = qty;
+            m.price = Some(px);
+            m.locked = new_lock;
+            m.seq = seq;
+            m.updated_ms = now_ms;
+        }
+        let mut ev = Vec::new();
+        if !keeps_priority {
+            if let Some(st) = self.symbols.get_mut(symbol) {
+                st.resting.retain(|i| *i != id);
+            }
+            let snapshot = self.orders.get(&id).cloned().ok_or(Reject::UnknownOrder)?;
+            ev.push(Execution {
+                kind: ExecKind::Amended,
+                order: snapshot,
+                fill: None,
+            });
+            self.take(id, book, now_ms, &mut ev);
+            self.settle_after_taking(id, book, now_ms, &mut ev);
+        } else {
+            let snapshot = self.orders.get(&id).cloned().ok_or(Reject::UnknownOrder)?;
+            ev.push(Execution {
+                kind: ExecKind::Amended,
+                order: snapshot,
+                fill: None,
+            });
+        }
+        self.recap(symbol, book);
+        Ok(ev)
+    }
+
+    /// Renames an open order's client order id (Binance amend with `newClientOrderId`).
+    pub(crate) fn set_client_id(
+        &mut self,
+        account: AccountId,
+        symbol: &str,
+        r: &OrderRef,
+        client_id: &str,
+    ) -> Result<(), Reject> {
+        let id = self
+            .find(account, symbol, r, true)
+            .ok_or(Reject::UnknownOrder)?;
+        let o = self.orders.get_mut(&id).ok_or(Reject::UnknownOrder)?;
+        o.client_id = client_id.to_owned();
+        Ok(())
+    }
+
+    /// Caps each resting order's queue ahead at what is there now (public level plus our older
+    /// orders at the price): cancellations ahead of us move us up.
+    fn recap(&mut self, symbol: &str, book: &Book<Level>) {
+        let Some(st) = self.symbols.get(symbol) else {
+            return;
+        };
+        let ids = st.resting.clone();
+        for id in ids {
+            let Some(o) = self.orders.get(&id) else {
+                continue;
+            };
+            let (side, px, seq) = (o.side, o.price.unwrap_or_default(), o.seq);
+            let ours = self.ours_ahead(symbol, side, px, seq);
+            let visible = self
+                .symbols
+                .get(symbol)
+                .map_or(Decimal::ZERO, |st| Self::visible(st, book, side, px));
+            if let Some(o) = self.orders.get_mut(&id) {
+                o.queue_ahead = o.queue_ahead.min(visible + ours);
+            }
+        }
+    }
+
+    /// The tape changed `symbol`'s public book: forgets consumption of levels the tape has
+    /// since rewritten, fills resting orders the opposite side has moved through (as maker, at
+    /// their own price), and shrinks queues. Returns the fills' executions.
+    pub(crate) fn on_book(
+        &mut self,
+        symbol: &str,
+        book: &Book<Level>,
+        now_ms: u64,
+    ) -> Vec<Execution> {
+        let mut ev = Vec::new();
+        let Some(st) = self.symbols.get_mut(symbol) else {
+            return ev;
+        };
+        st.consumed
+            .retain(|(side, px), (at, _)| public_qty(book, *side, *px) == *at);
+        let ids = st.resting.clone();
+        for id in ids {
+            let Some(o) = self.orders.get(&id) else {
+                continue;
+            };
+            if !o.status.is_open() {
+                continue;
+            }
+            let (side, px) = (o.side, o.price.unwrap_or_default());
+            let Some(st) = self.symbols.get(symbol) else {
+                break;
+            };
+            for (lpx, avail) in Self::takeable(st, book, side, Some(px)) {
+                let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
+                if rem.is_zero() {
+                    break;
+                }
+                let q = rem.min(avail);
+                if let Some(st) = self.symbols.get_mut(symbol) {
+                    Self::consume(st, book, side.opposite(), lpx, q);
+                }
+                self.fill(id, px, q, true, now_ms, &mut ev);
+            }
+        }
+        self.recap(symbol, book);
+        ev
+    }
+
+    /// A public trade printed on `symbol`: resting orders at its price lose queue ahead and then
+    /// fill; resting orders it went through fill first (best price, then time). Returns the
+    /// fills' executions.
+    pub(crate) fn on_trade(&mut self, symbol: &str, t: PublicTrade, now_ms: u64) -> Vec<Execution> {
+        let mut ev = Vec::new();
+        let Some(st) = self.symbols.get(symbol) else {
+            return ev;
+        };
+        // Resting orders the trade reaches: a buy at or above the price (sell aggressor), a
+        // sell at or below it (buy aggressor).
+        let mut hit: Vec<(Side, Decimal, u64, u64)> = st
+            .resting
+            .iter()
+            .filter_map(|i| self.orders.get(i))
+            .filter(|o| o.status.is_open())
+            .filter(|o| t.taker_side.is_none_or(|s| s == o.side.opposite()))
+            .filter_map(|o| {
+                let px = o.price?;
+                let reached = match o.side {
+                    Side::Buy => px >= t.price,
+                    Side::Sell => px <= t.price,
+                };
+                reached.then_some((o.side, px, o.seq, o.id))
+            })
+            .collect();
+        // Best price first (furthest through the trade), then time.
+        hit.sort_by(|a, b| {
+            let by_px = match a.0 {
+                Side::Buy => b.1.cmp(&a.1),
+                Side::Sell => a.1.cmp(&b.1),
+            };
+            a.0.cmp(&b.0).then(by_px).then(a.2.cmp(&b.2))
+        });
+        // The trade's quantity is shared by the orders it went through; at its own price each
+        // order works through its own queue ahead (which counts our older orders there).
+        let mut through_left = [t.qty, t.qty];
+        for (side, px, _, id) in hit {
+            let slot = usize::from(side == Side::Sell);
+            let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
+            let q = if px != t.price {
+                let q = rem.min(through_left[slot]);
+                through_left[slot] -= q;
+                if let Some(o) = self.orders.get_mut(&id) {
+                    o.queue_ahead = Decimal::ZERO;
+                }
+                q
+            } else {
+                let Some(o) = self.orders.get_mut(&id) else {
+                    continue;
+                };
+                let avail = through_left[slot];
+                let used = o.queue_ahead.min(avail);
+                o.queue_ahead -= used;
+                rem.min(avail - used)
+            };
+            if !q.is_zero() {
+                self.fill(id, px, q, true, now_ms, &mut ev);
+            }
+        }
+        ev
+    }
+
+    /// Every order ever accepted, by id (for invariant checks).
+    #[cfg(test)]
+    pub(crate) fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+
+    /// Every fill, oldest first (for invariant checks).
+    #[cfg(test)]
+    pub(crate) fn fills(&self) -> &[Fill] {
+        &self.fills
+    }
+}
+
+#[cfg(test)]
+mod tests;

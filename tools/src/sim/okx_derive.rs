@@ -1,0 +1,584 @@
+//! A derived OKX venue: market data made from another venue's (Binance) capture and served
+//! with OKX's public protocol (FORMATS.md §2.1–2.4), for demos of cross-venue strategies.
+//!
+//! The source capture is replayed through the simulator's own Binance book sync; every
+//! applied depth diff becomes an OKX `books` update (with a §2.3 checksum computed over the
+//! derived book), every change of the best levels a `bbo-tbt` push, and every source trade an
+//! OKX `trades` push. Prices are written in OKX's shortest form and shifted by a seeded noise
+//! offset: one whole number of source ticks in `[-noise_ticks, noise_ticks]`, drawn per
+//! `noise_period_ms` of source time, the same for every level (so the derived book never
+//! crosses and keeps the source's shape). When the offset changes, the next update moves
+//! every level. Frame times are the source's shifted by `lag_ms`, paced from the source
+//! capture's start, so a positive lag publishes each change later than the source venue does
+//! (negative: earlier; changes that would fall before the start are published at once).
+//!
+//! Everything is a function of the capture and the config (the noise of `seed`), so two runs
+//! serve identical bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::Value;
+use tickwire_core::config::Section as Reader;
+
+use super::SimError;
+use super::binance;
+use super::book::{self, Book, Change, DiffOutcome, Level};
+use super::capture::File;
+use super::config::{VenueConfig, VenueKind};
+use super::okx::{self, Inst, Market};
+use super::tape::{BookOp, Frame, Tape};
+
+/// Quote assets tried, longest first, when a source symbol has no explicit mapping.
+const QUOTES: [&str; 8] = ["FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH", "EUR", "TRY"];
+
+/// How a derived venue is made from its source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeriveSpec {
+    /// The name of the source `[[venue]]` (a Binance-protocol venue) whose captures are used.
+    pub from: String,
+    /// Milliseconds added to every source time (negative: the derived venue leads).
+    pub lag_ms: i64,
+    /// Largest price offset, in source ticks (0: prices are the source's exactly).
+    pub noise_ticks: u32,
+    /// Source time between two noise draws (ms).
+    pub noise_period_ms: u64,
+    /// Seed of the noise.
+    pub seed: u64,
+    /// Source symbol → OKX instId (`BTCUSDT` → `BTC-USDT`); empty: every source symbol,
+    /// split at a known quote asset.
+    pub symbols: Vec<(String, String)>,
+}
+
+/// Reads the derive keys of a `[[venue]]` table (`derive_from`, `lag_ms`, `noise_ticks`,
+/// `noise_period_ms`, `seed`, `symbol_map`); `None` when `derive_from` is absent (and then
+/// none of the others may be present).
+pub(crate) fn read(v: &mut Reader<'_>, kind: Option<VenueKind>) -> Option<DeriveSpec> {
+    let from = v.opt_str("derive_from").map(str::to_owned);
+    let lag_ms = v.opt_int("lag_ms", -3_600_000, 3_600_000);
+    let noise = v.opt_int("noise_ticks", 0, 1_000_000);
+    let period = v.opt_int("noise_period_ms", 1, 86_400_000);
+    let seed = v.opt_int("seed", 0, i64::MAX);
+    let map = v.opt_str_array("symbol_map");
+    let Some(from) = from else {
+        for (k, set) in [
+            ("lag_ms", lag_ms.is_some()),
+            ("noise_ticks", noise.is_some()),
+            ("noise_period_ms", period.is_some()),
+            ("seed", seed.is_some()),
+            ("symbol_map", map.is_some()),
+        ] {
+            if set {
+                v.error(k, "only meaningful with derive_from");
+            }
+        }
+        return None;
+    };
+    if kind.is_some_and(|k| k != VenueKind::Okx) {
+        v.error("derive_from", "only an okx venue can be derived");
+    }
+    if v.has("captures") {
+        v.error("captures", "a derived venue uses its source's captures");
+    }
+    let mut symbols = Vec::new();
+    for m in map.unwrap_or_default() {
+        match m.split_once('=') {
+            Some((s, i)) if !s.is_empty() && !i.is_empty() => {
+                symbols.push((s.trim().to_ascii_uppercase(), i.trim().to_owned()));
+            }
+            _ => v.error(
+                "symbol_map",
+                format!("{m:?} is not SOURCE=INSTID (e.g. \"BTCUSDT=BTC-USDT\")"),
+            ),
+        }
+    }
+    Some(DeriveSpec {
+        from,
+        lag_ms: lag_ms.unwrap_or(0),
+        noise_ticks: noise.unwrap_or(0) as u32,
+        noise_period_ms: period.map_or(1000, |p| p as u64),
+        seed: seed.unwrap_or(0) as u64,
+        symbols,
+    })
+}
+
+/// Resolves every derived venue's source after all venues are read: copies the source's
+/// captures (and checks the source exists and speaks Binance).
+pub(crate) fn resolve(venues: &mut [VenueConfig], errors: &mut Vec<String>) {
+    let sources: Vec<(String, VenueKind, Vec<std::path::PathBuf>)> = venues
+        .iter()
+        .map(|v| (v.name.clone(), v.venue, v.captures.clone()))
+        .collect();
+    for v in venues.iter_mut() {
+        let Some(d) = &v.derive else { continue };
+        match sources.iter().find(|(n, _, _)| *n == d.from) {
+            Some((_, k, caps)) if k.is_binance() => v.captures.clone_from(caps),
+            Some(_) => errors.push(format!(
+                "venue {:?}: derive_from = {:?} must name a binance or binance-us venue",
+                v.name, d.from
+            )),
+            None => errors.push(format!(
+                "venue {:?}: derive_from = {:?} names no [[venue]]",
+                v.name, d.from
+            )),
+        }
+    }
+}
+
+/// `BTCUSDT` → `BTC-USDT` at a known quote asset.
+fn default_inst(symbol: &str) -> Option<String> {
+    QUOTES.iter().find_map(|q| {
+        let base = symbol.strip_suffix(q)?;
+        (!base.is_empty()).then(|| format!("{base}-{q}"))
+    })
+}
+
+/// splitmix64: a small, well-known mixing function; enough for reproducible noise.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The noise offset (ticks) of one period.
+fn offset(spec: &DeriveSpec, inst: usize, period: u64) -> i64 {
+    if spec.noise_ticks == 0 {
+        return 0;
+    }
+    let span = 2 * u64::from(spec.noise_ticks) + 1;
+    let r = mix(spec.seed ^ mix(period ^ mix(inst as u64)));
+    (r % span) as i64 - i64::from(spec.noise_ticks)
+}
+
+/// OKX's shortest decimal form (`61837.63000000` → `61837.63`, `0.00000000` → `0`).
+fn short(d: Decimal) -> String {
+    let n = d.normalize();
+    if n.is_zero() {
+        "0".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// One derived instrument while building.
+struct Derived {
+    inst: String,
+    /// Index in the OKX market.
+    okx: usize,
+    /// Source tick (10^-price_scale).
+    tick: Decimal,
+    /// Current derived book.
+    book: Book<Level>,
+    /// Offset (ticks) the derived book is at, `None` before its snapshot.
+    at: Option<i64>,
+    last_bbo: Option<(Level, Level)>,
+}
+
+fn level(px: Decimal, sz: &str) -> Level {
+    let sz = sz.parse::<Decimal>().map_or_else(|_| sz.to_owned(), short);
+    let orders = if sz == "0" { "0" } else { "1" };
+    vec![short(px), sz, "0".into(), orders.into()]
+}
+
+/// The derived book of a source book at an offset.
+fn mapped(src: &Book<Level>, shift: Decimal) -> Book<Level> {
+    let mut out = Book::new();
+    for (bid, side) in [(true, &src.bids), (false, &src.asks)] {
+        for (px, l) in side {
+            let p = *px + shift;
+            if p > Decimal::ZERO {
+                out.set(bid, p, Some(level(p, l.get(1).map_or("0", String::as_str))));
+            }
+        }
+    }
+    out
+}
+
+/// The changes turning `old` into `new` (removals carry size `"0"`).
+fn changes_between(old: &Book<Level>, new: &Book<Level>) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (bid, o, n) in [(true, &old.bids, &new.bids), (false, &old.asks, &new.asks)] {
+        for px in o.keys() {
+            if !n.contains_key(px) {
+                out.push(Change {
+                    bid,
+                    px: *px,
+                    level: level(*px, "0"),
+                    remove: true,
+                });
+            }
+        }
+        for (px, l) in n {
+            if o.get(px) != Some(l) {
+                out.push(Change {
+                    bid,
+                    px: *px,
+                    level: l.clone(),
+                    remove: false,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn levels_json(out: &mut String, changes: &[Change], bid: bool) {
+    // Best first, like the venue: bids descending, asks ascending.
+    let mut side: Vec<&Change> = changes.iter().filter(|c| c.bid == bid).collect();
+    if bid {
+        side.sort_by_key(|c| std::cmp::Reverse(c.px));
+    } else {
+        side.sort_by_key(|c| c.px);
+    }
+    for (i, c) in side.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        level_json(out, &c.level);
+    }
+}
+
+fn level_json(out: &mut String, l: &Level) {
+    out.push('[');
+    for (j, f) in l.iter().enumerate() {
+        if j > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{}", Value::String(f.clone()));
+    }
+    out.push(']');
+}
+
+fn arg(channel: &str, inst: &str) -> String {
+    format!(
+        "{{\"channel\":\"{channel}\",\"instId\":{}}}",
+        Value::String(inst.to_owned())
+    )
+}
+
+fn books_frame(inst: &str, snapshot: bool, changes: &[Change], ts: &str, cksum: i32) -> String {
+    let mut s = String::with_capacity(64 + changes.len() * 40);
+    let _ = write!(
+        s,
+        "{{\"arg\":{},\"action\":\"{}\",\"data\":[{{\"asks\":[",
+        arg("books", inst),
+        if snapshot { "snapshot" } else { "update" }
+    );
+    levels_json(&mut s, changes, false);
+    s.push_str("],\"bids\":[");
+    levels_json(&mut s, changes, true);
+    let _ = write!(s, "],\"ts\":\"{ts}\",\"checksum\":{cksum}}}]}}");
+    s
+}
+
+#[derive(Deserialize)]
+struct Trade {
+    s: String,
+    t: u64,
+    p: String,
+    q: String,
+    #[serde(rename = "T")]
+    time: u64,
+    m: bool,
+}
+
+/// Builds a derived venue's tape and market from its source's capture files.
+pub(crate) fn build(
+    spec: &DeriveSpec,
+    files: &[File],
+    warnings: &mut Vec<String>,
+) -> Result<(Tape, Market), SimError> {
+    let mut src_cfg = VenueConfig::new(VenueKind::Binance);
+    src_cfg.name = spec.from.clone();
+    let (src_tape, src) = binance::build(&src_cfg, files, warnings)?;
+    let mut market = Market::default();
+    let mut derived: Vec<Option<Derived>> = Vec::with_capacity(src.symbols.len());
+    for s in &src.symbols {
+        let inst = if spec.symbols.is_empty() {
+            default_inst(&s.name)
+        } else {
+            spec.symbols
+                .iter()
+                .find(|(from, _)| *from == s.name)
+                .map(|(_, to)| to.clone())
+        };
+        let Some(inst) = inst else {
+            warnings.push(format!(
+                "derived venue: source symbol {} has no instId mapping (skipped)",
+                s.name
+            ));
+            derived.push(None);
+            continue;
+        };
+        let okx = market.insts.len();
+        market.insts.push(Inst::default());
+        market.by_id.insert(inst.clone(), okx);
+        market.known.insert(inst.clone());
+        derived.push(Some(Derived {
+            inst,
+            okx,
+            tick: Decimal::new(1, s.price_scale.min(28)),
+            book: Book::new(),
+            at: None,
+            last_bbo: None,
+        }));
+    }
+    for (from, _) in &spec.symbols {
+        if !src.by_name.contains_key(from) {
+            warnings.push(format!(
+                "derived venue: symbol_map names {from}, which the source captures do not hold"
+            ));
+        }
+    }
+
+    let mut books = src.initial_books();
+    let origin = src_tape.frames.first().map_or(0, |f| f.ts_ns);
+    let lag_ns = spec.lag_ms.saturating_mul(1_000_000);
+    let mut tape = Tape::default();
+    tape.origin_ns = Some(origin);
+    let push = |tape: &mut Tape, ts_ns: u64, key: String, text: String, op: BookOp| {
+        let stream = tape.intern(&key);
+        let seq = tape.captured;
+        let len = text.len() as u32;
+        tape.frames.push(Frame {
+            ts_ns,
+            seq,
+            stream,
+            text: Arc::from(text),
+            raw: (0, len),
+            op,
+            is_diff: matches!(op, BookOp::OkxUpdate { .. }),
+            derived: false,
+        });
+        tape.captured += 1;
+    };
+    for f in src_tape.frames.iter().filter(|f| !f.derived) {
+        let ts_ns = f.ts_ns.saturating_add_signed(lag_ns);
+        let ts_ms = (ts_ns / 1_000_000).to_string();
+        let period = f.ts_ns.saturating_sub(origin) / 1_000_000 / spec.noise_period_ms;
+        match f.op {
+            BookOp::BinanceDiff { book, diff } => {
+                let (Some(Some(d)), Some(b), Some(sym)) = (
+                    derived.get_mut(book as usize),
+                    books.get_mut(book as usize),
+                    src.symbols.get(book as usize),
+                ) else {
+                    continue;
+                };
+                let Some(df) = sym.diffs.get(diff as usize) else {
+                    continue;
+                };
+                if b.apply(df) == DiffOutcome::Stale {
+                    continue;
+                }
+                let off = offset(spec, d.okx, period);
+                let shift = d.tick * Decimal::from(off);
+                let inst = &mut market.insts[d.okx];
+                let (snapshot, changes) = match d.at {
+                    None => {
+                        let m = mapped(&b.book, shift);
+                        let ch = changes_between(&Book::new(), &m);
+                        (true, ch)
+                    }
+                    Some(prev) if prev != off => {
+                        (false, changes_between(&d.book, &mapped(&b.book, shift)))
+                    }
+                    Some(_) => (false, shifted_changes(&df.changes, &b.book, shift)),
+                };
+                d.at = Some(off);
+                d.book.apply(&changes);
+                let cksum = book::okx_checksum(&d.book);
+                let text = books_frame(&d.inst, snapshot, &changes, &ts_ms, cksum);
+                let op = if snapshot {
+                    inst.snapshots.push((changes, ts_ms.clone()));
+                    BookOp::OkxSnapshot {
+                        book: d.okx as u32,
+                        op: inst.snapshots.len() as u32 - 1,
+                    }
+                } else {
+                    inst.updates.push((changes, ts_ms.clone()));
+                    BookOp::OkxUpdate {
+                        book: d.okx as u32,
+                        op: inst.updates.len() as u32 - 1,
+                    }
+                };
+                push(
+                    &mut tape,
+                    ts_ns,
+                    okx::stream_key("books", &d.inst),
+                    text,
+                    op,
+                );
+                let bbo = (
+                    d.book.bids_best_first().next().cloned(),
+                    d.book.asks_best_first().next().cloned(),
+                );
+                if let (Some(bid), Some(ask)) = bbo
+                    && d.last_bbo.as_ref() != Some(&(bid.clone(), ask.clone()))
+                {
+                    let mut s = format!(
+                        "{{\"arg\":{},\"data\":[{{\"asks\":[",
+                        arg("bbo-tbt", &d.inst)
+                    );
+                    level_json(&mut s, &ask);
+                    s.push_str("],\"bids\":[");
+                    level_json(&mut s, &bid);
+                    let _ = write!(s, "],\"ts\":\"{ts_ms}\"}}]}}");
+                    push(
+                        &mut tape,
+                        ts_ns,
+                        okx::stream_key("bbo-tbt", &d.inst),
+                        s,
+                        BookOp::None,
+                    );
+                    d.last_bbo = Some((bid, ask));
+                }
+            }
+            BookOp::None | BookOp::BinanceTrade { .. }
+                if tape_stream(&src_tape, f).ends_with("@trade") =>
+            {
+                let raw = f.text.get(f.raw.0 as usize..f.raw.1 as usize).unwrap_or("");
+                let Ok(t) = serde_json::from_str::<Trade>(raw) else {
+                    continue;
+                };
+                let Some(Some(d)) = src.by_name.get(&t.s).and_then(|&i| derived.get(i)) else {
+                    continue;
+                };
+                let (Ok(p), Ok(q)) = (t.p.parse::<Decimal>(), t.q.parse::<Decimal>()) else {
+                    continue;
+                };
+                let shift = d.tick * Decimal::from(offset(spec, d.okx, period));
+                let time = (t.time as i64).saturating_add(spec.lag_ms).max(0);
+                let s = format!(
+                    "{{\"arg\":{},\"data\":[{{\"instId\":{},\"tradeId\":\"{}\",\"px\":\"{}\",\"sz\":\"{}\",\"side\":\"{}\",\"ts\":\"{time}\"}}]}}",
+                    arg("trades", &d.inst),
+                    Value::String(d.inst.clone()),
+                    t.t,
+                    short(p + shift),
+                    short(q),
+                    if t.m { "sell" } else { "buy" },
+                );
+                push(
+                    &mut tape,
+                    ts_ns,
+                    okx::stream_key("trades", &d.inst),
+                    s,
+                    BookOp::None,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok((tape, market))
+}
+
+fn tape_stream<'a>(tape: &'a Tape, f: &Frame) -> &'a str {
+    tape.streams
+        .get(f.stream as usize)
+        .map_or("", String::as_str)
+}
+
+/// A source diff's changes at an unchanged offset (levels read back from the source book, so
+/// a level set twice in one diff gets its final size).
+fn shifted_changes(src: &[Change], book: &Book<Level>, shift: Decimal) -> Vec<Change> {
+    let mut seen: BTreeMap<(bool, Decimal), Change> = BTreeMap::new();
+    for c in src {
+        let p = c.px + shift;
+        if p <= Decimal::ZERO {
+            continue;
+        }
+        let side = if c.bid { &book.bids } else { &book.asks };
+        let ch = match side.get(&c.px) {
+            Some(l) => Change {
+                bid: c.bid,
+                px: p,
+                level: level(p, l.get(1).map_or("0", String::as_str)),
+                remove: false,
+            },
+            None => Change {
+                bid: c.bid,
+                px: p,
+                level: level(p, "0"),
+                remove: true,
+            },
+        };
+        seen.insert((c.bid, p), ch);
+    }
+    seen.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_noise_and_strings() {
+        assert_eq!(default_inst("BTCUSDT").as_deref(), Some("BTC-USDT"));
+        assert_eq!(default_inst("ETHBTC").as_deref(), Some("ETH-BTC"));
+        assert_eq!(default_inst("USDT"), None);
+        assert_eq!(
+            short("61837.63000000".parse().unwrap_or_default()),
+            "61837.63"
+        );
+        assert_eq!(short("0.00000000".parse().unwrap_or_default()), "0");
+        assert_eq!(short("61837.00000000".parse().unwrap_or_default()), "61837");
+        let spec = DeriveSpec {
+            from: "binance".into(),
+            lag_ms: 0,
+            noise_ticks: 3,
+            noise_period_ms: 1000,
+            seed: 7,
+            symbols: Vec::new(),
+        };
+        let draws: Vec<i64> = (0..200).map(|p| offset(&spec, 0, p)).collect();
+        assert!(draws.iter().all(|o| o.abs() <= 3));
+        // Every value of the range comes up, and the draw is a function of its inputs.
+        for v in -3..=3 {
+            assert!(draws.contains(&v), "{v} never drawn");
+        }
+        assert_eq!(
+            draws,
+            (0..200).map(|p| offset(&spec, 0, p)).collect::<Vec<_>>()
+        );
+        let other = DeriveSpec { seed: 8, ..spec };
+        assert_ne!(
+            draws,
+            (0..200).map(|p| offset(&other, 0, p)).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn remap_diff_moves_every_level() {
+        let mut src = Book::new();
+        src.set(
+            true,
+            Decimal::new(100, 0),
+            Some(vec!["100.00".into(), "1.50".into()]),
+        );
+        src.set(
+            false,
+            Decimal::new(101, 0),
+            Some(vec!["101.00".into(), "2".into()]),
+        );
+        let a = mapped(&src, Decimal::ZERO);
+        let b = mapped(&src, Decimal::new(1, 2));
+        let ch = changes_between(&a, &b);
+        let mut moved = a.clone();
+        moved.apply(&ch);
+        assert_eq!(book::okx_checksum(&moved), book::okx_checksum(&b));
+        assert_eq!(
+            moved.bids_best_first().next(),
+            Some(&vec![
+                "100.01".to_owned(),
+                "1.5".into(),
+                "0".into(),
+                "1".into()
+            ])
+        );
+        assert_eq!(ch.iter().filter(|c| c.remove).count(), 2);
+    }
+}
