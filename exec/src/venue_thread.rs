@@ -117,6 +117,8 @@ fn unroutable(cmd: &OrderCommand, now: u64) -> Option<ExecReport> {
         OrderCommand::Amend(a) => Some(ExecReport::CancelReject(r(a.cl_ord_id))),
         // Nothing of ours can be open on a venue we cannot reach through a session.
         OrderCommand::CancelAll(_) => None,
+        // A status query about a venue without a session has no one to answer it.
+        OrderCommand::Query(_) => None,
     }
 }
 

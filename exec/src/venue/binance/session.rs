@@ -1234,6 +1234,12 @@ impl VenueSession for BinanceSession {
     fn submit(&mut self, cmd: &OrderCommand, now_ns: u64, out: &mut dyn ReportSink) {
         self.stats.commands += 1;
         match cmd {
+            // The risk layer's fill-health monitor asks: the same query path that resolves
+            // unknowns answers with a Status and the order's fills (idempotent by trade id).
+            OrderCommand::Query(q) => {
+                self.worker
+                    .send(Job::Resolve(q.meta.instrument, q.cl_ord_id));
+            }
             OrderCommand::New(o) => {
                 self.send_request(&o.meta, Some(o), None, None, now_ns, out);
             }

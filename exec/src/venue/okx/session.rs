@@ -409,6 +409,7 @@ impl OkxSession {
             OrderCommand::Cancel(c) => (c.meta, c.cl_ord_id, true),
             OrderCommand::Amend(a) => (a.meta, a.cl_ord_id, true),
             OrderCommand::CancelAll(c) => (c.meta, ClientOrderId::default(), true),
+            OrderCommand::Query(q) => (q.meta, q.cl_ord_id, true),
         };
         let r = Reject::new(
             Meta::new(self.cfg.venue, meta.instrument, now_ns),
@@ -436,7 +437,7 @@ impl OkxSession {
                     .ws_cancel_order(id, c, &inst, &mut self.buf[..])
             }
             OrderCommand::Amend(a) => self.encoder.ws_amend_order(id, a, &inst, &mut self.buf[..]),
-            OrderCommand::CancelAll(_) => return None,
+            OrderCommand::CancelAll(_) | OrderCommand::Query(_) => return None,
         };
         r.ok()
     }
@@ -589,7 +590,7 @@ impl OkxSession {
                 a.meta.instrument,
                 a.meta.stamps.exec_in_ns,
             ),
-            OrderCommand::CancelAll(_) => return,
+            OrderCommand::CancelAll(_) | OrderCommand::Query(_) => return,
         };
         let sent = match (self.ws.as_mut(), core::str::from_utf8(&self.buf[..n])) {
             (Some(ws), Ok(text)) => ws.send_text(text),
@@ -639,6 +640,15 @@ impl VenueSession for OkxSession {
 
     fn submit(&mut self, cmd: &OrderCommand, now_ns: u64, out: &mut dyn ReportSink) {
         let (inst, op) = match cmd {
+            // The risk layer's fill-health monitor asks: answered by the same REST query that
+            // resolves unknowns (a Status and the order's fills, idempotent by trade id).
+            OrderCommand::Query(q) => {
+                self.job(Job::Resolve {
+                    inst: q.meta.instrument,
+                    id: q.cl_ord_id,
+                });
+                return;
+            }
             OrderCommand::New(o) => (o.meta.instrument, RateOp::Order),
             OrderCommand::Cancel(c) => (c.meta.instrument, RateOp::Cancel),
             OrderCommand::Amend(a) => (a.meta.instrument, RateOp::Amend),
@@ -665,7 +675,7 @@ impl VenueSession for OkxSession {
                 OrderCommand::New(o) => Job::Place(o),
                 OrderCommand::Cancel(c) => Job::Cancel(c),
                 OrderCommand::Amend(a) => Job::Amend(a),
-                OrderCommand::CancelAll(_) => return,
+                OrderCommand::CancelAll(_) | OrderCommand::Query(_) => return,
             };
             self.job(job);
         } else {
