@@ -235,7 +235,7 @@ fn rest_disconnect_fault_drops_the_connection_after_placing() {
 
 #[test]
 fn slow_ack_delays_the_answer_but_not_the_user_stream() {
-    let sim = Sim::start("latency_ms = 50", &fault("slow_ack", "ms = 400"));
+    let sim = Sim::start("latency_ms = 50", &fault("slow_ack", "ms = 1000"));
     let mut api = sim.ws_api(KEY, SECRET);
     api.call("userDataStream.subscribe.signature", json!({}));
     let t0 = Instant::now();
