@@ -147,6 +147,7 @@ balances = ["USDT:100000000"]
     cfg.ws_api_url = format!("{ws}/ws-api/v3");
     cfg.stream_url = ws;
     cfg.rest_url = rest;
+    cfg.fetch_rate_limits = false;
     cfg.rate_limits = vec![
         RateLimit {
             kind: LimitKind::Orders,
