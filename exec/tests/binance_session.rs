@@ -275,6 +275,7 @@ fn rate_limits_refuse_locally_and_honour_429() {
         limit: 3,
     }];
     cfg.rate_headroom_pct = 0;
+    cfg.fetch_rate_limits = false;
     let mut h = Harness::new(cfg);
     let t0 = h.s.venue_clock().now_ms();
     for seq in 1..=5 {

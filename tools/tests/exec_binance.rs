@@ -267,6 +267,11 @@ fn distinct_fills(got: &[ExecReport]) -> BTreeSet<u64> {
 fn round_trip(entry: OrderEntry, user_data: UserData) {
     let v = Venue::start("");
     let mut h = Harness::new(v.config(entry, user_data));
+    // The budget takes the venue's published limits (ORDERS 200 000 a day on the simulator,
+    // 160 000 in the defaults).
+    h.until("limits from exchangeInfo", |h| {
+        h.s.budget().limits().any(|l| l.limit == 200_000)
+    });
     h.submit(buy(1, "95", "1"));
     h.until("ack", |h| h.acked(1));
     h.submit(OrderCommand::Amend(AmendOrder {

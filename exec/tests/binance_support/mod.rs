@@ -493,6 +493,16 @@ fn rest_reply(
     if path == "/api/v3/time" {
         return (200, json!({"serverTime": epoch_ms()}).to_string());
     }
+    if path == "/api/v3/exchangeInfo" {
+        let limits = json!([
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50}
+        ]);
+        return (
+            200,
+            json!({"timezone": "UTC", "rateLimits": limits, "symbols": []}).to_string(),
+        );
+    }
     let key_ok = head
         .lines()
         .any(|l| l.eq_ignore_ascii_case(&format!("x-mbx-apikey: {API_KEY}")));

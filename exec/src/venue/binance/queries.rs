@@ -19,6 +19,7 @@ use tickwire_feeds::net::{HttpClient, HttpOptions, Response};
 
 use super::clock::{VenueClock, local_ms};
 use super::encode::API_KEY_HEADER;
+use super::rate::{RateLimit, scan_rate_limits};
 use super::reports::map_error_code;
 use super::sign::BinanceSigner;
 use crate::credentials::Credentials;
@@ -146,6 +147,26 @@ impl BinanceQueries {
             .map_err(|e| QueryError::Transport(e.to_string()))?;
         rate_limited(&resp)?;
         json_ok(&resp).map(|_| ())
+    }
+
+    /// The `REQUEST_WEIGHT` / `ORDERS` limits of `exchangeInfo.rateLimits` (queried for the
+    /// first instrument, the cheap form).
+    pub fn rate_limits(&mut self) -> Result<Vec<RateLimit>, QueryError> {
+        let symbol = self
+            .instruments
+            .first()
+            .map(|i| i.symbol.clone())
+            .unwrap_or_default();
+        let resp = self.send(&format!("/api/v3/exchangeInfo?symbol={symbol}"))?;
+        if !resp.is_success() {
+            return Err(QueryError::Http {
+                status: resp.status,
+                venue_code: error_body(&resp).0,
+            });
+        }
+        let mut limits = Vec::new();
+        scan_rate_limits(&resp.body, |e| limits.push(e.limit));
+        Ok(limits)
     }
 
     /// Remembers that venue order `order_id` is our `id` (the session tells, from acks).

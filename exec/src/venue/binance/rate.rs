@@ -155,6 +155,13 @@ impl RateBudget {
         }
     }
 
+    /// Replaces the limits (e.g. with `exchangeInfo.rateLimits` once fetched), keeping the
+    /// headroom and any venue-imposed back-off; usage restarts from the venue's next report.
+    pub fn set_limits(&mut self, limits: &[RateLimit]) {
+        let fresh = Self::new(limits, self.headroom_pct);
+        self.windows = fresh.windows;
+    }
+
     /// The limits tracked.
     pub fn limits(&self) -> impl Iterator<Item = RateLimit> + '_ {
         self.windows.iter().flatten().map(|w| w.limit)
@@ -474,6 +481,14 @@ mod tests {
         b.on_rate_limited(None, 60, t + 4000);
         b.on_rate_limited(Some(1), 60, t + 4001);
         assert_eq!(b.blocked_until_ms(), t + 64_000);
+        // New limits keep the back-off.
+        b.set_limits(&[RateLimit {
+            kind: LimitKind::Orders,
+            interval_ms: 1000,
+            limit: 1,
+        }]);
+        assert_eq!(b.blocked_until_ms(), t + 64_000);
+        assert_eq!(b.limits().count(), 1);
     }
 
     #[test]

@@ -125,8 +125,10 @@ pub struct BinanceSessionConfig {
     pub instruments: Vec<BinanceInstrumentSpec>,
     /// `recvWindow` of signed requests, ms.
     pub recv_window_ms: u32,
-    /// Rate limits (from exchangeInfo or config).
+    /// Rate limits used until (and unless) `exchangeInfo` says otherwise.
     pub rate_limits: Vec<RateLimit>,
+    /// Replace `rate_limits` with `exchangeInfo.rateLimits` fetched at start.
+    pub fetch_rate_limits: bool,
     /// Percent of each limit kept unused.
     pub rate_headroom_pct: u32,
     /// Reconnect delays.
@@ -166,6 +168,7 @@ impl BinanceSessionConfig {
             instruments,
             recv_window_ms: 5000,
             rate_limits: RateLimit::BINANCE_SPOT.to_vec(),
+            fetch_rate_limits: true,
             rate_headroom_pct: 10,
             reconnect: ReconnectPolicy::default(),
             resolve: ResolvePolicy::default(),
@@ -348,6 +351,9 @@ impl BinanceSession {
         let mut worker = Worker::spawn(&cfg.name, queries, cfg.resolve, cfg.clock)
             .map_err(|e| StartError(format!("helper thread: {e}")))?;
         worker.send(Job::SyncTime);
+        if cfg.fetch_rate_limits {
+            worker.send(Job::FetchRateLimits);
+        }
         let rest = match cfg.order_entry {
             OrderEntry::Rest => Some(
                 RestOrders::spawn(
@@ -1110,6 +1116,7 @@ impl BinanceSession {
                         l.retry_at_ns = now_ns;
                     }
                 }
+                WorkerEvent::RateLimits(limits) => self.budget.set_limits(&limits),
                 WorkerEvent::ListenKeyFailed(_) => {
                     self.listen_key_pending = false;
                     // The stream link's backoff already delays the next attempt.

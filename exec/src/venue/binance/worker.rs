@@ -16,6 +16,7 @@ use tickwire_core::event::ExecReport;
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
 
 use super::queries::BinanceQueries;
+use super::rate::RateLimit;
 use crate::queries::{ResolvePolicy, ResolveStats, UnknownResolver};
 
 /// Work for the helper thread.
@@ -31,6 +32,8 @@ pub enum Job {
     CreateListenKey,
     /// Keep the listenKey alive (`PUT /api/v3/userDataStream`).
     KeepAliveListenKey(String),
+    /// Fetch `exchangeInfo.rateLimits`.
+    FetchRateLimits,
 }
 
 /// What the helper thread tells the session.
@@ -42,6 +45,8 @@ pub enum WorkerEvent {
     ListenKey(String),
     /// A listenKey request failed (the session retries with backoff); the text names no secret.
     ListenKeyFailed(String),
+    /// The venue's published rate limits.
+    RateLimits(Vec<RateLimit>),
 }
 
 /// Counters shared with the session.
@@ -200,6 +205,14 @@ fn run_job(
                 Err(e) => WorkerEvent::ListenKeyFailed(e.to_string()),
             };
             let _ = events.send(ev);
+        }
+        Job::FetchRateLimits => {
+            // On failure the configured limits stay.
+            if let Ok(limits) = queries.rate_limits()
+                && !limits.is_empty()
+            {
+                let _ = events.send(WorkerEvent::RateLimits(limits));
+            }
         }
         Job::KeepAliveListenKey(key) => {
             if let Err(e) = queries.keep_alive_listen_key(&key) {
