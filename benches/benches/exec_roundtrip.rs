@@ -125,8 +125,14 @@ balances = ["USDT:100000000"]
         cap.display().to_string()
     );
     let sim = start(&SimConfig::parse(&text).expect("sim config")).expect("sim");
-    let ws = sim.endpoint("binance", EndpointKind::Ws).expect("ws").to_owned();
-    let rest = sim.endpoint("binance", EndpointKind::Rest).expect("rest").to_owned();
+    let ws = sim
+        .endpoint("binance", EndpointKind::Ws)
+        .expect("ws")
+        .to_owned();
+    let rest = sim
+        .endpoint("binance", EndpointKind::Rest)
+        .expect("rest")
+        .to_owned();
     let tls = tls::client_config_from_ca_file(sim.ca_path()).expect("ca");
     let spec = BinanceInstrumentSpec {
         id: InstrumentId(1),
