@@ -153,7 +153,10 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
 
     // The exec thread (the streaming path): the real venue exec thread driving the session,
     // logged in before the core can send anything.
-    let mut s = session(&sim, session_config(&sim));
+    // The session's own fill-debt chase is off: only the poller can book the missing fill.
+    let mut cfg = session_config(&sim);
+    cfg.chase_fill_debt = false;
+    let mut s = session(&sim, cfg);
     let mut early = Vec::new();
     drive_until(&mut s, &mut early, "login and subscribe", |s, _| {
         s.is_ready()
