@@ -234,12 +234,10 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
     wait_for("the poller to forward every trade", || {
         poller.counters().fills() >= trades.len() as u64
     });
-    // The cycle that forwarded them may still be running: let two more complete, so the
-    // drift check has a confirmed baseline and one comparison against it.
+    // The cycle that forwarded them may still be running: let three more complete, so the
+    // drift check has fixed its baseline (two agreeing reads) and compared against it.
     let cycles = poller.counters().cycles();
-    wait_for("two more poll cycles", || {
-        poller.counters().cycles() >= cycles + 2
-    });
+    wait_for("three more poll cycles", || poller.counters().cycles() >= cycles + 3);
 
     stop.request();
     drop(mkt_tx);
