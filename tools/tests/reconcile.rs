@@ -237,7 +237,9 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
     // The cycle that forwarded them may still be running: let three more complete, so the
     // drift check has fixed its baseline (two agreeing reads) and compared against it.
     let cycles = poller.counters().cycles();
-    wait_for("three more poll cycles", || poller.counters().cycles() >= cycles + 3);
+    wait_for("three more poll cycles", || {
+        poller.counters().cycles() >= cycles + 3
+    });
 
     stop.request();
     drop(mkt_tx);
