@@ -392,3 +392,46 @@ fn orders_go_over_rest_while_the_websocket_cannot_connect() {
     s.shutdown();
     sim.shutdown();
 }
+
+#[test]
+fn a_push_with_fill_progress_but_no_fill_record_is_chased_over_rest() {
+    let sim = sim("[[venue.private.fault]]\nkind = \"no_fill_reports\"\ncount = 1\n");
+    finish_tape(&sim);
+    let ((_, bid_sz), _) = top(&sim);
+    let mut s = session(&sim, session_config(&sim));
+    let mut got = Vec::new();
+    ready(&mut s, &mut got);
+    let q = bid_sz.min(qty("0.5"));
+    let id = oid(31);
+    submit(
+        &mut s,
+        new_order(
+            id,
+            Side::Sell,
+            OrderType::Market,
+            TimeInForce::Gtc,
+            Px::ZERO,
+            q,
+        ),
+        &mut got,
+    );
+    drive_until(&mut s, &mut got, "the chased fill", |_, g| {
+        g.iter()
+            .any(|r| matches!(r, ExecReport::Fill(f) if f.cl_ord_id == id))
+    });
+    // First the status the push implied, then the fill fetched for it.
+    let status = got.iter().position(|r| {
+        matches!(r, ExecReport::Status(st)
+        if st.cl_ord_id == id && st.status == OrderStatus::Filled.code() && st.filled_qty == q)
+    });
+    let fill = got
+        .iter()
+        .position(|r| matches!(r, ExecReport::Fill(f) if f.cl_ord_id == id && f.qty == q));
+    assert!(
+        matches!((status, fill), (Some(a), Some(b)) if a < b),
+        "{got:#?}"
+    );
+    assert_eq!(s.stats().fill_debts, 1);
+    s.shutdown();
+    sim.shutdown();
+}

@@ -153,7 +153,10 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
 
     // The exec thread (the streaming path): the real venue exec thread driving the session,
     // logged in before the core can send anything.
-    let mut s = session(&sim, session_config(&sim));
+    // The session's own fill-debt chase is off: only the poller can book the missing fill.
+    let mut cfg = session_config(&sim);
+    cfg.chase_fill_debt = false;
+    let mut s = session(&sim, cfg);
     let mut early = Vec::new();
     drive_until(&mut s, &mut early, "login and subscribe", |s, _| {
         s.is_ready()
@@ -231,11 +234,11 @@ fn the_poller_recovers_fills_the_stream_only_reported_as_status() {
     wait_for("the poller to forward every trade", || {
         poller.counters().fills() >= trades.len() as u64
     });
-    // The cycle that forwarded them may still be running: let two more complete, so the
-    // drift check has a confirmed baseline and one comparison against it.
+    // The cycle that forwarded them may still be running: let three more complete, so the
+    // drift check has fixed its baseline (two agreeing reads) and compared against it.
     let cycles = poller.counters().cycles();
-    wait_for("two more poll cycles", || {
-        poller.counters().cycles() >= cycles + 2
+    wait_for("three more poll cycles", || {
+        poller.counters().cycles() >= cycles + 3
     });
 
     stop.request();

@@ -14,6 +14,7 @@
 //! rest_fallback = true        # orders over REST while the WebSocket is down
 //! resolve_delay_ms = 500      # first status query of an unknown order
 //! resolve_attempts = 5
+//! chase_fill_debt = true      # fetch an order's fills when a push shows fills without them
 //! credentials_file = "..."    # optional; else OKX_API_KEY / OKX_API_SECRET / OKX_PASSPHRASE
 //! ```
 
@@ -111,6 +112,7 @@ impl OkxTradingConfig {
         c.resolve_attempts =
             u32::try_from(s.int_or("resolve_attempts", 1, 100, i64::from(d.resolve_attempts)))
                 .unwrap_or(d.resolve_attempts);
+        c.chase_fill_debt = s.opt_bool("chase_fill_debt").unwrap_or(d.chase_fill_debt);
         let credentials_file = s.opt_str("credentials_file").map(PathBuf::from);
         Self {
             session: c,

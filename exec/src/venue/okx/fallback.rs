@@ -23,7 +23,7 @@ use super::queries::OkxQueries;
 use super::reports::map_okx_code;
 use super::rest::{OkxMarket, OkxRest};
 use crate::queries::VenueQueries;
-use crate::venue::report::{JsonScratch, field, str_of, str_or_empty, u64_str};
+use crate::venue::report::{JsonScratch, field, str_of, u64_str};
 use crate::venue::write_client_order_id;
 
 /// Work for the helper thread.
@@ -196,9 +196,8 @@ impl Helper {
         let meta = self.meta(inst);
         let resp = match self.rest.send(Method::Post, path, body) {
             Ok(r) => r,
-            Err(e @ (NetError::Connect { .. } | NetError::Resolve { .. } | NetError::Url(_))) => {
+            Err(NetError::Connect { .. } | NetError::Resolve { .. } | NetError::Url(_)) => {
                 // Never sent: a plain refusal.
-                let _ = e;
                 self.send(kind.reject(meta, id, RejectReason::VenueUnavailable, 0));
                 return;
             }
@@ -235,7 +234,6 @@ impl Helper {
                 Some(d) => {
                     let s_code = str_of(d, "sCode")?.parse::<i32>().unwrap_or(-1);
                     let ord_id = u64_str(d, "ordId").unwrap_or(0);
-                    let _ = str_or_empty(d, "sMsg")?;
                     Ok((s_code, ord_id))
                 }
                 None => Ok((if code == 0 { -1 } else { code }, 0)),

@@ -99,6 +99,10 @@ pub struct OkxSessionConfig {
     pub resolve_delay: Duration,
     /// Status queries per unknown order before leaving it to the reconciliation poller.
     pub resolve_attempts: u32,
+    /// When an `orders` push shows an order filled further without the fill record (fill
+    /// debt), fetch that order's fills over REST on the helper thread (the reconciliation
+    /// poller catches it anyway, one interval later).
+    pub chase_fill_debt: bool,
 }
 
 impl OkxSessionConfig {
@@ -121,6 +125,7 @@ impl OkxSessionConfig {
             rest_fallback: true,
             resolve_delay: Duration::from_millis(500),
             resolve_attempts: 5,
+            chase_fill_debt: true,
         }
     }
 }
@@ -162,6 +167,9 @@ pub struct SessionStats {
     pub unknowns: u64,
     /// Frames that could not be decoded (kept out of the reports; counted).
     pub bad_frames: u64,
+    /// Pushes that showed fill progress without the fill record (each chased over REST when
+    /// `chase_fill_debt` is on).
+    pub fill_debts: u64,
     /// Amend requests the venue refused (there is no amend-reject report; the order's state
     /// comes from the `orders` channel).
     pub amend_rejects: u64,
@@ -509,6 +517,8 @@ impl OkxSession {
         let mut rate_refused = false;
         let mut fills_seen = [ClientOrderId::default(); 4];
         let mut n_fills = 0;
+        let mut debts = [(ClientOrderId::default(), InstrumentId(0)); 4];
+        let mut n_debts = 0;
         let venue = self.cfg.venue;
         let decoded = self
             .decoder
@@ -522,6 +532,12 @@ impl OkxSession {
                     ExecReport::Fill(f) if n_fills < fills_seen.len() => {
                         fills_seen[n_fills] = f.cl_ord_id;
                         n_fills += 1;
+                    }
+                    // The decoder emits a status from a push only for fill progress without
+                    // a fill record.
+                    ExecReport::Status(st) if n_debts < debts.len() && !st.cl_ord_id.is_none() => {
+                        debts[n_debts] = (st.cl_ord_id, st.meta.instrument);
+                        n_debts += 1;
                     }
                     _ => {}
                 }
@@ -560,6 +576,12 @@ impl OkxSession {
         }
         if rate_refused {
             self.rates.venue_refused(recv_ns);
+        }
+        for &(id, inst) in &debts[..n_debts] {
+            self.stats.fill_debts += 1;
+            if self.cfg.chase_fill_debt {
+                self.job(Job::Resolve { inst, id });
+            }
         }
         FrameAction::None
     }
