@@ -1538,6 +1538,27 @@ mod tests {
     }
 
     #[test]
+    fn retired_legs_keep_the_last_ones_by_order_and_leg() {
+        let id = |seq| ClientOrderId::new(tickwire_core::ids::StrategyId(1), seq).unwrap();
+        let mut r = RetiredLegs::new();
+        r.retire(id(1), 0);
+        assert!(!r.contains(id(1), 0), "an unknown leg id is never retired");
+        for leg in 1..=RETIRED_LEGS as u64 {
+            r.retire(id(1), leg);
+            r.retire(id(1), leg); // once only: a repeat does not evict another
+        }
+        assert!(r.contains(id(1), 1) && r.contains(id(1), RETIRED_LEGS as u64));
+        assert!(
+            !r.contains(id(2), 1),
+            "venue ids are matched with their order"
+        );
+        r.retire(id(2), 7);
+        assert!(r.contains(id(2), 7));
+        assert!(!r.contains(id(1), 1), "the oldest leg makes room");
+        assert!(r.contains(id(1), 2));
+    }
+
+    #[test]
     fn reply_ids_and_scans() {
         assert_eq!(
             reply_id(br#"{"id":"42","status":200,"result":{}}"#),
