@@ -9,7 +9,7 @@ mod binance_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use binance_support::{API_KEY, MiniBinance, SECRET, clock};
+use binance_support::{API_KEY, MiniBinance, PushTiming, SECRET, clock};
 use tickwire_core::event::{
     AmendOrder, CancelOrder, ExecReport, Meta, NewOrder, OrderCommand, OrderStatus, OrderType,
     RejectReason, Side, TimeInForce, UnknownCause,
@@ -365,4 +365,163 @@ fn venue_down_rejects_at_once_and_retries_with_backoff() {
         matches!(got.last(), Some(ExecReport::Reject(x)) if x.reason() == Some(RejectReason::VenueUnavailable))
     );
     s.shutdown();
+}
+
+fn amend(seq: u64, px: &str) -> OrderCommand {
+    OrderCommand::Amend(AmendOrder {
+        meta: Meta::new(VenueId::BINANCE, INST, clock()),
+        cl_ord_id: id(seq),
+        new_px: Px::parse(px).unwrap(),
+        new_qty: Qty::parse("0.01").unwrap(),
+    })
+}
+
+/// The venue order ids of the `Ack`s for `seq` in `got`, in arrival order.
+fn acked_legs(got: &[ExecReport], seq: u64) -> Vec<u64> {
+    got.iter()
+        .filter_map(|r| match r {
+            ExecReport::Ack(a) if a.cl_ord_id == id(seq) => Some(a.venue_order_id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A resting order acked by its reply only: its `NEW` push is held at the venue. Returns the
+/// harness, the order's venue id and the pushes received so far.
+fn resting_with_push_held(v: &MiniBinance) -> (Harness, u64, u64) {
+    v.with(|s| s.push_timing = PushTiming::Held);
+    let mut h = Harness::new(config(v, OrderEntry::WsApi));
+    h.submit(new_order(1, "50000"));
+    h.until("ack by reply", |h| {
+        acked_legs(&h.got, 1).len() == 1 && h.s.in_flight() == 0
+    });
+    let leg = acked_legs(&h.got, 1)[0];
+    let pushes = h.s.stats().pushes;
+    (h, leg, pushes)
+}
+
+/// The venue's view of our order: (price, status) of each leg, oldest first.
+fn venue_legs(v: &MiniBinance) -> Vec<(String, &'static str)> {
+    v.with(|s| {
+        s.orders
+            .iter()
+            .filter(|o| o.cl == "tw1x1")
+            .map(|o| (o.px.clone(), o.status))
+            .collect()
+    })
+}
+
+/// Every push before the reply it travels with: the original's late `NEW` push and the
+/// cancel's push both arrive before the cancel's reply, the new leg's push before its reply.
+/// The late `NEW` push once ended the amend early, so the cancel push was passed as a plain
+/// cancel, the order forgotten and the new leg never sent.
+#[test]
+fn amend_with_pushes_before_replies_is_an_ack_never_a_cancel() {
+    let v = MiniBinance::start();
+    let (mut h, old_leg, pushes) = resting_with_push_held(&v);
+    let mark = h.got.len();
+    v.with(|s| s.push_timing = PushTiming::BeforeNextReply);
+    h.submit(amend(1, "50100"));
+    // Frames, in this order on one connection: NEW(old) push, CANCELED(old) push, cancel
+    // reply; NEW(new) push, new-leg reply.
+    h.until("new leg acked by push and reply", |h| {
+        h.s.in_flight() == 0
+            && h.s.stats().pushes == pushes + 3
+            && acked_legs(&h.got[mark..], 1)
+                .iter()
+                .filter(|&&l| l != old_leg)
+                .count()
+                == 2
+    });
+    assert_eq!(
+        h.count(|r| matches!(r, ExecReport::CancelAck(_))),
+        0,
+        "an amend is not a cancel to the core: {:?}",
+        h.got
+    );
+    let after = acked_legs(&h.got[mark..], 1);
+    let new_leg = after[after.len() - 1];
+    assert_ne!(new_leg, old_leg);
+    assert_eq!(
+        after,
+        vec![old_leg, new_leg, new_leg],
+        "the original's late push, then the new leg's push and reply: {:?}",
+        h.got
+    );
+    assert_eq!(
+        venue_legs(&v),
+        vec![
+            ("50000.00".to_owned(), "CANCELED"),
+            ("50100.00".to_owned(), "NEW")
+        ]
+    );
+    // The session still tracks the order (the new leg): a plain cancel of it is passed to
+    // the core, by its reply and its push as any cancel.
+    v.with(|s| s.push_timing = PushTiming::AfterReply);
+    h.submit(cancel(1));
+    h.until("cancel ack (reply and push)", |h| {
+        h.s.in_flight() == 0 && h.s.stats().pushes == pushes + 4
+    });
+    assert_eq!(
+        h.count(|r| matches!(r, ExecReport::CancelAck(c) if c.cl_ord_id == id(1))),
+        2
+    );
+    assert_eq!(venue_legs(&v)[1].1, "CANCELED");
+    h.s.shutdown();
+}
+
+/// Every push after every reply (a lagging user-data stream): the original's `NEW` push, the
+/// cancel's push and the new leg's push all arrive after the new leg's reply. The old leg's
+/// late reports are withheld: no cancel, and the core's venue id never reverts to the old leg.
+#[test]
+fn amend_with_pushes_after_replies_keeps_the_new_leg() {
+    let v = MiniBinance::start();
+    let (mut h, old_leg, pushes) = resting_with_push_held(&v);
+    let mark = h.got.len();
+    h.submit(amend(1, "50100"));
+    h.until("new leg acked by reply", |h| {
+        h.s.in_flight() == 0 && !acked_legs(&h.got[mark..], 1).is_empty()
+    });
+    let new_leg = acked_legs(&h.got[mark..], 1)[0];
+    assert_ne!(new_leg, old_leg);
+    v.with(|s| s.push_timing = PushTiming::AfterReply);
+    h.until("the three late pushes", |h| {
+        h.s.stats().pushes == pushes + 3
+    });
+    assert_eq!(
+        h.count(|r| matches!(r, ExecReport::CancelAck(_))),
+        0,
+        "{:?}",
+        h.got
+    );
+    assert_eq!(
+        acked_legs(&h.got[mark..], 1),
+        vec![new_leg, new_leg],
+        "the old leg's late NEW push is withheld: {:?}",
+        h.got
+    );
+    h.s.shutdown();
+}
+
+/// The new leg is rejected (429), then the old leg's pushes arrive: the core sees the
+/// `Reject` (the original is gone) and nothing after it.
+#[test]
+fn amend_whose_new_leg_is_rejected_ends_with_the_reject_alone() {
+    let v = MiniBinance::start();
+    let (mut h, _, pushes) = resting_with_push_held(&v);
+    let mark = h.got.len();
+    v.with(|s| s.faults.status_429_on_place = true);
+    h.submit(amend(1, "50100"));
+    h.until("new leg rejected", |h| {
+        h.s.in_flight() == 0 && h.count(|r| matches!(r, ExecReport::Reject(_))) == 1
+    });
+    v.with(|s| s.push_timing = PushTiming::AfterReply);
+    h.until("the two late pushes", |h| h.s.stats().pushes == pushes + 2);
+    let after: Vec<_> = h.got[mark..].to_vec();
+    assert!(
+        matches!(after.as_slice(), [ExecReport::Reject(x)] if x.cl_ord_id == id(1) && x.reason() == Some(RejectReason::RateLimited)),
+        "only the new leg's reject: {after:?}"
+    );
+    assert_eq!(venue_legs(&v), vec![("50000.00".to_owned(), "CANCELED")]);
+    h.s.shutdown();
 }

@@ -115,6 +115,19 @@ pub struct Faults {
     pub status_429_on_place: bool,
 }
 
+/// When the user-data pushes a request causes reach the client, relative to the replies (the
+/// venue promises no order between the two; a listenKey stream is even another connection).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PushTiming {
+    /// As soon as the connection loop gets to them: after the reply that caused them.
+    #[default]
+    AfterReply,
+    /// Held, then sent just before the next reply (that request's own pushes included).
+    BeforeNextReply,
+    /// Held until the test picks another timing.
+    Held,
+}
+
 #[derive(Default)]
 pub struct State {
     pub orders: Vec<Order>,
@@ -122,6 +135,7 @@ pub struct State {
     pub next_id: u64,
     pub fill_on_place: bool,
     pub faults: Faults,
+    pub push_timing: PushTiming,
     pub ws_connections: u32,
     pub ws_places: u32,
     pub rest_requests: Vec<String>,
@@ -346,9 +360,11 @@ fn serve_ws(tls: Tls, state: &Arc<Mutex<State>>) {
     state.lock().unwrap().ws_connections += 1;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        for push in rx.try_iter() {
-            if ws.send(tungstenite::Message::text(push)).is_err() {
-                return;
+        if state.lock().unwrap().push_timing == PushTiming::AfterReply {
+            for push in rx.try_iter() {
+                if ws.send(tungstenite::Message::text(push)).is_err() {
+                    return;
+                }
             }
         }
         let msg = match ws.read() {
@@ -429,8 +445,16 @@ fn serve_ws(tls: Tls, state: &Arc<Mutex<State>>) {
             }
             _ => json!({"id": id, "status": 400, "error": {"code": -1100, "msg": "Illegal"}}),
         };
+        let timing = st.push_timing;
         drop(st);
-        // The reply goes out before the pushes it caused (they wait in the channel).
+        if timing == PushTiming::BeforeNextReply {
+            for push in rx.try_iter() {
+                if ws.send(tungstenite::Message::text(push)).is_err() {
+                    return;
+                }
+            }
+        }
+        // Otherwise the reply goes out before the pushes it caused (they wait in the channel).
         if ws
             .send(tungstenite::Message::text(reply.to_string()))
             .is_err()

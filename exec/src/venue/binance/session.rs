@@ -39,6 +39,12 @@
 //! order is rejected, a `Reject` (the original is gone). `order.cancelReplace` would do the same
 //! atomically but with its own reply shape; cancel+new reuses the decoders that exist.
 //!
+//! Replies and pushes travel on different connections, so they interleave in any order: the
+//! amend's phase (`AmendPhase`) advances only on the cancel's *reply* and the new leg's first
+//! `Ack`; a late push of the original leg's `Ack` does not end it. Once the old leg is
+//! cancelled its venue id is retired (`RetiredLegs`): its late `Ack` or cancel push is
+//! withheld even after the order has ended.
+//!
 //! # Hot path
 //!
 //! `submit` encodes and signs into a fixed buffer and writes it: no allocation in this module
@@ -221,17 +227,66 @@ struct InFlight {
     amend: Option<(tickwire_core::num::Px, Qty)>,
 }
 
+/// Where an amend (cancel + new under the same client id) of a live order stands.
+///
+/// The phase, not the arrival of "some ack", decides what a report means: the WS-API reply
+/// and the user-data push of one event travel on different connections (a listenKey stream
+/// especially), so a leg's ack or cancel may arrive before or after any other report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AmendPhase {
+    /// No amend running.
+    Idle,
+    /// The cancel of the current leg is in flight; only its reply moves the amend on. Its
+    /// `CancelAck` push is withheld; an `Ack` is still the current leg's (a late push of it).
+    Cancelling,
+    /// The old leg is cancelled (and retired); the new leg is queued or in flight. Its first
+    /// `Ack` ends the amend.
+    Placing,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Live {
     order: NewOrder,
     /// The venue's id of the current leg (0 until acked).
     venue_order_id: u64,
-    /// The venue's id of the leg an amend cancelled: its late cancel push is not ours to pass.
-    replaced_venue_order_id: u64,
     written_ns: u64,
     filled: Qty,
     first_fill_seen: bool,
-    amending: bool,
+    amend: AmendPhase,
+}
+
+/// Legs retired by amends: the venue's ids of old legs that were cancelled and replaced.
+const RETIRED_LEGS: usize = 64;
+
+/// The last [`RETIRED_LEGS`] legs that amends cancelled, as (client id, venue order id). Their
+/// reports may still arrive late (an `Ack` push, the cancel push) — even after the order
+/// itself is forgotten (new leg rejected, filled or cancelled) — and are not passed: the core
+/// saw the amend, not a cancel, and the current leg's id must not revert. A fixed ring (no
+/// allocation); a leg older than the last 64 amends no longer has late reports in flight.
+struct RetiredLegs {
+    legs: [(ClientOrderId, u64); RETIRED_LEGS],
+    next: usize,
+}
+
+impl RetiredLegs {
+    fn new() -> Self {
+        Self {
+            legs: [(ClientOrderId::default(), 0); RETIRED_LEGS],
+            next: 0,
+        }
+    }
+
+    fn retire(&mut self, id: ClientOrderId, venue_order_id: u64) {
+        if venue_order_id == 0 || self.contains(id, venue_order_id) {
+            return;
+        }
+        self.legs[self.next] = (id, venue_order_id);
+        self.next = (self.next + 1) % RETIRED_LEGS;
+    }
+
+    fn contains(&self, id: ClientOrderId, venue_order_id: u64) -> bool {
+        venue_order_id != 0 && self.legs.contains(&(id, venue_order_id))
+    }
 }
 
 /// Where a connection stands.
@@ -293,6 +348,8 @@ pub struct BinanceSession {
     /// Amends whose cancel leg succeeded: the new leg is sent by `poll` (a reply is handled
     /// while the connection is lent to its own poll, so nothing can be written then).
     amend_legs: Vec<ClientOrderId>,
+    /// Old legs of amends, whose late reports are withheld.
+    retired: RetiredLegs,
     rest_reports: Vec<ExecReport>,
     latency: ExecLatency,
     stats: SessionStats,
@@ -397,6 +454,7 @@ impl BinanceSession {
             buf: Box::new([0u8; REQ_BUF]),
             scratch: Vec::with_capacity(64),
             amend_legs: Vec::with_capacity(64),
+            retired: RetiredLegs::new(),
             rest_reports: Vec::with_capacity(64),
             latency: ExecLatency::new(),
             stats: SessionStats::default(),
@@ -643,11 +701,10 @@ impl BinanceSession {
             self.live.push(Live {
                 order: *o,
                 venue_order_id: 0,
-                replaced_venue_order_id: 0,
                 written_ns,
                 filled: Qty::ZERO,
                 first_fill_seen: false,
-                amending: false,
+                amend: AmendPhase::Idle,
             });
         }
         true
@@ -659,16 +716,22 @@ impl BinanceSession {
         r.meta_mut().venue = self.cfg.venue;
         match r {
             ExecReport::Ack(a) => {
+                if self.retired.contains(a.cl_ord_id, a.venue_order_id) {
+                    // A late ack of a leg an amend replaced: the core already has (or will
+                    // get) the new leg's, whose id must not revert to this one.
+                    return;
+                }
                 if let Some(l) = self
                     .live
                     .iter_mut()
                     .find(|l| l.order.cl_ord_id == a.cl_ord_id)
-                    && a.venue_order_id != l.replaced_venue_order_id
                 {
-                    // The current leg is acknowledged (for an amend: the new leg, so the
-                    // amend is over).
                     l.venue_order_id = a.venue_order_id;
-                    l.amending = false;
+                    // Only the new leg's ack ends an amend. While the cancel is in flight an
+                    // ack is the current leg's own (its push arriving late): the amend goes on.
+                    if l.amend == AmendPhase::Placing {
+                        l.amend = AmendPhase::Idle;
+                    }
                 }
                 self.worker
                     .send(Job::LearnOrderId(a.venue_order_id, a.cl_ord_id));
@@ -685,7 +748,7 @@ impl BinanceSession {
                         self.latency
                             .record_fill(l.written_ns, f.meta.stamps.recv_ns);
                     }
-                    if l.filled >= l.order.qty && !l.amending {
+                    if l.filled >= l.order.qty && l.amend == AmendPhase::Idle {
                         self.forget(f.cl_ord_id);
                     }
                 }
@@ -694,9 +757,12 @@ impl BinanceSession {
                 if self
                     .live
                     .iter()
-                    .any(|l| l.order.cl_ord_id == c.cl_ord_id && l.amending)
+                    .any(|l| l.order.cl_ord_id == c.cl_ord_id && l.amend != AmendPhase::Idle)
                 {
-                    // The cancel leg of an amend: the core sees the amend's outcome instead.
+                    // The cancel leg of an amend (its push, before or after the reply): the
+                    // core sees the amend's outcome instead. While the new leg is unacked no
+                    // other cancel can be the venue's (the new leg's own push of its cancel or
+                    // expiry follows its `NEW` push on the same stream).
                     return;
                 }
                 self.forget(c.cl_ord_id);
@@ -744,59 +810,56 @@ impl BinanceSession {
             self.latency.record_ack(f.written_ns, recv_ns);
         }
         if let Some((px, qty)) = f.amend {
+            let id = f.ctx.cl_ord_id;
             let cancelled = reports
                 .iter()
-                .any(|r| matches!(r, ExecReport::CancelAck(c) if c.cl_ord_id == f.ctx.cl_ord_id));
+                .any(|r| matches!(r, ExecReport::CancelAck(c) if c.cl_ord_id == id));
             if cancelled {
-                // Second leg: the same id, the new price, the quantity still to fill.
-                let live = self
-                    .live
-                    .iter()
-                    .find(|l| l.order.cl_ord_id == f.ctx.cl_ord_id)
-                    .copied();
+                // The cancel reply alone moves the amend on: its push (withheld in `route`)
+                // may come before or after it.
                 for r in reports.drain(..) {
                     if !matches!(r, ExecReport::CancelAck(_)) {
                         self.route(r, out);
                     }
                 }
                 self.scratch = reports;
-                match live {
-                    Some(l) if qty > l.filled => {
-                        if let Some(x) = self
-                            .live
-                            .iter_mut()
-                            .find(|x| x.order.cl_ord_id == l.order.cl_ord_id)
-                        {
-                            // The new leg: same id, new price, the quantity still to fill.
-                            // Until its ack a late push of the cancel is withheld.
-                            x.order.px = px;
-                            x.order.qty = qty.saturating_sub(l.filled);
-                            x.filled = Qty::ZERO;
-                            x.first_fill_seen = false;
-                            x.amending = true;
-                            x.replaced_venue_order_id = x.venue_order_id;
-                            x.venue_order_id = 0;
-                        }
-                        self.amend_legs.push(l.order.cl_ord_id);
+                let mut placing = false;
+                if let Some(l) = self.live.iter_mut().find(|l| l.order.cl_ord_id == id) {
+                    // The old leg is gone at the venue: its late reports are not passed.
+                    self.retired.retire(id, l.venue_order_id);
+                    if qty > l.filled {
+                        // The new leg: same id, new price, the quantity still to fill.
+                        l.order.px = px;
+                        l.order.qty = qty.saturating_sub(l.filled);
+                        l.filled = Qty::ZERO;
+                        l.first_fill_seen = false;
+                        l.venue_order_id = 0;
+                        l.amend = AmendPhase::Placing;
+                        placing = true;
                     }
-                    _ => {
-                        // Nothing left to place (filled meanwhile): the amend ends the order.
-                        self.forget(f.ctx.cl_ord_id);
-                        out.report(ExecReport::CancelAck(tickwire_core::event::CancelAck {
-                            meta: Meta::new(self.cfg.venue, f.ctx.instrument, recv_ns),
-                            cl_ord_id: f.ctx.cl_ord_id,
-                        }));
-                    }
+                }
+                if placing {
+                    self.amend_legs.push(id);
+                } else {
+                    // Nothing left to place (filled meanwhile): the amend ends the order.
+                    self.forget(id);
+                    out.report(ExecReport::CancelAck(tickwire_core::event::CancelAck {
+                        meta: Meta::new(self.cfg.venue, f.ctx.instrument, recv_ns),
+                        cl_ord_id: id,
+                    }));
                 }
                 return;
             }
             // The cancel failed (or its outcome is unknown): the original order stands.
-            if let Some(l) = self
-                .live
-                .iter_mut()
-                .find(|l| l.order.cl_ord_id == f.ctx.cl_ord_id)
-            {
-                l.amending = false;
+            let mut done = false;
+            if let Some(l) = self.live.iter_mut().find(|l| l.order.cl_ord_id == id) {
+                l.amend = AmendPhase::Idle;
+                // It filled while the cancel was in flight (why the cancel failed); the fill
+                // that completed it left it live for the amend to finish.
+                done = l.filled >= l.order.qty;
+            }
+            if done {
+                self.forget(id);
             }
         }
         for r in reports.drain(..) {
@@ -882,16 +945,9 @@ impl BinanceSession {
             self.stats.fills_missing += 1;
             self.worker.send(Job::Resolve(inst, id));
         }
-        if let Some(order_id) = cancel_push_order_id(data)
-            && self
-                .live
-                .iter()
-                .any(|l| l.replaced_venue_order_id == order_id)
-        {
-            // The cancel of an amend's old leg, arriving late (e.g. on the listenKey stream
-            // after the new leg's ack): the core saw the amend, not a cancel.
-            return;
-        }
+        // Which leg a cancel push ended (scanned before decoding, as above): the decoded
+        // `CancelAck` does not carry it.
+        let cancelled_leg = cancel_push_order_id(data);
         let mut reports = mem::take(&mut self.scratch);
         let r = self
             .decoder
@@ -900,6 +956,14 @@ impl BinanceSession {
             self.stats.decode_errors += 1;
         }
         for r in reports.drain(..) {
+            if let (ExecReport::CancelAck(c), Some(leg)) = (&r, cancelled_leg)
+                && self.retired.contains(c.cl_ord_id, leg)
+            {
+                // The cancel of an amend's old leg arriving after the cancel reply (e.g. on
+                // the listenKey stream after the new leg's ack, or after the order ended):
+                // the core saw the amend, not a cancel.
+                continue;
+            }
             self.route(r, out);
         }
         self.scratch = reports;
@@ -921,7 +985,7 @@ impl BinanceSession {
                     .iter_mut()
                     .find(|l| l.order.cl_ord_id == f.ctx.cl_ord_id)
                 {
-                    l.amending = false;
+                    l.amend = AmendPhase::Idle;
                 }
                 let u = Unknown::new(
                     Meta::new(self.cfg.venue, f.ctx.instrument, now_ns),
@@ -1181,7 +1245,7 @@ impl BinanceSession {
                 .iter_mut()
                 .find(|l| l.order.cl_ord_id == f.ctx.cl_ord_id)
             {
-                l.amending = false;
+                l.amend = AmendPhase::Idle;
             }
             let u = Unknown::new(
                 Meta::new(self.cfg.venue, f.ctx.instrument, now_ns),
@@ -1269,7 +1333,7 @@ impl VenueSession for BinanceSession {
                     );
                     return;
                 };
-                if l.amending {
+                if l.amend != AmendPhase::Idle {
                     // One amend at a time per order: the core retries on the outcome.
                     self.reject(
                         &a.meta,
@@ -1281,7 +1345,7 @@ impl VenueSession for BinanceSession {
                     );
                     return;
                 }
-                l.amending = true;
+                l.amend = AmendPhase::Cancelling;
                 let cancel = CancelOrder {
                     meta: a.meta,
                     cl_ord_id: a.cl_ord_id,
@@ -1301,7 +1365,7 @@ impl VenueSession for BinanceSession {
                         .iter_mut()
                         .find(|l| l.order.cl_ord_id == a.cl_ord_id)
                     {
-                        l.amending = false;
+                        l.amend = AmendPhase::Idle;
                     }
                 }
             }
@@ -1471,6 +1535,27 @@ mod tests {
         assert_eq!(trade_without_fill(with_fill, &t), None);
         let other = br#"{"e":"executionReport","s":"ETHUSDT","c":"tw1x9","x":"TRADE","t":-1}"#;
         assert_eq!(trade_without_fill(other, &t), None);
+    }
+
+    #[test]
+    fn retired_legs_keep_the_last_ones_by_order_and_leg() {
+        let id = |seq| ClientOrderId::new(tickwire_core::ids::StrategyId(1), seq).unwrap();
+        let mut r = RetiredLegs::new();
+        r.retire(id(1), 0);
+        assert!(!r.contains(id(1), 0), "an unknown leg id is never retired");
+        for leg in 1..=RETIRED_LEGS as u64 {
+            r.retire(id(1), leg);
+            r.retire(id(1), leg); // once only: a repeat does not evict another
+        }
+        assert!(r.contains(id(1), 1) && r.contains(id(1), RETIRED_LEGS as u64));
+        assert!(
+            !r.contains(id(2), 1),
+            "venue ids are matched with their order"
+        );
+        r.retire(id(2), 7);
+        assert!(r.contains(id(2), 7));
+        assert!(!r.contains(id(1), 1), "the oldest leg makes room");
+        assert!(r.contains(id(1), 2));
     }
 
     #[test]
