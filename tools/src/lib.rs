@@ -7,3 +7,4 @@
 //! crates, so that a bug mirrored on both sides cannot hide.
 
 pub mod sim;
+pub mod drill;
