@@ -4,7 +4,8 @@
 //! A step is `"SIDE QTY take"` (an IOC limit one tick through the opposite touch: trades at
 //! once) or `"SIDE QTY rest"` (a GTC limit `rest_ticks` ticks behind its own touch: stays
 //! open). A step the engine refuses (risk, unverified restored orders) is tried again at the
-//! next turn, so a script resumes where the engine lets it.
+//! next turn, so a script resumes where the engine lets it. While the instrument's feed is
+//! unhealthy (stale, gapped) the script places nothing and cancels its open orders.
 
 use tickwire_core::config::Section;
 use tickwire_core::engine::{Ctx, OrderRequest, Strategy, through_touch};
@@ -160,6 +161,8 @@ impl Strategy for Script {
             self.next = 0;
         }
         if !ctx.market(instrument).is_some_and(|m| m.is_healthy()) {
+            // Pull quotes from a book that cannot be trusted.
+            ctx.cancel_all(Some(instrument));
             return;
         }
         let step = self.cfg.steps[self.next];

@@ -267,18 +267,6 @@ steps = [{steps}]
             Err(t)
         }
     }
-
-    /// Waits (bounded) until the control socket exists.
-    pub fn wait_socket(&self, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        while !self.socket.exists() {
-            if Instant::now() > deadline {
-                return Err("control socket never appeared".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
-    }
 }
 
 impl Drop for Rig {

@@ -5,6 +5,7 @@
 //! fill counted once, retries bounded, the breaker tripping in time, `replay --verify`.
 
 mod harness;
+mod kill;
 mod restart;
 mod scenarios;
 

@@ -38,6 +38,22 @@ pub(crate) const DRILLS: &[(&str, &str)] = &[
         "the connection drops right after an order is placed: unknown, then resolved by query; position = venue's",
     ),
     (
+        "rate-limit-429",
+        "every order answered 429: the session backs off per Retry-After (local refusals, no spin), venue requests bounded",
+    ),
+    (
+        "stale-feed",
+        "the market feed stalls: open quotes pulled, no order placed until the feed is back",
+    ),
+    (
+        "sequence-gap",
+        "a book diff is missing: no order on the broken book until it is resynced, trading resumes after",
+    ),
+    (
+        "kill-degraded-venue",
+        "kill while the venue rejects everything: closing orders within budget, one flatten-stuck alert, no loop, position still tracked",
+    ),
+    (
         "restart-mid-position",
         "SIGKILL with an open order and a position, restart: reconciled with the venue before any new order, position = venue's",
     ),
@@ -51,6 +67,10 @@ pub(crate) const RUNNERS: &[Runner] = &[
     reject_storm,
     five_xx_order_live,
     disconnect_mid_order,
+    rate_limit_429,
+    stale_feed,
+    sequence_gap,
+    kill_degraded_venue,
     restart_mid_position,
 ];
 
@@ -228,10 +248,17 @@ fn five_xx_order_live(bin: &Path, c: &mut Checks) -> Result<(), String> {
         format!("{unknown} unknown report(s), status new seen: {resolved}"),
     );
     let locked = rig.venue_locked_quote()?;
+    let one: Decimal = of_kind(&recs, "new-order")
+        .map(|r| {
+            let px: Decimal = field(r, &["px"]).parse().unwrap_or_default();
+            let qty: Decimal = field(r, &["qty"]).parse().unwrap_or_default();
+            px * qty
+        })
+        .sum();
     c.check(
-        "not duplicated: one order sent, one order's worth locked at the venue",
-        news == 1 && locked > Decimal::ZERO && locked < Decimal::new(2 * 9000, 2) / Decimal::new(10, 0),
-        format!("{news} new-order(s); venue locks {locked} USDT"),
+        "not duplicated: one order sent, exactly one order's worth locked at the venue",
+        news == 1 && locked == one && one > Decimal::ZERO,
+        format!("{news} new-order(s); venue locks {locked} USDT, one order is {one}"),
     );
     common(&rig, &out, &recs, c)
 }
@@ -243,6 +270,7 @@ fn disconnect_mid_order(bin: &Path, c: &mut Checks) -> Result<(), String> {
         &Setup {
             sim_faults: "[[venue.private.fault]]\nkind = \"disconnect\"\nplaced = true\ncount = 1\n",
             steps: &["buy 0.01 take"],
+            venue: "order_entry = \"rest\"",
             ..Setup::default()
         },
     )?;
@@ -251,14 +279,167 @@ fn disconnect_mid_order(bin: &Path, c: &mut Checks) -> Result<(), String> {
     let news = of_kind(&recs, "new-order").count();
     let unknown = of_kind(&recs, "unknown").count();
     let venue = rig.venue_position()?;
+    let queried = of_kind(&recs, "status").any(|r| field(r, &["status"]) == "filled");
     c.check(
-        "order in doubt after the disconnect, resolved as filled",
-        unknown >= 1 && venue == Decimal::new(1, 2) && news == 1,
-        format!("{unknown} unknown report(s), {news} new-order(s), venue position {venue}"),
+        "order in doubt after the disconnect, resolved as filled by query, not re-sent",
+        unknown >= 1 && queried && venue == Decimal::new(1, 2) && news == 1,
+        format!(
+            "{unknown} unknown report(s), filled status from the query: {queried}, {news} new-order(s), venue position {venue}"
+        ),
     );
     common(&rig, &out, &recs, c)
 }
 
 fn restart_mid_position(bin: &Path, c: &mut Checks) -> Result<(), String> {
     super::restart::drill(bin, c)
+}
+
+fn rate_limit_429(bin: &Path, c: &mut Checks) -> Result<(), String> {
+    let rig = Rig::new(
+        "rate-limit-429",
+        bin,
+        &Setup {
+            // Every private call after the session's start-up ones is answered 429 for a while.
+            sim_faults: "[[venue.private.fault]]\nkind = \"rate_limit\"\nafter = 2\ncount = 6\n",
+            steps: &["buy 0.01 rest"],
+            repeat: true,
+            // Rate-limit refusals are not the venue rejecting orders: keep the breaker out.
+            risk: "reject_max_consecutive = 100000\nreject_max_per_window = 100000",
+            ..Setup::default()
+        },
+    )?;
+    let out = rig.run(RUN_SECS)?;
+    let recs = rig.records()?;
+    let news = of_kind(&recs, "new-order").count();
+    let limited: Vec<String> = of_kind(&recs, "reject")
+        .filter(|r| field(r, &["reason"]) == "rate-limited")
+        .map(|r| field(r, &["venue_code"]))
+        .collect();
+    let at_venue = limited.iter().filter(|c| *c != "0").count();
+    let local = limited.len() - at_venue;
+    // Retry-After is 1 s: at most one venue request per second of the run, plus the first.
+    let bound = RUN_SECS as usize + 2;
+    c.check(
+        "backs off: requests reaching the venue bounded by Retry-After",
+        at_venue >= 1 && at_venue <= bound,
+        format!("{at_venue} 429 answer(s) from the venue (bound {bound})"),
+    );
+    c.check(
+        "no spin: orders during the back-off refused locally",
+        local >= 1 && local + at_venue <= news,
+        format!("{news} order(s), {local} refused locally, {at_venue} by the venue"),
+    );
+    common(&rig, &out, &recs, c)
+}
+
+/// Index ranges (in `recs`) from a feed-status in `bad` to the next `resynced`/`connected`.
+fn unhealthy_windows(recs: &[Value], bad: &[&str]) -> Vec<(usize, usize)> {
+    let mut windows = Vec::new();
+    let mut open = None;
+    for (i, r) in recs.iter().enumerate() {
+        if r["kind"] != "feed-status" {
+            continue;
+        }
+        let state = field(r, &["state"]);
+        if bad.contains(&state.as_str()) {
+            open.get_or_insert(i);
+        } else if (state == "resynced" || state == "connected")
+            && let Some(s) = open.take()
+        {
+            windows.push((s, i));
+        }
+    }
+    if let Some(s) = open {
+        windows.push((s, recs.len()));
+    }
+    windows
+}
+
+/// Shared by the feed drills: alternating taker orders (flat on average), a public fault.
+/// `pull`: also require the resting quotes to be cancelled inside the window (a stale feed
+/// still delivers the strategy's turns; a gapped book is not shown to it until resynced).
+fn feed_fault(
+    bin: &Path,
+    c: &mut Checks,
+    name: &str,
+    fault: &str,
+    bad: &[&str],
+    pull: bool,
+) -> Result<(), String> {
+    let rig = Rig::new(
+        name,
+        bin,
+        &Setup {
+            sim_faults: fault,
+            steps: &["buy 0.01 rest", "buy 0.01 take", "sell 0.01 take"],
+            repeat: true,
+            venue: "stale_ms = 300",
+            diffs: 500,
+            ..Setup::default()
+        },
+    )?;
+    let out = rig.run(RUN_SECS + 2.0)?;
+    let recs = rig.records()?;
+    let windows = unhealthy_windows(&recs, bad);
+    let during: usize = windows
+        .iter()
+        .map(|&(a, b)| recs[a..b].iter().filter(|r| r["kind"] == "new-order").count())
+        .sum();
+    c.check(
+        "the fault was seen",
+        !windows.is_empty(),
+        format!("{} unhealthy window(s) {windows:?}", windows.len()),
+    );
+    c.check(
+        "no order placed while the book was untrusted",
+        during == 0,
+        format!("{during} new-order(s) inside the window(s)"),
+    );
+    let pulled = windows.iter().any(|&(a, b)| {
+        recs[a..b]
+            .iter()
+            .any(|r| r["kind"] == "cancel" || r["kind"] == "cancel-all")
+    });
+    if pull {
+        c.check(
+            "resting quotes pulled",
+            pulled,
+            format!("cancel inside the window: {pulled}"),
+        );
+    }
+    let after = windows
+        .first()
+        .map_or(0, |&(_, b)| recs[b.min(recs.len())..].iter().filter(|r| r["kind"] == "new-order").count());
+    c.check(
+        "trading resumed once the feed recovered",
+        after >= 1,
+        format!("{after} new-order(s) after recovery"),
+    );
+    common(&rig, &out, &recs, c)
+}
+
+fn stale_feed(bin: &Path, c: &mut Checks) -> Result<(), String> {
+    feed_fault(
+        bin,
+        c,
+        "stale-feed",
+        "[[venue.fault]]\nkind = \"pause\"\nat = 150\nms = 1500\n",
+        &["stale"],
+        true,
+    )
+}
+
+fn sequence_gap(bin: &Path, c: &mut Checks) -> Result<(), String> {
+    feed_fault(
+        bin,
+        c,
+        "sequence-gap",
+        "[[venue.fault]]\nkind = \"gap\"\nat = 150\n",
+        &["gap", "disconnected"],
+        false,
+    )
+}
+
+fn kill_degraded_venue(bin: &Path, c: &mut Checks) -> Result<(), String> {
+    super::kill::drill(bin, c)
 }
