@@ -64,6 +64,8 @@ pub struct ScriptConfig {
     pub repeat: bool,
     /// How far behind its own touch a resting order is placed, in ticks.
     pub rest_ticks: i64,
+    /// Book updates to let pass before the first step (order entry may still be connecting).
+    pub warmup: u64,
 }
 
 /// The script strategy.
@@ -90,6 +92,7 @@ impl Script {
         let every = s.int_or("every", 1, 1_000_000, 1) as u32;
         let repeat = s.opt_bool("repeat").unwrap_or(false);
         let rest_ticks = s.int_or("rest_ticks", 1, 1_000_000, 50);
+        let warmup = s.int_or("warmup", 0, 1_000_000_000, 0) as u64;
         let steps: Vec<Step> = match s.opt_str_array("steps") {
             Some(list) if !list.is_empty() => {
                 let mut steps = Vec::new();
@@ -123,6 +126,7 @@ impl Script {
             every,
             repeat,
             rest_ticks,
+            warmup,
         }))
     }
 
@@ -151,6 +155,9 @@ impl Strategy for Script {
             return;
         }
         self.books += 1;
+        if self.books <= self.cfg.warmup {
+            return;
+        }
         if !self.books.is_multiple_of(u64::from(self.cfg.every)) {
             return;
         }

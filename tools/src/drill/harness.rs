@@ -47,7 +47,7 @@ pub struct Setup<'a> {
     pub risk: &'a str,
     /// Extra `[[venue]]` keys for the trading venue.
     pub venue: &'a str,
-    /// Book diffs in the capture (10 ms apart); 0 = 400.
+    /// Book diffs in the capture (10 ms apart); 0 = 600.
     pub diffs: u64,
 }
 
@@ -60,7 +60,7 @@ impl Rig {
             crate::drill::unique()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("drill dir: {e}"))?;
-        let diffs = if setup.diffs == 0 { 400 } else { setup.diffs };
+        let diffs = if setup.diffs == 0 { 600 } else { setup.diffs };
         let capture = write_capture(&dir, diffs)?;
         let sim_text = format!(
             r#"[[venue]]
@@ -136,6 +136,7 @@ kind = "script"
 name = "drill"
 instrument = "TESTUSDT"
 every = 5
+warmup = 100
 repeat = {repeat}
 steps = [{steps}]
 "#,

@@ -38,13 +38,15 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
             break;
         }
         if Instant::now() > deadline {
-            let out = wait_bounded(child, Duration::ZERO).err().unwrap_or_default();
+            let out = match wait_bounded(child, Duration::ZERO) {
+                Ok(o) => text(&o),
+                Err(e) => e,
+            };
             return Err(format!("never reached the position to kill (venue {pos}): {out}"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let killed_at = Instant::now();
     let ctl = rig.ctl("kill");
     c.check(
         "kill accepted on the control socket",
@@ -53,7 +55,6 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
     );
     let out = wait_bounded(child, Duration::from_secs(40))?;
     let out = text(&out);
-    let _ = killed_at;
     let recs = rig.records()?;
     let kill_at = recs
         .iter()

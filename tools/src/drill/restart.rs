@@ -52,11 +52,13 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
             break;
         }
         if Instant::now() > deadline {
-            if let Some(ch) = child.take() {
-                let _ = wait_bounded(ch, Duration::ZERO);
-            }
+            let out = match child.take().map(|ch| wait_bounded(ch, Duration::ZERO)) {
+                Some(Ok(o)) => text(&o),
+                Some(Err(e)) => e,
+                None => String::new(),
+            };
             return Err(format!(
-                "first session never reached its position and open order (venue position {pos}, locked {locked})"
+                "first session never reached its position and open order (venue position {pos}, locked {locked}):\n{out}"
             ));
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -109,6 +111,5 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
         verify.is_ok(),
         verify.err().map_or_else(|| "verify: OK".into(), |e| e.lines().last().unwrap_or("").to_owned()),
     );
-    let _ = text;
     Ok(())
 }

@@ -374,7 +374,7 @@ fn feed_fault(
             steps: &["buy 0.01 rest", "buy 0.01 take", "sell 0.01 take"],
             repeat: true,
             venue: "stale_ms = 300",
-            diffs: 500,
+            diffs: 800,
             ..Setup::default()
         },
     )?;
@@ -423,7 +423,7 @@ fn stale_feed(bin: &Path, c: &mut Checks) -> Result<(), String> {
         bin,
         c,
         "stale-feed",
-        "[[venue.fault]]\nkind = \"pause\"\nat = 150\nms = 1500\n",
+        "[[venue.fault]]\nkind = \"pause\"\nat = 350\nms = 1500\n",
         &["stale"],
         true,
     )
@@ -434,7 +434,7 @@ fn sequence_gap(bin: &Path, c: &mut Checks) -> Result<(), String> {
         bin,
         c,
         "sequence-gap",
-        "[[venue.fault]]\nkind = \"gap\"\nat = 150\n",
+        "[[venue.fault]]\nkind = \"gap\"\nat = 350\n",
         &["gap", "disconnected"],
         false,
     )
