@@ -105,7 +105,10 @@ impl Script {
                 steps
             }
             _ => {
-                s.error("steps", "a non-empty list of \"buy|sell QTY take|rest\" is required");
+                s.error(
+                    "steps",
+                    "a non-empty list of \"buy|sell QTY take|rest\" is required",
+                );
                 Vec::new()
             }
         };
@@ -205,7 +208,13 @@ mod tests {
         assert_eq!(s.qty, Qty::parse("0.0241").expect("qty"));
         assert!(s.take);
         assert!(!Step::parse("sell 1 rest").expect("valid").take);
-        for bad in ["buy 0 take", "hold 1 take", "buy 1", "buy x rest", "buy 1 maybe"] {
+        for bad in [
+            "buy 0 take",
+            "hold 1 take",
+            "buy 1",
+            "buy x rest",
+            "buy 1 maybe",
+        ] {
             assert!(Step::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -6,5 +6,5 @@
 //! documentation (`../shared/data/FORMATS.md`) and sharing no protocol code with the client
 //! crates, so that a bug mirrored on both sides cannot hide.
 
-pub mod sim;
 pub mod drill;
+pub mod sim;

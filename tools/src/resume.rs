@@ -10,7 +10,9 @@ use std::time::Duration;
 use tickwire::sim::{EndpointKind, SimHandle};
 use tickwire_core::engine::Engine;
 use tickwire_core::engine::replay::RestoreLog;
-use tickwire_core::event::{ExecReport, Input, Meta, OrderCommand, Output, SessionAction, SessionCtl};
+use tickwire_core::event::{
+    ExecReport, Input, Meta, OrderCommand, Output, SessionAction, SessionCtl,
+};
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::journal::{Reader, Writer};
 use tickwire_core::ring::Producer;
@@ -256,7 +258,9 @@ fn venue_queries(
         }
         VenueMode::External => {
             let tls = match &v.ca_file {
-                Some(p) => tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?,
+                Some(p) => {
+                    tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
+                }
                 None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
             };
             let rest = v

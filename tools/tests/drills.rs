@@ -5,8 +5,8 @@
 use std::path::Path;
 
 fn drill(name: &str) {
-    let outcome = tickwire::drill::run(name, Path::new(env!("CARGO_BIN_EXE_tickwire")))
-        .expect("known drill");
+    let outcome =
+        tickwire::drill::run(name, Path::new(env!("CARGO_BIN_EXE_tickwire"))).expect("known drill");
     assert!(outcome.passed(), "drill {name}:\n{}", outcome.report());
 }
 
@@ -68,6 +68,10 @@ fn restart_mid_position() {
 #[test]
 fn every_drill_has_a_test_here() {
     let names: Vec<&str> = tickwire::drill::DRILLS.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names.len(), 11, "add a #[test] for each new drill: {names:?}");
+    assert_eq!(
+        names.len(),
+        11,
+        "add a #[test] for each new drill: {names:?}"
+    );
     assert!(tickwire::drill::run("no-such-drill", Path::new("/nonexistent")).is_err());
 }

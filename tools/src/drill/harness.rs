@@ -49,6 +49,9 @@ pub struct Setup<'a> {
     pub venue: &'a str,
     /// Book diffs in the capture (10 ms apart); 0 = 600.
     pub diffs: u64,
+    /// At this diff the market drops: the best ask moves to 98.40 (through resting buys
+    /// at 98.50) and the best bid to 97.00.
+    pub drop_at: Option<u64>,
 }
 
 impl Rig {
@@ -61,7 +64,7 @@ impl Rig {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("drill dir: {e}"))?;
         let diffs = if setup.diffs == 0 { 600 } else { setup.diffs };
-        let capture = write_capture(&dir, diffs)?;
+        let capture = write_capture(&dir, diffs, setup.drop_at)?;
         let sim_text = format!(
             r#"[[venue]]
 venue = "binance"
@@ -160,7 +163,9 @@ steps = [{steps}]
     /// The simulator.
     pub fn sim(&self) -> &SimHandle {
         // Present until drop.
-        self.sim.as_ref().expect("simulator runs until the rig is dropped")
+        self.sim
+            .as_ref()
+            .expect("simulator runs until the rig is dropped")
     }
 
     /// Starts `tickwire run` on the rig's config and journal for at most `secs` seconds.
@@ -262,11 +267,7 @@ steps = [{steps}]
             .output()
             .map_err(|e| format!("ctl: {e}"))?;
         let t = text(&out);
-        if out.status.success() {
-            Ok(t)
-        } else {
-            Err(t)
-        }
+        if out.status.success() { Ok(t) } else { Err(t) }
     }
 }
 
@@ -315,17 +316,32 @@ pub fn wait_bounded(mut child: Child, timeout: Duration) -> Result<Output, Strin
 }
 
 /// A TESTUSDT capture: a snapshot, then `n` diffs 10 ms apart that move only the size at the
-/// best bid, so prices stay put and resting orders behind the touch stay open.
-fn write_capture(dir: &Path, n: u64) -> Result<String, String> {
+/// best bid, so prices stay put and resting orders behind the touch stay open; at `drop_at`
+/// one diff moves the whole book down through 98.50.
+fn write_capture(dir: &Path, n: u64, drop_at: Option<u64>) -> Result<String, String> {
     let mut text = String::from(
         r#"1000000000 {"lastUpdateId":100,"bids":[["99.00000000","3.00000000"],["98.00000000","5.00000000"]],"asks":[["100.00000000","5.00000000"],["100.50000000","5.00000000"],["101.00000000","5.00000000"]]}"#,
     );
     text.push('\n');
     for i in 0..n {
         let u = 101 + i;
-        let qty = if i % 2 == 0 { "4.00000000" } else { "3.00000000" };
+        let qty = if i % 2 == 0 {
+            "4.00000000"
+        } else {
+            "3.00000000"
+        };
+        let dropped = drop_at.is_some_and(|d| i >= d);
+        let (b, a) = match drop_at {
+            Some(d) if i == d => (
+                r#"["99.00000000","0"],["98.00000000","0"],["97.00000000","5.00000000"]"#
+                    .to_owned(),
+                r#"["100.00000000","0"],["100.50000000","0"],["98.40000000","5.00000000"]"#,
+            ),
+            _ if dropped => (format!(r#"["97.00000000","{qty}"]"#), ""),
+            _ => (format!(r#"["99.00000000","{qty}"]"#), ""),
+        };
         text.push_str(&format!(
-            r#"{} {{"stream":"testusdt@depth@100ms","data":{{"e":"depthUpdate","E":{},"s":"TESTUSDT","U":{u},"u":{u},"b":[["99.00000000","{qty}"]],"a":[]}}}}"#,
+            r#"{} {{"stream":"testusdt@depth@100ms","data":{{"e":"depthUpdate","E":{},"s":"TESTUSDT","U":{u},"u":{u},"b":[{b}],"a":[{a}]}}}}"#,
             2_000_000_000 + i * 10_000_000,
             1_700_000_000_100 + i
         ));

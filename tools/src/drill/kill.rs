@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 
 use super::Checks;
-use super::harness::{Rig, Setup, of_kind, position_from_fills, printed_position, text, wait_bounded};
+use super::harness::{
+    Rig, Setup, of_kind, position_from_fills, printed_position, text, wait_bounded,
+};
 
 /// Closing orders the flattener may send.
 const BUDGET: usize = 3;
@@ -42,7 +44,9 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
                 Ok(o) => text(&o),
                 Err(e) => e,
             };
-            return Err(format!("never reached the position to kill (venue {pos}): {out}"));
+            return Err(format!(
+                "never reached the position to kill (venue {pos}): {out}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -72,7 +76,11 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
     let stuck = of_kind(&recs, "alert")
         .filter(|r| r.to_string().contains("flatten-stuck"))
         .count();
-    c.check("one flatten-stuck alert", stuck == 1, format!("{stuck} alert(s)"));
+    c.check(
+        "one flatten-stuck alert",
+        stuck == 1,
+        format!("{stuck} alert(s)"),
+    );
     let venue = rig.venue_position()?;
     let journal = position_from_fills(&recs)?;
     let printed = printed_position(&out);
@@ -85,9 +93,10 @@ pub(crate) fn drill(bin: &Path, c: &mut Checks) -> Result<(), String> {
     c.check(
         "replay --verify reproduces the session",
         verify.is_ok(),
-        verify
-            .err()
-            .map_or_else(|| "verify: OK".into(), |e| e.lines().last().unwrap_or("").to_owned()),
+        verify.err().map_or_else(
+            || "verify: OK".into(),
+            |e| e.lines().last().unwrap_or("").to_owned(),
+        ),
     );
     Ok(())
 }

@@ -104,7 +104,10 @@ fn common(rig: &Rig, out: &str, recs: &[Value], c: &mut Checks) -> Result<(), St
     c.check(
         "replay --verify reproduces the session",
         verify.is_ok(),
-        verify.err().map_or_else(|| "verify: OK".into(), |e| e.lines().last().unwrap_or("").to_owned()),
+        verify.err().map_or_else(
+            || "verify: OK".into(),
+            |e| e.lines().last().unwrap_or("").to_owned(),
+        ),
     );
     Ok(())
 }
@@ -143,17 +146,27 @@ fn fill_qty_rounding(bin: &Path, c: &mut Checks) -> Result<(), String> {
     let fills: Vec<String> = of_kind(&recs, "fill").map(|r| field(r, &["qty"])).collect();
     c.check(
         "short fill 0.024098 accepted",
-        fills.iter().any(|q| q.parse::<Decimal>().ok() == Some(Decimal::new(24098, 6))),
+        fills
+            .iter()
+            .any(|q| q.parse::<Decimal>().ok() == Some(Decimal::new(24098, 6))),
         format!("fills {fills:?}"),
     );
     let news = of_kind(&recs, "new-order").count();
-    let open = out.lines().find(|l| l.contains("open order")).unwrap_or("").to_owned();
+    let open = out
+        .lines()
+        .find(|l| l.contains("open order"))
+        .unwrap_or("")
+        .to_owned();
     c.check(
         "order closed (no open order left, one order sent)",
         news == 1 && !out.contains("open orders: 1"),
         format!("{news} new-order(s); {open}"),
     );
-    c.check("no kill / flatten", !killed(&recs), "no flatten or stopped risk record");
+    c.check(
+        "no kill / flatten",
+        !killed(&recs),
+        "no flatten or stopped risk record",
+    );
     common(&rig, &out, &recs, c)
 }
 
@@ -223,7 +236,11 @@ fn reject_storm(bin: &Path, c: &mut Checks) -> Result<(), String> {
         format!("{news} new-order(s), {rejects} venue reject(s)"),
     );
     let alert = of_kind(&recs, "alert").any(|r| r.to_string().contains("reject-storm"));
-    c.check("reject-storm alert raised", alert, "alert record in the journal");
+    c.check(
+        "reject-storm alert raised",
+        alert,
+        "alert record in the journal",
+    );
     common(&rig, &out, &recs, c)
 }
 
@@ -383,7 +400,12 @@ fn feed_fault(
     let windows = unhealthy_windows(&recs, bad);
     let during: usize = windows
         .iter()
-        .map(|&(a, b)| recs[a..b].iter().filter(|r| r["kind"] == "new-order").count())
+        .map(|&(a, b)| {
+            recs[a..b]
+                .iter()
+                .filter(|r| r["kind"] == "new-order")
+                .count()
+        })
         .sum();
     c.check(
         "the fault was seen",
@@ -407,9 +429,12 @@ fn feed_fault(
             format!("cancel inside the window: {pulled}"),
         );
     }
-    let after = windows
-        .first()
-        .map_or(0, |&(_, b)| recs[b.min(recs.len())..].iter().filter(|r| r["kind"] == "new-order").count());
+    let after = windows.first().map_or(0, |&(_, b)| {
+        recs[b.min(recs.len())..]
+            .iter()
+            .filter(|r| r["kind"] == "new-order")
+            .count()
+    });
     c.check(
         "trading resumed once the feed recovered",
         after >= 1,
