@@ -9,7 +9,7 @@
 
 use tickwire_core::config::Section;
 use tickwire_core::engine::{Ctx, OrderRequest, Strategy, through_touch};
-use tickwire_core::event::{OrderType, Side, TimeInForce};
+use tickwire_core::event::{FeedStatus, OrderType, Side, TimeInForce};
 use tickwire_core::ids::InstrumentId;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
 
@@ -151,6 +151,14 @@ impl Script {
 impl Strategy for Script {
     fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    fn on_feed_status(&mut self, ctx: &mut Ctx<'_>, _status: &FeedStatus) {
+        // A stalled feed sends no book update: pull quotes on the status itself.
+        let inst = self.cfg.instrument;
+        if !ctx.market(inst).is_some_and(|m| m.is_healthy()) {
+            ctx.cancel_all(Some(inst));
+        }
     }
 
     fn on_book(&mut self, ctx: &mut Ctx<'_>, instrument: InstrumentId) {
