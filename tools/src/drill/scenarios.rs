@@ -19,7 +19,7 @@ pub(crate) const DRILLS: &[(&str, &str)] = &[
     ),
     (
         "status-without-fills",
-        "the order status arrives but no fill record is ever pushed: the fill-health query recovers the fill, counted once",
+        "a maker fill is pushed as a status without its fill record: the fill is recovered by query, counted once",
     ),
     (
         "duplicate-fill",
@@ -39,7 +39,7 @@ pub(crate) const DRILLS: &[(&str, &str)] = &[
     ),
     (
         "rate-limit-429",
-        "every order answered 429: the session backs off per Retry-After (local refusals, no spin), venue requests bounded",
+        "private calls answered 429: the session backs off per Retry-After (local refusals, no spin), venue requests bounded",
     ),
     (
         "stale-feed",
