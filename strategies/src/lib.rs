@@ -8,7 +8,8 @@
 //! - `arb`: cross-venue arbitrage with unhedged-leg hedging and flattening ([`arb`]);
 //! - `mm`: Avellaneda–Stoikov market making ([`mm`]);
 //! - `trend`: SMA crossover on time bars ([`signal`]);
-//! - `mean_reversion`: z-score band on time bars ([`signal`]).
+//! - `mean_reversion`: z-score band on time bars ([`signal`]);
+//! - `script`: a fixed list of orders, for drills ([`script`]).
 //!
 //! Every strategy but `probe` reports [`tickwire_core::metrics::StrategyMetrics`];
 //! [`metrics::table`] formats them for the end of a run.
@@ -18,6 +19,7 @@ pub mod common;
 pub mod metrics;
 pub mod mm;
 pub mod probe;
+pub mod script;
 pub mod signal;
 
 use tickwire_core::config::Section;
@@ -25,7 +27,7 @@ use tickwire_core::engine::Strategy;
 use tickwire_core::num::InstrumentSpec;
 
 /// Strategy kinds this build knows.
-pub const KINDS: &[&str] = &["probe", "arb", "mm", "trend", "mean_reversion"];
+pub const KINDS: &[&str] = &["probe", "arb", "mm", "trend", "mean_reversion", "script"];
 
 fn boxed<S: Strategy + 'static>(s: Option<S>) -> Option<Box<dyn Strategy>> {
     s.map(|s| Box::new(s) as Box<dyn Strategy>)
@@ -44,6 +46,7 @@ pub fn build(
         "mm" => boxed(mm::MarketMaker::from_config(section, instruments)),
         "trend" => boxed(signal::Trend::from_config(section, instruments)),
         "mean_reversion" => boxed(signal::MeanReversion::from_config(section, instruments)),
+        "script" => boxed(script::Script::from_config(section, instruments)),
         other => {
             section.error(
                 "kind",

@@ -4,6 +4,7 @@ mod alerts;
 mod clock;
 mod config;
 mod ctl;
+mod drill_cmd;
 mod journal_cmd;
 mod replay_cmd;
 mod resume;
@@ -75,6 +76,11 @@ enum Command {
         /// Only this strategy (default: every strategy).
         #[arg(long)]
         strategy: Option<String>,
+    },
+    /// Scripted incident drills against the embedded simulator (`drill list`, `drill run`).
+    Drill {
+        #[command(subcommand)]
+        command: DrillCommand,
     },
     /// Journal tools.
     Journal {
@@ -174,6 +180,22 @@ fn default_sigpipe() {
     }
 }
 
+/// `tickwire drill` subcommands.
+#[derive(Subcommand)]
+enum DrillCommand {
+    /// Print every drill and what it proves.
+    List,
+    /// Run drills: PASS/FAIL per check, then `N/M drills passed`; fails unless all pass.
+    Run {
+        /// The drill to run.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Run every drill.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
@@ -222,6 +244,10 @@ fn main() -> ExitCode {
             until,
             print_books,
         } => replay_cmd::replay(&dir, verify, until, print_books),
+        Command::Drill { command } => match command {
+            DrillCommand::List => drill_cmd::list(),
+            DrillCommand::Run { name, .. } => drill_cmd::run(name.as_deref()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

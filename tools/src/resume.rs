@@ -5,16 +5,25 @@
 //! so `tickwire replay --verify` reproduces the new session exactly.
 
 use std::path::Path;
+use std::time::Duration;
 
+use tickwire::sim::{EndpointKind, SimHandle};
 use tickwire_core::engine::Engine;
 use tickwire_core::engine::replay::RestoreLog;
-use tickwire_core::event::{Input, Meta, SessionAction, SessionCtl};
-use tickwire_core::ids::{StrategyId, VenueId};
+use tickwire_core::event::{
+    ExecReport, Input, Meta, OrderCommand, Output, SessionAction, SessionCtl,
+};
+use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::journal::{Reader, Writer};
+use tickwire_core::ring::Producer;
+use tickwire_exec::queries::{QueryError, VenueQueries};
+use tickwire_exec::venue::binance::clock::VenueClock;
+use tickwire_exec::venue::binance::queries::{BinanceInstrument, BinanceQueries};
 
 use crate::Failure;
 use crate::clock::mono_ns;
 use crate::config::RunConfig;
+use crate::venue_config::{VenueMode, VenueSection};
 
 /// Reads what the journal's earlier sessions need to be resumed; `None` when `dir` holds no
 /// journal yet (the writer will create one there).
@@ -48,18 +57,9 @@ pub fn resume(
     let open = log.apply(engine);
     let meta = Meta::new(VenueId::SYNTHETIC, Meta::ALL_INSTRUMENTS, mono_ns());
     let input = Input::Session(SessionCtl::new(meta, SessionAction::Resume, open as u64));
-    let journal_err = |e| Failure::new(format!("journal: {e}"));
-    let (kind, bytes) = input.encode();
-    let now = engine.now().max(input.meta().event_time());
-    journal
-        .append(kind.code(), input.meta().event_time(), bytes)
-        .map_err(journal_err)?;
-    for out in engine.process(&input) {
-        let (kind, bytes) = out.encode();
-        journal
-            .append(kind.code(), now, bytes)
-            .map_err(journal_err)?;
-    }
+    // Restored orders are unverified: the engine refuses every order of their strategies,
+    // so this input cannot produce a command.
+    let _ = process_journaled(engine, journal, &input)?;
     println!(
         "resume: rebuilt from {} earlier session(s): {open} open order(s) to verify",
         log.sessions()
@@ -94,4 +94,201 @@ pub fn resume(
             Input::Session(SessionCtl::new(meta, SessionAction::Reconciled, 0))
         })
         .collect())
+}
+
+/// Processes `input` as the core thread would: journals it, then its outputs; returns the
+/// commands among the outputs (the caller must send them to the venue).
+fn process_journaled(
+    engine: &mut Engine,
+    journal: &mut Writer,
+    input: &Input,
+) -> Result<Vec<OrderCommand>, Failure> {
+    let journal_err = |e| Failure::new(format!("journal: {e}"));
+    let (kind, bytes) = input.encode();
+    let now = engine.now().max(input.meta().event_time());
+    journal
+        .append(kind.code(), input.meta().event_time(), bytes)
+        .map_err(journal_err)?;
+    let mut commands = Vec::new();
+    for out in engine.process(input) {
+        let (kind, bytes) = out.encode();
+        journal
+            .append(kind.code(), now, bytes)
+            .map_err(journal_err)?;
+        if let Output::Command(c) = out {
+            commands.push(*c);
+        }
+    }
+    Ok(commands)
+}
+
+/// Query attempts per venue before the restart gives up (the venue must answer before any
+/// trading: an engine that cannot verify its restored orders must not start).
+const VERIFY_ATTEMPTS: u32 = 4;
+
+/// Verifies the restored orders of every trading venue among `reconcile` (from [`resume`])
+/// with the venue itself, before any thread trades: each restored order is queried by client
+/// order id, the recent trades of its instrument and the open-order list are fetched, and every
+/// report is processed and journaled as a core input; then that venue's `reconciled` input
+/// closes what the venue did not report. Commands the engine emits meanwhile go to `commands`
+/// (the exec thread sends them once started). Returns the `reconciled` inputs left for the
+/// caller: those of venues traded on the in-process exchange.
+pub fn verify_on_venues(
+    engine: &mut Engine,
+    journal: Option<&mut Writer>,
+    cfg: &RunConfig,
+    sim: Option<&SimHandle>,
+    reconcile: Vec<Input>,
+    commands: &mut Producer<OrderCommand>,
+) -> Result<Vec<Input>, Failure> {
+    let Some(journal) = journal else {
+        return Ok(reconcile);
+    };
+    let mut rest = Vec::new();
+    for input in reconcile {
+        let venue = input.meta().venue;
+        let Some(section) = cfg
+            .venues
+            .iter()
+            .find(|v| v.venue == venue && v.exec.is_some())
+        else {
+            rest.push(input);
+            continue;
+        };
+        let restored: Vec<(InstrumentId, ClientOrderId)> = engine
+            .orders()
+            .iter()
+            .filter(|o| o.verifying && o.venue == venue)
+            .map(|o| (o.instrument, o.id))
+            .collect();
+        let mut queries = venue_queries(section, cfg, sim)?;
+        let reports = query_restored(&mut queries, &restored).map_err(|e| {
+            Failure::new(format!(
+                "venue {venue}: cannot verify the restored orders before trading: {e}"
+            ))
+        })?;
+        let mut sent = Vec::new();
+        for r in &reports {
+            sent.extend(process_journaled(engine, journal, &Input::Exec(*r))?);
+        }
+        let done = Input::Session(SessionCtl::new(
+            Meta::new(venue, Meta::ALL_INSTRUMENTS, mono_ns()),
+            SessionAction::Reconciled,
+            0,
+        ));
+        sent.extend(process_journaled(engine, journal, &done)?);
+        println!(
+            "resume: {venue} verified {} restored order(s) with the venue ({} report(s), {} request(s))",
+            restored.len(),
+            reports.len(),
+            queries.requests()
+        );
+        for c in sent {
+            commands.try_push(c).map_err(|_| {
+                Failure::new("resume: command ring full while verifying restored orders")
+            })?;
+        }
+    }
+    Ok(rest)
+}
+
+/// The venue's answers about `restored`: recent trades of their instruments first (so a
+/// filled order's fills precede its status), then each order, then the open-order list.
+/// Retries the whole round on a transport error or a rate limit, a bounded number of times.
+fn query_restored(
+    q: &mut BinanceQueries,
+    restored: &[(InstrumentId, ClientOrderId)],
+) -> Result<Vec<ExecReport>, QueryError> {
+    let mut instruments: Vec<InstrumentId> = restored.iter().map(|(i, _)| *i).collect();
+    instruments.sort_unstable();
+    instruments.dedup();
+    let mut attempt = 0;
+    loop {
+        let mut reports = Vec::new();
+        let round = (|| {
+            for &i in &instruments {
+                q.fills_after(i, 0, &mut |r| reports.push(r))?;
+            }
+            for &(i, id) in restored {
+                q.order_status(i, id, &mut |r| reports.push(r))?;
+            }
+            q.open_orders(&mut |r| reports.push(r))
+        })();
+        match round {
+            Ok(_) => return Ok(reports),
+            Err(e) if attempt + 1 >= VERIFY_ATTEMPTS => return Err(e),
+            Err(QueryError::RateLimited { retry_after_s }) => {
+                std::thread::sleep(Duration::from_secs(retry_after_s.clamp(1, 10)));
+            }
+            Err(QueryError::Transport(_) | QueryError::Http { .. }) => {
+                std::thread::sleep(Duration::from_millis(250 << attempt));
+            }
+            Err(e) => return Err(e),
+        }
+        attempt += 1;
+    }
+}
+
+/// Order-state queries of a trading venue, configured like its session.
+fn venue_queries(
+    v: &VenueSection,
+    cfg: &RunConfig,
+    sim: Option<&SimHandle>,
+) -> Result<BinanceQueries, Failure> {
+    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
+    let tls_err = |e: tickwire_feeds::net::TlsConfigError| fail(e.to_string());
+    let Some(exec) = &v.exec else {
+        return Err(fail("not a trading venue".into()));
+    };
+    let (rest, tls) = match v.mode {
+        VenueMode::Sim => {
+            let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
+            let rest = sim
+                .endpoint(&v.sim_name, EndpointKind::Rest)
+                .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
+            let tls = tickwire_feeds::net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
+                .map_err(tls_err)?;
+            (rest.to_owned(), tls)
+        }
+        VenueMode::Live => {
+            let (_, rest) =
+                VenueSection::live_urls(v.venue).ok_or_else(|| fail("no live endpoints".into()))?;
+            let tls = tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?;
+            (v.rest_url.clone().unwrap_or_else(|| rest.to_owned()), tls)
+        }
+        VenueMode::External => {
+            let tls = match &v.ca_file {
+                Some(p) => {
+                    tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
+                }
+                None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
+            };
+            let rest = v
+                .rest_url
+                .clone()
+                .ok_or_else(|| fail("rest_url is required for trading".into()))?;
+            (rest, tls)
+        }
+    };
+    let creds = crate::run::credentials(v, &exec.credentials, cfg)?;
+    let instruments = v
+        .instruments
+        .iter()
+        .map(|i| BinanceInstrument {
+            id: i.id,
+            symbol: i.symbol.clone(),
+            quote: crate::run::quote_of(&i.symbol).to_owned(),
+        })
+        .collect();
+    BinanceQueries::new(
+        v.venue,
+        &rest,
+        tls,
+        &creds,
+        instruments,
+        VenueClock::new(),
+        mono_ns,
+        exec.recv_window_ms,
+    )
+    .map_err(|e| fail(e.to_string()))
 }

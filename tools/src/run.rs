@@ -182,7 +182,7 @@ pub fn run(
     let signals = install_signal_flag()?;
 
     let cap = cfg.engine.ring_capacity;
-    let (cmd_tx, cmd_rx) = channel(cap);
+    let (mut cmd_tx, cmd_rx) = channel(cap);
     let (rep_tx, rep_rx) = channel(cap);
     let (mut ctl_tx, ctl_rx) = channel::<Input>(1024);
     let (feed_exch_tx, feed_exch_rx) = channel(cap);
@@ -223,6 +223,15 @@ pub fn run(
     };
     let (mut venues, venue_rings) = VenueFeeds::start(&cfg, &plan, &stop)?;
     market_rings.extend(venue_rings);
+    // Restored orders on trading venues are verified with the venue before any thread trades.
+    let reconcile = crate::resume::verify_on_venues(
+        &mut engine,
+        journal.as_mut(),
+        &cfg,
+        venues.sim(),
+        reconcile,
+        &mut cmd_tx,
+    )?;
 
     // Venues with `trade = true` get the real exec thread; otherwise the in-process exchange.
     let exec_h = if cfg.venues.iter().any(|v| v.exec.is_some()) {
@@ -574,7 +583,7 @@ fn decimals(raw: i64) -> u32 {
 
 /// The quote asset of a Binance symbol, by the quote assets Binance lists (longest first);
 /// "" when none matches (fees are then not booked as quote).
-fn quote_of(symbol: &str) -> &'static str {
+pub(crate) fn quote_of(symbol: &str) -> &'static str {
     const QUOTES: &[&str] = &[
         "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL",
         "JPY",
@@ -587,7 +596,7 @@ fn quote_of(symbol: &str) -> &'static str {
 }
 
 /// The credentials of a trading venue (never printed).
-fn credentials(
+pub(crate) fn credentials(
     v: &VenueSection,
     src: &CredentialSource,
     cfg: &RunConfig,
