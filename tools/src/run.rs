@@ -35,6 +35,7 @@ use crate::alerts::{AlertStats, Alerter, Names};
 use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
 use crate::ctl::{self, ControlSocket, CtlRequest, OpsPlan};
+use crate::demo_progress::{Counted, Progress, VenueCounters};
 use crate::venue_config::{CredentialSource, VenueMode, VenueSection};
 use crate::venue_feeds::{self, VenueFeeds};
 
@@ -152,8 +153,28 @@ pub fn run(
 ) -> Result<(), Failure> {
     let text = std::fs::read_to_string(config_path)
         .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
-    let cfg = RunConfig::parse(&text)
-        .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
+    run_text(
+        &text,
+        &config_path.display().to_string(),
+        journal_dir,
+        events,
+        duration,
+        false,
+    )
+}
+
+/// Runs the engine per a config `text` (named `label` in errors); with `progress`, prints a
+/// progress line once a second (market events, orders, fills and position per trading venue,
+/// P&L per strategy from the control socket's status, if one is configured).
+pub fn run_text(
+    text: &str,
+    label: &str,
+    journal_dir: Option<&Path>,
+    events: Option<u64>,
+    duration: Option<f64>,
+    progress: bool,
+) -> Result<(), Failure> {
+    let cfg = RunConfig::parse(text).map_err(|e| Failure::new(format!("{label}: {e}")))?;
     if let Some(d) = duration
         && !(d.is_finite() && d > 0.0)
     {
@@ -229,14 +250,28 @@ pub fn run(
 
     // Venues with `trade = true` get the real exec thread; otherwise the in-process exchange.
     let mut poller: Option<(PollerHandle, _)> = None;
+    let mut counters: Vec<Arc<VenueCounters>> = Vec::new();
     let exec_h = if cfg.venues.iter().any(|v| v.exec.is_some()) {
         drop(feed_exch_rx);
         let rc = cfg.reconcile.as_ref().filter(|r| r.enabled);
         let Trading {
-            mut sessions,
+            sessions,
             names,
             pollers,
         } = start_sessions(&cfg, venues.sim(), rc, wall_ns())?;
+        let sessions: Sessions = if progress {
+            sessions
+                .into_iter()
+                .map(|s| {
+                    let (counted, c) = Counted::new(s);
+                    counters.push(c);
+                    Box::new(counted) as Box<dyn VenueSession>
+                })
+                .collect()
+        } else {
+            sessions
+        };
+        let mut sessions = sessions;
         if let Some(rc) = rc {
             let backoff = tickwire_core::wait::Backoff::new(WaitPolicy::spin_then_park());
             let started = reconcile::start(
@@ -344,6 +379,7 @@ pub fn run(
     })
     .map_err(spawn_err)?;
 
+    let mut show = progress.then(|| Progress::new(&counters, cfg.control.socket.clone()));
     let timer = ops_loop(
         &cfg,
         &stop,
@@ -353,6 +389,7 @@ pub fn run(
         &req_rx,
         &core_h,
         &mut venues,
+        show.as_mut(),
     );
     let (engine, core_result) = join(core_h, "core")?;
     // The poller reads only the stop flag; the core has finished, so it is set.
@@ -412,8 +449,10 @@ fn ops_loop(
         Result<CoreSummary, tickwire_core::engine::runner::CoreError>,
     )>,
     venues: &mut VenueFeeds,
+    mut progress: Option<&mut Progress>,
 ) -> u64 {
     let start = Instant::now();
+    let mut next_progress = start + Duration::from_secs(1);
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
     let interval = cfg.engine.timer_interval;
     let mut next_tick = start + interval;
@@ -457,6 +496,12 @@ fn ops_loop(
                 ticks -= 1;
             }
             next_tick += interval;
+        }
+        if let Some(p) = progress.as_deref_mut()
+            && now >= next_progress
+        {
+            p.print(now - start, venues.events());
+            next_progress += Duration::from_secs(1);
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -585,7 +630,17 @@ fn print_summary(
         );
     }
     println!("open orders at exit: {}", engine.orders().len());
-    println!("latency, from the records' monotonic stamps:");
+    let rows: Vec<(&str, tickwire_core::metrics::StrategyMetrics)> = engine
+        .strategy_metrics()
+        .filter_map(|(name, m)| m.map(|m| (name, m)))
+        .collect();
+    if !rows.is_empty() {
+        println!("strategies:");
+        for line in tickwire_strategies::metrics::table(&rows).lines() {
+            println!("  {line}");
+        }
+    }
+    println!("tick-to-trade latency per stage, from the records' monotonic stamps:");
     println!("  {}", tickwire_core::latency::StageHistogram::header());
     for stage in core.latency.stages() {
         if !stage.is_empty() {
