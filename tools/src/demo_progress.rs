@@ -187,7 +187,7 @@ impl Progress {
                     line.push_str(&format!(" {name} {pnl}"));
                 }
             }
-            Some(Ok(_)) | Some(Err(_)) => line.push_str(" (no snapshot yet)"),
+            Some(_) => line.push_str(" (no snapshot yet)"),
             None => line.push_str(" (no control socket)"),
         }
         println!("{line}");
