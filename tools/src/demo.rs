@@ -89,6 +89,7 @@ pub fn demo(duration: f64, journal: Option<&Path>) -> Result<(), Failure> {
     println!(
         "strategies: arb (OKX BTC-USDT vs Binance BTCUSDT, IOC legs), mm (post-only quotes on Binance); risk on; reconciliation poller on"
     );
+    println!("loading the capture into the simulator and connecting (seconds in a debug build)...");
     let result = crate::run::run_text(
         &text,
         "demo config",
