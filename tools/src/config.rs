@@ -19,6 +19,7 @@ use tickwire_core::wait::WaitPolicy;
 use tickwire_exec::sim_exchange::FeeSchedule;
 
 use crate::venue_config::{VenueMode, VenueSection, read_venue};
+use tickwire_exec::reconcile::ReconcileConfig;
 
 /// Engine and threading settings (`[engine]`).
 #[derive(Clone, Debug)]
@@ -112,6 +113,8 @@ pub struct RunConfig {
     pub alerts: AlertsSection,
     /// `[control]`.
     pub control: ControlSection,
+    /// `[reconcile]`: the independent reconciliation poller for trading venues.
+    pub reconcile: Option<ReconcileConfig>,
     table: toml::Table,
 }
 
@@ -349,6 +352,11 @@ impl RunConfig {
             control.status_every_ticks = s.int_or("status_every_ticks", 1, 1_000_000, 1) as u64;
             errors.extend(s.finish());
         }
+        let reconcile = root.opt_table("reconcile").map(|mut s| {
+            let r = ReconcileConfig::read(&mut s);
+            errors.extend(s.finish());
+            r
+        });
         let mut strategy_sections = root.tables("strategy");
         for s in &mut strategy_sections {
             let _ = tickwire_strategies::build(s, &specs);
@@ -371,6 +379,7 @@ impl RunConfig {
             risk,
             alerts,
             control,
+            reconcile,
             table,
         })
     }

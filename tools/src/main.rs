@@ -4,6 +4,8 @@ mod alerts;
 mod clock;
 mod config;
 mod ctl;
+mod demo;
+mod demo_progress;
 mod drill_cmd;
 mod journal_cmd;
 mod replay_cmd;
@@ -29,6 +31,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the engine per a config file (today: synthetic market + simulated exchange).
+    /// The demo: Binance from a real capture and a derived OKX venue in the embedded simulator,
+    /// cross-venue arb and market making through the full thread topology, then the strategy
+    /// and latency tables (run it from the repository root).
+    Demo {
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60.0)]
+        duration: f64,
+        /// Journal directory (must not exist; default `./tickwire-demo-<unix seconds>`).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+    },
     Run {
         /// Config file (TOML).
         #[arg(long)]
@@ -205,6 +218,7 @@ fn main() -> ExitCode {
         default_sigpipe();
     }
     let result = match cli.command {
+        Command::Demo { duration, journal } => demo::demo(duration, journal.as_deref()),
         Command::Run {
             config,
             journal,

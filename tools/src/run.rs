@@ -19,12 +19,15 @@ use tickwire_core::synthetic::SyntheticMarket;
 use tickwire_core::topology::{Role, ThreadCtx, plan_for_this_host, spawn};
 use tickwire_core::wait::WaitPolicy;
 use tickwire_exec::credentials::{Credentials, Secret};
+use tickwire_exec::reconcile::{self, PollerHandle, PollerSummary, PollerVenue, ReconcileConfig};
 use tickwire_exec::session::VenueSession;
 use tickwire_exec::sim_exchange::SimExchange;
 use tickwire_exec::sim_thread::{SimExecIo, SimExecSummary, run_sim_exec};
 use tickwire_exec::venue::binance::session::{
     BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig,
 };
+use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
+use tickwire_exec::venue::okx::OkxEncoder;
 use tickwire_exec::venue_thread::{VenueExecIo, VenueExecSummary, run_venue_exec};
 
 use crate::Failure;
@@ -32,6 +35,7 @@ use crate::alerts::{AlertStats, Alerter, Names};
 use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
 use crate::ctl::{self, ControlSocket, CtlRequest, OpsPlan};
+use crate::demo_progress::{Counted, Progress, VenueCounters};
 use crate::venue_config::{CredentialSource, VenueMode, VenueSection};
 use crate::venue_feeds::{self, VenueFeeds};
 
@@ -149,8 +153,28 @@ pub fn run(
 ) -> Result<(), Failure> {
     let text = std::fs::read_to_string(config_path)
         .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
-    let cfg = RunConfig::parse(&text)
-        .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
+    run_text(
+        &text,
+        &config_path.display().to_string(),
+        journal_dir,
+        events,
+        duration,
+        false,
+    )
+}
+
+/// Runs the engine per a config `text` (named `label` in errors); with `progress`, prints a
+/// progress line once a second (market events, orders, fills and position per trading venue,
+/// P&L per strategy from the control socket's status, if one is configured).
+pub fn run_text(
+    text: &str,
+    label: &str,
+    journal_dir: Option<&Path>,
+    events: Option<u64>,
+    duration: Option<f64>,
+    progress: bool,
+) -> Result<(), Failure> {
+    let cfg = RunConfig::parse(text).map_err(|e| Failure::new(format!("{label}: {e}")))?;
     if let Some(d) = duration
         && !(d.is_finite() && d > 0.0)
     {
@@ -234,9 +258,42 @@ pub fn run(
     )?;
 
     // Venues with `trade = true` get the real exec thread; otherwise the in-process exchange.
+    let mut poller: Option<(PollerHandle, _)> = None;
+    let mut counters: Vec<Arc<VenueCounters>> = Vec::new();
     let exec_h = if cfg.venues.iter().any(|v| v.exec.is_some()) {
         drop(feed_exch_rx);
-        let (mut sessions, names) = start_sessions(&cfg, venues.sim())?;
+        let rc = cfg.reconcile.as_ref().filter(|r| r.enabled);
+        let Trading {
+            sessions,
+            names,
+            pollers,
+        } = start_sessions(&cfg, venues.sim(), rc, wall_ns())?;
+        let sessions: Sessions = if progress {
+            sessions
+                .into_iter()
+                .map(|s| {
+                    let (counted, c) = Counted::new(s);
+                    counters.push(c);
+                    Box::new(counted) as Box<dyn VenueSession>
+                })
+                .collect()
+        } else {
+            sessions
+        };
+        let mut sessions = sessions;
+        if let Some(rc) = rc {
+            let backoff = tickwire_core::wait::Backoff::new(WaitPolicy::spin_then_park());
+            let started = reconcile::start(
+                rc,
+                pollers,
+                stop.clone(),
+                mono_ns,
+                backoff,
+                Box::new(|a| eprintln!("{a}")),
+            )
+            .map_err(spawn_err)?;
+            poller = Some(started);
+        }
         ExecHandle::Venue(
             spawn(Role::Exec, &plan, move |ctx| {
                 let io = VenueExecIo {
@@ -308,10 +365,16 @@ pub fn run(
         let _ = ctl_tx.try_push(input);
     }
     let core_stop = stop.clone();
+    // The exec thread's ring first, then the poller's.
+    let mut report_rings = vec![rep_rx];
+    let poller = poller.map(|(h, rx)| {
+        report_rings.push(rx);
+        h
+    });
     let core_h = spawn(Role::Core, &plan, move |ctx| {
         let io = CoreIo {
             market: market_rings,
-            reports: vec![rep_rx],
+            reports: report_rings,
             control: ctl_rx,
             commands: cmd_tx,
             journal,
@@ -325,6 +388,7 @@ pub fn run(
     })
     .map_err(spawn_err)?;
 
+    let mut show = progress.then(|| Progress::new(&counters, cfg.control.socket.clone()));
     let timer = ops_loop(
         &cfg,
         &stop,
@@ -334,8 +398,18 @@ pub fn run(
         &req_rx,
         &core_h,
         &mut venues,
+        show.as_mut(),
     );
     let (engine, core_result) = join(core_h, "core")?;
+    // The poller reads only the stop flag; the core has finished, so it is set.
+    stop.request();
+    let poll_summary = match poller {
+        Some(h) => Some(
+            h.join()
+                .map_err(|_| Failure::new("reconcile thread panicked"))?,
+        ),
+        None => None,
+    };
     ops_stop.request();
     let alert_stats = join(ops_h, "ops")?;
     let sent = match feed_h {
@@ -362,6 +436,9 @@ pub fn run(
         elapsed,
         journal_dir,
     );
+    if let Some(p) = &poll_summary {
+        print_poller(p);
+    }
     print_risk(&engine, &alert_stats);
     Ok(())
 }
@@ -381,8 +458,10 @@ fn ops_loop(
         Result<CoreSummary, tickwire_core::engine::runner::CoreError>,
     )>,
     venues: &mut VenueFeeds,
+    mut progress: Option<&mut Progress>,
 ) -> u64 {
     let start = Instant::now();
+    let mut next_progress = start + Duration::from_secs(1);
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
     let interval = cfg.engine.timer_interval;
     let mut next_tick = start + interval;
@@ -427,9 +506,27 @@ fn ops_loop(
             }
             next_tick += interval;
         }
+        if let Some(p) = progress.as_deref_mut()
+            && now >= next_progress
+        {
+            p.print(now - start, venues.events());
+            next_progress += Duration::from_secs(1);
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     ticks
+}
+
+fn print_poller(p: &PollerSummary) {
+    println!(
+        "reconcile: {} reports forwarded, {} alerts{}",
+        p.reports,
+        p.alerts,
+        if p.core_gone { " (core gone)" } else { "" }
+    );
+    for v in &p.venues {
+        println!("reconcile: {} {:?}", v.venue, v.stats);
+    }
 }
 
 fn print_risk(engine: &tickwire_core::engine::Engine, alerts: &AlertStats) {
@@ -542,7 +639,17 @@ fn print_summary(
         );
     }
     println!("open orders at exit: {}", engine.orders().len());
-    println!("latency, from the records' monotonic stamps:");
+    let rows: Vec<(&str, tickwire_core::metrics::StrategyMetrics)> = engine
+        .strategy_metrics()
+        .filter_map(|(name, m)| m.map(|m| (name, m)))
+        .collect();
+    if !rows.is_empty() {
+        println!("strategies:");
+        for line in tickwire_strategies::metrics::table(&rows).lines() {
+            println!("  {line}");
+        }
+    }
+    println!("tick-to-trade latency per stage, from the records' monotonic stamps:");
     println!("  {}", tickwire_core::latency::StageHistogram::header());
     for stage in core.latency.stages() {
         if !stage.is_empty() {
@@ -604,9 +711,11 @@ pub(crate) fn credentials(
     let err = |e: tickwire_exec::credentials::CredentialsError| {
         Failure::new(format!("venue {}: credentials: {e}", v.venue))
     };
+    // OKX keys come with a passphrase.
+    let okx = v.venue == VenueId::OKX;
     match src {
-        CredentialSource::Env(prefix) => Credentials::from_env(prefix, false).map_err(err),
-        CredentialSource::File(path) => Credentials::from_file(path, false).map_err(err),
+        CredentialSource::Env(prefix) => Credentials::from_env(prefix, okx).map_err(err),
+        CredentialSource::File(path) => Credentials::from_file(path, okx).map_err(err),
         CredentialSource::SimAccount => {
             let account = cfg
                 .sim
@@ -623,7 +732,7 @@ pub(crate) fn credentials(
             Ok(Credentials {
                 api_key: Secret::new(account.api_key.clone()),
                 api_secret: Secret::new(account.secret.clone()),
-                passphrase: None,
+                passphrase: account.passphrase.clone().map(Secret::new),
             })
         }
     }
@@ -632,20 +741,115 @@ pub(crate) fn credentials(
 /// The exec thread's venue sessions.
 type Sessions = Vec<Box<dyn VenueSession>>;
 
-/// One session per venue with `trade = true`, configured from its section.
+/// What the trading venues start: the exec thread's sessions (with their names) and, when
+/// `[reconcile]` is on, the poller's independent view of each venue.
+struct Trading {
+    sessions: Sessions,
+    names: Vec<String>,
+    pollers: Vec<PollerVenue>,
+}
+
+/// The endpoints and TLS trust of one trading venue: WebSocket base (if known), REST base.
+fn trading_endpoints(
+    v: &VenueSection,
+    sim: Option<&SimHandle>,
+) -> Result<(Option<String>, String, Arc<rustls::ClientConfig>), Failure> {
+    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
+    let tls_err = |e: tickwire_feeds::net::TlsConfigError| fail(e.to_string());
+    Ok(match v.mode {
+        VenueMode::Sim => {
+            let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
+            let ws = sim
+                .endpoint(&v.sim_name, EndpointKind::Ws)
+                .ok_or_else(|| fail(format!("simulator has no venue {:?}", v.sim_name)))?;
+            let rest = sim
+                .endpoint(&v.sim_name, EndpointKind::Rest)
+                .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
+            let tls = tickwire_feeds::net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
+                .map_err(tls_err)?;
+            (Some(ws.to_owned()), rest.to_owned(), tls)
+        }
+        VenueMode::Live => {
+            let (_, rest) =
+                VenueSection::live_urls(v.venue).ok_or_else(|| fail("no live endpoints".into()))?;
+            let tls = tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?;
+            (
+                None,
+                v.rest_url.clone().unwrap_or_else(|| rest.to_owned()),
+                tls,
+            )
+        }
+        VenueMode::External => {
+            let tls = match &v.ca_file {
+                Some(p) => {
+                    tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
+                }
+                None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
+            };
+            let rest = v
+                .rest_url
+                .clone()
+                .ok_or_else(|| fail("rest_url is required for trading".into()))?;
+            (v.ws_url.clone(), rest, tls)
+        }
+    })
+}
+
+/// One session per venue with `trade = true`, configured from its section, and (with
+/// `reconcile`) one poller view per trading venue on its own REST clients.
 fn start_sessions(
     cfg: &RunConfig,
     sim: Option<&SimHandle>,
-) -> Result<(Sessions, Vec<String>), Failure> {
-    let mut sessions: Vec<Box<dyn VenueSession>> = Vec::new();
-    let mut names = Vec::new();
+    reconcile: Option<&ReconcileConfig>,
+    wall_start_ns: i64,
+) -> Result<Trading, Failure> {
+    let mut out = Trading {
+        sessions: Vec::new(),
+        names: Vec::new(),
+        pollers: Vec::new(),
+    };
     for v in &cfg.venues {
         let Some(exec) = &v.exec else {
             continue;
         };
         let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-        let tls_err = |e: tickwire_feeds::net::TlsConfigError| fail(e.to_string());
-        let instruments = v
+        let (ws_base, rest, tls) = trading_endpoints(v, sim)?;
+        let creds = || credentials(v, &exec.credentials, cfg);
+        let ids: Vec<_> = v.instruments.iter().map(|i| i.id).collect();
+        if let Some(okx) = &exec.okx {
+            let mut okx = okx.clone();
+            if v.mode != VenueMode::Live {
+                // The simulator (and an external venue) serve the private WebSocket on the
+                // market-data host, and REST on its REST host.
+                if let Some(ws) = &ws_base {
+                    okx.session.ws_url = format!("{}/ws/v5/private", ws.trim_end_matches('/'));
+                }
+                okx.session.rest_url = rest.clone();
+            }
+            let encoder = if okx.credentials_file.is_some() {
+                okx.encoder().map_err(|e| fail(e.to_string()))?
+            } else {
+                let c = creds()?;
+                let pass = c.passphrase.clone().ok_or_else(|| {
+                    fail("OKX credentials need a passphrase (_PASSPHRASE)".into())
+                })?;
+                OkxEncoder::new(c.api_key.expose(), c.api_secret.expose().as_bytes(), pass)
+                    .map_err(|e| fail(format!("credentials unusable: {e}")))?
+            };
+            let session = okx
+                .session(encoder.clone(), Arc::clone(&tls), mono_ns)
+                .map_err(|e| fail(e.to_string()))?;
+            if let Some(rc) = reconcile {
+                out.pollers.push(
+                    okx.poller_venue(&encoder, &tls, mono_ns, rc.view(ids, wall_start_ns))
+                        .map_err(|e| fail(e.to_string()))?,
+                );
+            }
+            out.sessions.push(Box::new(session));
+            out.names.push(v.venue.to_string());
+            continue;
+        }
+        let instruments: Vec<BinanceInstrumentSpec> = v
             .instruments
             .iter()
             .map(|i| BinanceInstrumentSpec {
@@ -656,47 +860,14 @@ fn start_sessions(
                 qty_decimals: decimals(i.lot.raw()),
             })
             .collect();
-        let (ws_base, rest, tls) = match v.mode {
-            VenueMode::Sim => {
-                let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
-                let ws = sim
-                    .endpoint(&v.sim_name, EndpointKind::Ws)
-                    .ok_or_else(|| fail(format!("simulator has no venue {:?}", v.sim_name)))?;
-                let rest = sim
-                    .endpoint(&v.sim_name, EndpointKind::Rest)
-                    .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
-                let tls =
-                    tickwire_feeds::net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
-                        .map_err(tls_err)?;
-                (Some(ws.to_owned()), rest.to_owned(), tls)
-            }
-            VenueMode::Live => {
-                let (_, rest) = VenueSection::live_urls(v.venue)
-                    .ok_or_else(|| fail("no live endpoints".into()))?;
-                let tls = tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?;
-                (
-                    None,
-                    v.rest_url.clone().unwrap_or_else(|| rest.to_owned()),
-                    tls,
-                )
-            }
-            VenueMode::External => {
-                let tls = match &v.ca_file {
-                    Some(p) => {
-                        tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
-                    }
-                    None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
-                };
-                let rest = v
-                    .rest_url
-                    .clone()
-                    .ok_or_else(|| fail("rest_url is required for trading".into()))?;
-                (v.ws_url.clone(), rest, tls)
-            }
-        };
-        let mut sc = BinanceSessionConfig::binance_spot(v.venue, instruments, tls, mono_ns);
+        let mut sc = BinanceSessionConfig::binance_spot(
+            v.venue,
+            instruments.clone(),
+            Arc::clone(&tls),
+            mono_ns,
+        );
         sc.name = v.venue.to_string();
-        sc.rest_url = rest;
+        sc.rest_url = rest.clone();
         sc.order_entry = exec.order_entry;
         sc.user_data = exec.user_data;
         sc.recv_window_ms = exec.recv_window_ms;
@@ -715,10 +886,39 @@ fn start_sessions(
         if let Some(url) = &exec.ws_api_url {
             sc.ws_api_url = url.clone();
         }
-        let creds = credentials(v, &exec.credentials, cfg)?;
-        let session = BinanceSession::start(sc, &creds).map_err(|e| fail(e.to_string()))?;
-        sessions.push(Box::new(session));
-        names.push(v.venue.to_string());
+        let c = creds()?;
+        let session = BinanceSession::start(sc, &c).map_err(|e| fail(e.to_string()))?;
+        if let Some(rc) = reconcile {
+            let mut q = BinanceQueries::new(
+                v.venue,
+                &rest,
+                Arc::clone(&tls),
+                &c,
+                instruments
+                    .iter()
+                    .map(|i| BinanceInstrument {
+                        id: i.id,
+                        symbol: i.symbol.clone(),
+                        quote: i.quote.clone(),
+                    })
+                    .collect(),
+                VenueClock::new(),
+                mono_ns,
+                exec.recv_window_ms,
+            )
+            .map_err(|e| fail(format!("reconcile: {e}")))?;
+            // Signed queries carry the venue's time; without the offset they may be refused.
+            if let Err(e) = q.sync_time() {
+                eprintln!("warning: venue {}: reconcile: server time: {e}", v.venue);
+            }
+            out.pollers.push(PollerVenue {
+                queries: Box::new(q),
+                balances: None,
+                view: rc.view(ids, wall_start_ns),
+            });
+        }
+        out.sessions.push(Box::new(session));
+        out.names.push(v.venue.to_string());
     }
-    Ok((sessions, names))
+    Ok(out)
 }

@@ -8,6 +8,9 @@ use tickwire_core::config::Section;
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::InstrumentSpec;
 use tickwire_exec::venue::binance::session::{OrderEntry, UserData};
+use tickwire_exec::venue::okx::TdMode;
+use tickwire_exec::venue::okx::config::OkxTradingConfig;
+use tickwire_exec::venue::okx::rest::OkxMarket;
 
 /// Where a venue's endpoints are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +24,7 @@ pub enum VenueMode {
 }
 
 /// One venue feed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct VenueSection {
     /// Venue (binance, binance-us, okx).
     pub venue: VenueId,
@@ -63,7 +66,7 @@ pub enum CredentialSource {
 }
 
 /// The exec keys of a `[[venue]]` with `trade = true`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct VenueExec {
     /// `order_entry = "ws-api" | "rest"`.
     pub order_entry: OrderEntry,
@@ -82,6 +85,9 @@ pub struct VenueExec {
     /// `ack_timeout_ms`: an unanswered order request becomes unknown (100–60000, default
     /// 10000).
     pub ack_timeout: Duration,
+    /// OKX: the session settings from the optional `[venue.okx]` table (its `ws_url` and
+    /// `rest_url` are replaced by the simulator's with `mode = "sim"`). `None` on Binance.
+    pub okx: Option<OkxTradingConfig>,
 }
 
 const EXEC_KEYS: &[&str] = &[
@@ -109,14 +115,24 @@ fn read_exec(
         }
         return None;
     }
-    if let Some(v) = venue
-        && v != VenueId::BINANCE
-        && v != VenueId::BINANCE_US
-    {
-        s.error(
-            "trade",
-            format!("order entry for {v} is not available in this build"),
-        );
+    let okx_venue = venue == Some(VenueId::OKX);
+    if okx_venue {
+        // OKX's session settings live in `[venue.okx]`; the Binance keys mean nothing there.
+        for k in [
+            "order_entry",
+            "user_data",
+            "ws_api_url",
+            "recv_window_ms",
+            "rate_headroom_pct",
+            "ack_timeout_ms",
+        ] {
+            if s.has(k) {
+                s.error(
+                    k,
+                    "a Binance key; OKX sessions are configured in [venue.okx]",
+                );
+            }
+        }
     }
     let order_entry = match s.opt_str("order_entry").unwrap_or("ws-api") {
         "ws-api" => Some(OrderEntry::WsApi),
@@ -175,7 +191,7 @@ fn read_exec(
     };
     let ws_api_url = s.opt_str("ws_api_url").map(str::to_owned);
     let needs_ws_api = order_entry == Some(OrderEntry::WsApi) || user_data == Some(UserData::WsApi);
-    if mode == Some(VenueMode::External) && needs_ws_api && ws_api_url.is_none() {
+    if !okx_venue && mode == Some(VenueMode::External) && needs_ws_api && ws_api_url.is_none() {
         s.error(
             "ws_api_url",
             "required when mode = \"external\" uses the WebSocket API",
@@ -192,7 +208,22 @@ fn read_exec(
         recv_window_ms,
         rate_headroom_pct,
         ack_timeout,
+        okx: None,
     })
+}
+
+/// OKX markets of a venue's instruments: spot `BASE-QUOTE` ids, cash mode.
+fn okx_markets(instruments: &[InstrumentSpec]) -> Vec<OkxMarket> {
+    instruments
+        .iter()
+        .map(|i| OkxMarket {
+            id: i.id,
+            inst_id: i.symbol.clone(),
+            quote: i.symbol.rsplit('-').next().unwrap_or_default().to_owned(),
+            td_mode: TdMode::Cash,
+            inst_code: None,
+        })
+        .collect()
 }
 
 const BINANCE_CHANNELS: &[&str] = &["depth@100ms", "depth", "bookTicker", "trade", "aggTrade"];
@@ -303,6 +334,20 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
                 Err(e) => s.error("instrument", format!("{symbol}: {e}")),
             }
         }
+    }
+    let mut exec = exec;
+    if let Some(e) = exec.as_mut()
+        && venue == Some(VenueId::OKX)
+    {
+        let markets = okx_markets(&instruments);
+        let empty = toml::Table::new();
+        let mut t = s
+            .opt_table("okx")
+            .unwrap_or_else(|| Section::new(s.key_path("okx"), &empty));
+        e.okx = Some(OkxTradingConfig::read(&mut t, markets));
+        s.absorb(t.finish());
+    } else if s.has("okx") {
+        s.error("okx", "only meaningful on an okx venue with trade = true");
     }
     Some(VenueSection {
         venue: venue?,

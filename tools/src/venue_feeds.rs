@@ -194,6 +194,14 @@ impl VenueFeeds {
         }
     }
 
+    /// Market events the feeds have pushed to the core so far.
+    pub fn events(&self) -> u64 {
+        self.feeds
+            .iter()
+            .map(|f| f.progress.events.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
     /// True if any feed thread has exited on its own (bad config, core gone).
     pub fn any_exited(&self) -> bool {
         self.feeds.iter().any(|f| f.handle.is_finished())

@@ -29,6 +29,11 @@ use super::venue::{Books, ConnCtl, Out, State, Venue};
 const POLL: Duration = Duration::from_millis(20);
 /// How often the socket is checked for client messages while frames are flowing.
 const CHECK: Duration = Duration::from_millis(5);
+/// Private connections (WS-API, listen-key user data) wait on the socket itself, so a request
+/// is answered as soon as it arrives; this bounds how long a queued report (an execution
+/// pushed by the matching engine) waits meanwhile. A timed blocking read sleeps in the kernel:
+/// no spinning.
+const PRIVATE_WAIT: Duration = Duration::from_millis(1);
 /// TLS + WebSocket handshake must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A blocked write (client not reading) ends the connection after this.
@@ -181,6 +186,7 @@ impl Conn {
         ctl: &ConnCtl,
     ) -> Res {
         let mut last_check = Instant::now();
+        let private = matches!(self.proto, Proto::BinanceApi | Proto::BinanceUser);
         loop {
             if shared.stopping() {
                 return Ok(());
@@ -191,7 +197,16 @@ impl Conn {
             }
             let mut idle = false;
             let mut done = 0usize;
-            match rx.recv_timeout(POLL) {
+            let next = if private {
+                // The wait happens on the socket below, not on the queue.
+                rx.try_recv().map_err(|e| match e {
+                    std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                })
+            } else {
+                rx.recv_timeout(POLL)
+            };
+            match next {
                 Ok(first) => {
                     let mut next = Some(first);
                     while let Some(o) = next {
@@ -214,8 +229,13 @@ impl Conn {
                 Err(RecvTimeoutError::Timeout) => idle = true,
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
-            if idle || last_check.elapsed() >= CHECK {
-                if !self.read_client(venue)? {
+            if private {
+                // Blocks up to PRIVATE_WAIT when the queue was empty, waking on a request.
+                if !self.read_client(venue, idle.then_some(PRIVATE_WAIT))? {
+                    return Ok(());
+                }
+            } else if idle || last_check.elapsed() >= CHECK {
+                if !self.read_client(venue, None)? {
                     return Ok(());
                 }
                 last_check = Instant::now();
@@ -260,20 +280,37 @@ impl Conn {
         Ok(true)
     }
 
-    /// Handles everything the client has sent so far; false when it closed.
+    /// Handles everything the client has sent so far; false when it closed. With `wait`, the
+    /// first read blocks up to that long for the client to send something.
     fn read_client(
         &mut self,
         venue: &Venue,
+        wait: Option<Duration>,
     ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
-        self.sock().set_nonblocking(true)?;
+        match wait {
+            Some(d) => self.sock().set_read_timeout(Some(d))?,
+            None => self.sock().set_nonblocking(true)?,
+        }
         let mut texts = Vec::new();
         let mut open = true;
+        let mut blocking = wait.is_some();
         let res = loop {
-            match self.ws.read() {
+            let r = self.ws.read();
+            if blocking && r.is_ok() {
+                // Something arrived: take the rest of what is buffered without waiting.
+                self.sock().set_nonblocking(true)?;
+                blocking = false;
+            }
+            match r {
                 Ok(Message::Text(t)) => texts.push(t.as_str().to_owned()),
                 Ok(Message::Pong(_)) => self.awaiting_pong = None,
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     break Ok(());
                 }
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
@@ -285,6 +322,9 @@ impl Conn {
             self.last_traffic = Instant::now();
         };
         self.sock().set_nonblocking(false)?;
+        if wait.is_some() {
+            self.sock().set_read_timeout(None)?;
+        }
         res?;
         if !open {
             return Ok(false);
