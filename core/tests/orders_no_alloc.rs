@@ -86,7 +86,7 @@ fn dedup_and_order_table_never_allocate_after_construction() {
         for i in 0..rounds {
             // Trade ids from two venues, spread (not sequential) so buckets vary; every tenth
             // fill repeats the previous one (stream + poller delivering it twice).
-            let venue = if i % 2 == 0 {
+            let venue = if i.is_multiple_of(2) {
                 VenueId::BINANCE
             } else {
                 VenueId::OKX
@@ -120,7 +120,7 @@ fn dedup_and_order_table_never_allocate_after_construction() {
         );
         // The dedup still forgets only beyond its memory.
         let last = (rounds - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let last_venue = if (rounds - 1) % 2 == 0 {
+        let last_venue = if (rounds - 1).is_multiple_of(2) {
             VenueId::BINANCE
         } else {
             VenueId::OKX
