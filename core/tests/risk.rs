@@ -10,6 +10,7 @@ use tickwire_core::event::{
     RiskLevel, RiskReason, Side,
 };
 use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
+use tickwire_core::num::Px;
 use tickwire_core::risk::{FlattenPhase, RateBudget, RiskConfig};
 
 const S0: StrategyId = StrategyId(0);
@@ -596,4 +597,80 @@ mod flatten_props {
             }
         }
     }
+}
+
+#[test]
+fn orders_restored_after_a_restart_count_toward_open_orders_and_exposure() {
+    let mut cfg = RiskConfig::permissive(1);
+    cfg.instruments[0].max_open_orders = Some(3);
+    cfg.instruments[0].max_position = Some(qty("2.5"));
+    let mut h = Harness::new(cfg.clone());
+    h.top(0, "100", "100.2");
+    for p in ["99.9", "99.8"] {
+        let id = h.place(Side::Buy, p, "1").0.expect("placed");
+        h.ack(id);
+    }
+    let notional = h.e.risk().global_notional();
+    assert!(notional > Px::ZERO);
+
+    // Restart: the two working buys come back from the journal, and risk counts them.
+    let mut r = h.restarted(cfg);
+    assert_eq!(r.e.orders().len(), 2);
+    assert_eq!(r.e.risk().open_orders(S0), 2);
+    assert_eq!(r.e.risk().open_orders_on(S0, InstrumentId(0)), 2);
+    // Valued at their limit until a mid arrives (2 x 99.9).
+    assert_eq!(r.e.risk().global_notional(), px("199.8"));
+    r.top(0, "100", "100.2");
+    // Worst case: 2 open + 1 more = 3 > 2.5.
+    let (res, _) = r.place(Side::Buy, "99.7", "1");
+    refused(&res, RiskReason::InstrumentPosition);
+    // Self-trade against a restored buy.
+    let (res, _) = r.place(Side::Sell, "99.8", "0.1");
+    refused(&res, RiskReason::SelfTrade);
+    assert!(r.place(Side::Buy, "99.7", "0.4").0.is_ok());
+    let (res, _) = r.place(Side::Sell, "100.5", "0.1");
+    refused(&res, RiskReason::OpenOrders);
+}
+
+#[test]
+fn a_breaker_the_operator_reset_stays_reset_after_a_restart() {
+    let cfg = RiskConfig::permissive(1);
+    let mut h = Harness::new(cfg.clone());
+    h.top(0, "100", "100.2");
+    for _ in 0..20 {
+        let Ok(id) = h.place(Side::Buy, "100", "0.01").0 else {
+            break;
+        };
+        h.reject(id);
+    }
+    assert!(h.e.risk().breaker_tripped(InstrumentId(0)));
+    assert_eq!(h.e.risk().level(S0), RiskLevel::ReduceOnly);
+    h.operator(OperatorAction::Resume);
+    assert!(!h.e.risk().breaker_tripped(InstrumentId(0)));
+
+    // Restart: the replayed rejects trip the breaker again unless the resume is restored too.
+    let mut r = h.restarted(cfg.clone());
+    assert!(!r.e.risk().breaker_tripped(InstrumentId(0)));
+    assert_eq!(r.e.risk().level(S0), RiskLevel::Active);
+    r.top(0, "100", "100.2");
+    assert!(r.place(Side::Buy, "100", "0.01").0.is_ok());
+
+    // A breaker still tripped at the end of the session stays tripped after the restart.
+    let mut h = Harness::new(cfg.clone());
+    h.top(0, "100", "100.2");
+    for _ in 0..20 {
+        let Ok(id) = h.place(Side::Buy, "100", "0.01").0 else {
+            break;
+        };
+        h.reject(id);
+    }
+    // A shutdown ends its own session only.
+    h.operator(OperatorAction::Shutdown);
+    let mut r = h.restarted(cfg);
+    assert!(r.e.risk().breaker_tripped(InstrumentId(0)));
+    r.top(0, "100", "100.2");
+    let (res, _) = r.place(Side::Buy, "100", "0.01");
+    refused(&res, RiskReason::Breaker);
+    r.operator(OperatorAction::Resume);
+    assert!(r.place(Side::Buy, "100", "0.01").0.is_ok());
 }

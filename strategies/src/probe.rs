@@ -7,7 +7,7 @@ use tickwire_core::config::Section;
 use tickwire_core::engine::{Ctx, OrderRequest, Strategy, through_touch};
 use tickwire_core::event::{OrderType, OrderUpdate, Side, TimeInForce};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
-use tickwire_core::num::{InstrumentSpec, Qty};
+use tickwire_core::num::{InstrumentSpec, Px, Qty};
 
 use crate::common::exposure;
 
@@ -36,6 +36,10 @@ pub struct Probe {
     bid: Option<ClientOrderId>,
     ask: Option<ClientOrderId>,
     reducing: Option<ClientOrderId>,
+    /// A take is due but waits for our own crossing quote's cancel to be confirmed.
+    take_due: bool,
+    /// The side our due or in-flight take would cross: no quote is placed there meanwhile.
+    blocked: Option<Side>,
 }
 
 impl Probe {
@@ -48,6 +52,8 @@ impl Probe {
             bid: None,
             ask: None,
             reducing: None,
+            take_due: false,
+            blocked: None,
         }
     }
 
@@ -88,15 +94,19 @@ impl Probe {
             Side::Sell => view.best_ask(),
         };
         let Some(touch) = touch else { return };
-        let slot = match side {
-            Side::Buy => self.bid,
-            Side::Sell => self.ask,
-        };
-        if let Some(id) = slot {
+        if let Some(id) = self.slot(side) {
             // Requote only when the touch moved away from our price.
             if ctx.order(id).is_some_and(|o| o.px != touch) {
                 let _ = ctx.cancel(id);
             }
+            return;
+        }
+        // Never quote into our own orders: not while a take would cross this side, and not
+        // through our resting opposite quote when the touch ran past it (it is requoted).
+        if self.take_in_progress(ctx) && self.blocked == Some(side) {
+            return;
+        }
+        if self.own_crossing(ctx, side, touch).is_some() {
             return;
         }
         let after = exposure(ctx, inst) + side.sign() * self.cfg.order_qty.raw();
@@ -119,31 +129,66 @@ impl Probe {
         }
     }
 
-    fn reduce(&mut self, ctx: &mut Ctx<'_>) {
+    /// Our resting quote on `side`.
+    fn slot(&self, side: Side) -> Option<ClientOrderId> {
+        match side {
+            Side::Buy => self.bid,
+            Side::Sell => self.ask,
+        }
+    }
+
+    /// Our quote on the side opposite `side` that an order at `px` would trade against.
+    fn own_crossing(&self, ctx: &Ctx<'_>, side: Side, px: Px) -> Option<ClientOrderId> {
+        let id = self.slot(side.opposite())?;
+        let o = ctx.order(id)?;
+        let crosses = match side {
+            Side::Buy => px >= o.px,
+            Side::Sell => px <= o.px,
+        };
+        crosses.then_some(id)
+    }
+
+    /// A take is due, or our reducing order is still open.
+    fn take_in_progress(&self, ctx: &Ctx<'_>) -> bool {
+        self.take_due || self.reducing.is_some_and(|id| ctx.order(id).is_some())
+    }
+
+    /// Takes liquidity toward flat. `false` if the take must wait: our own resting quote on
+    /// the other side would be crossed (risk refuses self-trades), so it is cancelled first
+    /// and the take goes out once the cancel is confirmed.
+    fn reduce(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let inst = self.cfg.instrument;
         // One reducing order at a time: fills of earlier ones may still be in flight.
         if self.reducing.is_some_and(|id| ctx.order(id).is_some()) {
-            return;
+            return true;
         }
         let pos = ctx.position(inst);
         if pos.is_zero() {
-            return;
+            return true;
         }
         let side = if pos.is_positive() {
             Side::Sell
         } else {
             Side::Buy
         };
-        let Some(view) = ctx.market(inst) else { return };
+        let Some(view) = ctx.market(inst) else {
+            return true;
+        };
         let Some(px) = through_touch(view, side, 0) else {
-            return;
+            return true;
         };
         let lot = view.spec.lot;
         let qty = pos.abs().min(self.cfg.order_qty);
         // Only whole lots can be ordered; a sub-lot residue (a rounded fill) stays.
         let qty = Qty::from_raw(qty.raw() - qty.raw() % lot.raw());
         if qty.is_zero() {
-            return;
+            return true;
+        }
+        self.blocked = Some(side.opposite());
+        if let Some(own) = self.own_crossing(ctx, side, px) {
+            // Already pending cancel is fine: the request is idempotent from our side.
+            let _ = ctx.cancel(own);
+            return false;
         }
         let req = OrderRequest {
             instrument: inst,
@@ -154,6 +199,7 @@ impl Probe {
             tif: TimeInForce::Ioc,
         };
         self.reducing = ctx.place(req).ok();
+        true
     }
 }
 
@@ -176,7 +222,10 @@ impl Strategy for Probe {
         }
         self.actions += 1;
         if self.cfg.take_every > 0 && self.actions.is_multiple_of(u64::from(self.cfg.take_every)) {
-            self.reduce(ctx);
+            self.take_due = true;
+        }
+        if self.take_due {
+            self.take_due = !self.reduce(ctx);
         }
         self.quote(ctx, Side::Buy);
         self.quote(ctx, Side::Sell);

@@ -5,7 +5,9 @@
 
 use tickwire_core::config::Section;
 use tickwire_core::engine::{Engine, EngineConfig};
-use tickwire_core::event::{ExecReport, Input, Meta, Output, Side, TimerTick};
+use tickwire_core::event::{
+    ExecReport, Input, Meta, OrderCommand, Output, RiskDecisionKind, Side, TimeInForce, TimerTick,
+};
 use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
 use tickwire_core::metrics::StrategyMetrics;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
@@ -154,6 +156,46 @@ fn probe_same_market_same_decisions() {
     assert!(s.commands() > 50, "the probe traded ({})", s.commands());
     assert!(s.engine.stats().fills > 10, "{:?}", s.engine.stats());
     assert!(s.net[0].abs() <= Qty::parse("0.006").expect("literal"));
+}
+
+#[test]
+fn probe_never_takes_through_its_own_quote() {
+    // Risk refuses an order that would cross one of our own resting orders; the probe's takes
+    // used to go straight through its resting quote on the other side (about a third of its
+    // orders in examples/synthetic.toml were refused). It now cancels that quote first.
+    let s = session(
+        r#"kind = "probe"
+           name = "p"
+           instrument = "BTC-SYN"
+           order_qty = "0.001"
+           max_position = "0.01"
+           every = 5
+           take_every = 4"#,
+        &["BTC-SYN"],
+        60_000,
+        1_000,
+    );
+    let refused: Vec<_> = s
+        .outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Risk(r) if r.kind() == Some(RiskDecisionKind::Reject) => r.reason(),
+            _ => None,
+        })
+        .collect();
+    assert!(refused.is_empty(), "risk refused probe orders: {refused:?}");
+    let takes = s
+        .outputs
+        .iter()
+        .filter(|o| {
+            matches!(o, Output::Command(OrderCommand::New(p)) if p.tif() == Some(TimeInForce::Ioc))
+        })
+        .count();
+    assert!(
+        takes > 20,
+        "the probe still takes liquidity ({takes} IOC orders)"
+    );
+    assert!(s.engine.stats().fills > 10, "{:?}", s.engine.stats());
 }
 
 #[test]

@@ -735,13 +735,22 @@ impl Engine {
     }
 
     /// Rebuilds state from one record of an earlier session (see [`replay::RestoreLog`]):
-    /// execution reports and session inputs are processed with strategies silent and outputs
+    /// execution reports, session inputs and operator commands (but a shutdown) are processed
+    /// with strategies silent and outputs
     /// discarded; journaled new-order and cancel commands re-open and re-mark orders and
     /// advance each strategy's id sequence so ids are never reused.
     pub fn restore(&mut self, rec: &Record<'_>) {
         let restoring = core::mem::replace(&mut self.restoring, true);
         match rec {
             Record::Input(input @ (Input::Exec(_) | Input::Session(_))) => {
+                self.process(input);
+            }
+            // Operator commands: modes, risk levels and breaker resets carry over, so a breaker
+            // the operator reset before the restart is not tripped again by its replayed
+            // rejects. A shutdown ended that session; it does not end this one.
+            Record::Input(input @ Input::Operator(cmd))
+                if cmd.action() != Some(OperatorAction::Shutdown) =>
+            {
                 self.process(input);
             }
             Record::Input(input) => self.now = self.now.max(input.meta().event_time()),
@@ -788,7 +797,16 @@ impl Engine {
         };
         // A full table cannot happen with the same config; with a smaller one the order is
         // still known to the venue and shows up in reconciliation.
-        let _ = self.orders.insert(entry);
+        if !self.orders.insert(entry) {
+            return;
+        }
+        // Risk tracks orders by reading the engine's outputs: show it the journaled command,
+        // so restored orders count toward open orders, worst-case exposure and self-trade
+        // extremes exactly as they did when they were sent.
+        self.out.clear();
+        self.risk.begin();
+        self.out.push(Output::Command(OrderCommand::New(*n)));
+        self.risk.sync(&mut self.out, self.now);
     }
 
     fn on_operator(&mut self, cmd: &OperatorCmd, trigger: &Meta) {

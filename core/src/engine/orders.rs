@@ -11,6 +11,14 @@ use crate::num::{Px, Qty};
 /// anything but its inputs. (Iteration never goes through the hash map anyway; see `slots`.)
 type Fixed = BuildHasherDefault<DefaultHasher>;
 
+/// Hash-table room for `live` entries that never grows: removals leave tombstones, and when
+/// they use up the spare room the table is cleaned. With at most half its full capacity live,
+/// the std (hashbrown) table cleans *in place*; above half it would reallocate at twice the
+/// size — an allocation on the hot path. So reserve twice the live bound.
+fn churn_room(live: usize) -> usize {
+    live.saturating_mul(2).saturating_add(1)
+}
+
 /// One open order as the engine tracks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderEntry {
@@ -73,7 +81,7 @@ impl OrderTable {
         Self {
             slots: vec![None; capacity],
             free: (0..capacity as u32).rev().collect(),
-            index: HashMap::with_capacity_and_hasher(capacity, Fixed::default()),
+            index: HashMap::with_capacity_and_hasher(churn_room(capacity), Fixed::default()),
         }
     }
 
@@ -149,7 +157,7 @@ impl FillDedup {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            seen: HashSet::with_capacity_and_hasher(capacity, Fixed::default()),
+            seen: HashSet::with_capacity_and_hasher(churn_room(capacity), Fixed::default()),
             order: VecDeque::with_capacity(capacity),
             capacity,
         }
@@ -157,15 +165,19 @@ impl FillDedup {
 
     /// True the first time a (venue, trade id) is offered, false for repeats.
     pub fn first_time(&mut self, venue: VenueId, trade_id: u64) -> bool {
-        if !self.seen.insert((venue, trade_id)) {
+        let key = (venue, trade_id);
+        if self.seen.contains(&key) {
             return false;
         }
+        // Evict first: the set never holds more than `capacity` entries, not even for the
+        // moment between insert and evict.
         if self.order.len() == self.capacity
             && let Some(old) = self.order.pop_front()
         {
             self.seen.remove(&old);
         }
-        self.order.push_back((venue, trade_id));
+        self.seen.insert(key);
+        self.order.push_back(key);
         true
     }
 }

@@ -15,7 +15,9 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use super::Engine;
-use crate::event::{ExecReport, Input, OrderCommand, Output, Record, SessionAction, SessionCtl};
+use crate::event::{
+    ExecReport, Input, OperatorCmd, OrderCommand, Output, Record, SessionAction, SessionCtl,
+};
 use crate::journal::{JournalError, Reader};
 
 /// A difference between what the journal says and what the engine did.
@@ -94,7 +96,8 @@ impl From<JournalError> for ReplayError {
 }
 
 /// What an engine needs from earlier sessions to resume where they stopped: their execution
-/// reports and session inputs (orders, fills, positions, fees, fill de-duplication) and the
+/// reports and session inputs (orders, fills, positions, fees, fill de-duplication), their
+/// operator commands (modes, risk levels, breaker resets) and the
 /// new-order and cancel commands they sent (open orders and id sequences). Market data is not
 /// kept: books are rebuilt from live data after a restart.
 #[derive(Clone, Debug, Default)]
@@ -107,6 +110,7 @@ pub struct RestoreLog {
 enum Kept {
     Exec(ExecReport),
     Session(SessionCtl),
+    Operator(OperatorCmd),
     Command(OrderCommand),
 }
 
@@ -116,6 +120,7 @@ impl RestoreLog {
         match rec {
             Record::Input(Input::Exec(r)) => self.items.push(Kept::Exec(*r)),
             Record::Input(Input::Session(c)) => self.items.push(Kept::Session(*c)),
+            Record::Input(Input::Operator(c)) => self.items.push(Kept::Operator(*c)),
             Record::Output(Output::Command(
                 c @ (OrderCommand::New(_) | OrderCommand::Cancel(_)),
             )) => self.items.push(Kept::Command(*c)),
@@ -154,6 +159,7 @@ impl RestoreLog {
             let rec = match *item {
                 Kept::Exec(r) => Record::Input(Input::Exec(r)),
                 Kept::Session(c) => Record::Input(Input::Session(c)),
+                Kept::Operator(c) => Record::Input(Input::Operator(c)),
                 Kept::Command(c) => Record::Output(Output::Command(c)),
             };
             engine.restore(&rec);

@@ -418,6 +418,11 @@ impl Risk {
                             filled: 0,
                         };
                         self.orders.insert(n.cl_ord_id, m);
+                        // Orders restored after a restart arrive before any mid: value them
+                        // at their limit until one is seen (a live order always has one).
+                        if self.inst[i].mark == 0 {
+                            self.inst[i].mark = n.px.raw();
+                        }
                         self.add_open(n.cl_ord_id, 1);
                         self.set_leaves(n.cl_ord_id, n.qty.raw());
                         let inst = &mut self.inst[i];

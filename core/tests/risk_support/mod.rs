@@ -6,7 +6,9 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use tickwire_core::engine::replay::RestoreLog;
 use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, PlaceError, Strategy};
+use tickwire_core::event::Record;
 use tickwire_core::event::{
     Ack, ExecReport, FeedState, FeedStatus, Fill, Input, Liquidity, MarketEvent, Meta,
     OperatorAction, OperatorCmd, OrderCommand, OrderStatus, OrderType, Output, Reject,
@@ -71,6 +73,8 @@ pub struct Harness {
     plan: Arc<Mutex<VecDeque<Act>>>,
     results: Results,
     next_trade: u64,
+    /// What a journal of this session would give a restart: every input and output.
+    pub log: RestoreLog,
 }
 
 pub const MS: u64 = 1_000_000;
@@ -104,11 +108,27 @@ impl Harness {
             plan,
             results,
             next_trade: 1,
+            log: RestoreLog::default(),
         }
     }
 
+    /// A new engine with `cfg` rebuilt from this session's log, as after a restart.
+    pub fn restarted(&self, cfg: RiskConfig) -> Self {
+        let specs = self.e.markets().iter().map(|m| m.spec.clone()).collect();
+        let mut h = Self::with(cfg, specs);
+        self.log.apply(&mut h.e);
+        h.t = self.t;
+        h.next_trade = self.next_trade;
+        h
+    }
+
     pub fn input(&mut self, input: Input) -> Vec<Output> {
-        self.e.process(&input).to_vec()
+        let out = self.e.process(&input).to_vec();
+        self.log.push(&Record::Input(input));
+        for o in &out {
+            self.log.push(&Record::Output(*o));
+        }
+        out
     }
 
     pub fn advance(&mut self, ns: u64) {

@@ -11,6 +11,7 @@
 pub mod binance;
 pub mod okx;
 pub mod report;
+mod scan;
 
 pub use report::{
     DecodeError, DecodeSummary, MessageKind, RawFee, SymbolTable, parse_client_order_id,

@@ -83,10 +83,6 @@ pub(crate) enum OrderStatus {
     Filled,
     /// Canceled by its owner (possibly after partial fills).
     Canceled,
-    /// Refused. The engine never stores a rejected order (a refusal is a [`Reject`]); the state
-    /// exists for adapters whose venue reports rejections as order updates (OKX).
-    #[allow(dead_code)]
-    Rejected,
     /// Ended by the venue: IOC/FOK/market remainder.
     Expired,
 }
@@ -104,7 +100,6 @@ impl OrderStatus {
             OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
             OrderStatus::Filled => "FILLED",
             OrderStatus::Canceled => "CANCELED",
-            OrderStatus::Rejected => "REJECTED",
             OrderStatus::Expired => "EXPIRED",
         }
     }

@@ -560,7 +560,8 @@ impl SimHandle {
         })
     }
 
-    /// Injects a fault at the venue's next frame (a gap: at its next book diff).
+    /// Injects a fault at the venue's next frame (a gap: at its next book diff; a disconnect:
+    /// at once, to every subscribed connection).
     pub fn inject(&self, venue: &str, kind: FaultKind) -> Result<(), SimError> {
         self.venue(venue)?.inject(kind);
         Ok(())

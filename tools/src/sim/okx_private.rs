@@ -628,7 +628,7 @@ impl Private {
             OrderStatus::New => "live",
             OrderStatus::PartiallyFilled => "partially_filled",
             OrderStatus::Filled => "filled",
-            OrderStatus::Canceled | OrderStatus::Expired | OrderStatus::Rejected => "canceled",
+            OrderStatus::Canceled | OrderStatus::Expired => "canceled",
         };
         let acc = o.executed;
         let (mut fill_sz, mut fill_px, mut trade_id, mut fill_fee, mut fill_time, mut exec_type) = (

@@ -285,9 +285,45 @@ impl Venue {
             .frames
             .get(st.pos)
             .map_or(self.tape.captured, |f| f.seq);
-        st.faults.push(seq, kind);
-        drop(st);
+        if kind == FaultKind::Disconnect {
+            // A disconnect is an event in time, not in the data: it cuts the connections now.
+            // Waiting for the next frame raced the tape — in fast pace the whole capture can
+            // already sit in the socket buffers, and then no frame ever comes to carry it.
+            st.fired.push(FiredFault { kind, frame: seq });
+            let cut = Self::cut_subscribed(&mut st);
+            drop(st);
+            Self::send_disconnects(cut);
+        } else {
+            st.faults.push(seq, kind);
+            drop(st);
+        }
         self.notify();
+    }
+
+    /// Removes every subscribed connection; their queues and control blocks, to be told.
+    fn cut_subscribed(st: &mut State) -> Vec<(SyncSender<Out>, Arc<ConnCtl>)> {
+        let mut cut = Vec::new();
+        st.conns.retain(|c| {
+            if c.count > 0 {
+                cut.push((c.tx.clone(), c.ctl.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        cut
+    }
+
+    /// Queues a disconnect behind what each connection was already sent; a full queue kills
+    /// the connection at once instead.
+    fn send_disconnects(cut: Vec<(SyncSender<Out>, Arc<ConnCtl>)>) {
+        for (tx, ctl) in cut {
+            ctl.queued.fetch_add(1, Ordering::AcqRel);
+            if tx.try_send(Out::Disconnect).is_err() {
+                ctl.queued.fetch_sub(1, Ordering::AcqRel);
+                ctl.kill.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// The tape is over and every connection has written everything queued to it.
@@ -482,17 +518,11 @@ impl Venue {
                 }
             }
             let has = |k: FaultKind| due_faults.contains(&k);
-            let mut disconnects: Vec<(SyncSender<Out>, Arc<ConnCtl>)> = Vec::new();
-            if has(FaultKind::Disconnect) {
-                st.conns.retain(|c| {
-                    if c.count > 0 {
-                        disconnects.push((c.tx.clone(), c.ctl.clone()));
-                        false
-                    } else {
-                        true
-                    }
-                });
-            }
+            let disconnects = if has(FaultKind::Disconnect) {
+                Self::cut_subscribed(&mut st)
+            } else {
+                Vec::new()
+            };
             let targets: Vec<(u64, SyncSender<Out>, Arc<ConnCtl>)> = st
                 .conns
                 .iter()
@@ -512,12 +542,7 @@ impl Venue {
                     outs.push(Out::Frame(i as u32));
                 }
             }
-            for (tx, ctl) in disconnects {
-                ctl.queued.fetch_add(1, Ordering::AcqRel);
-                if tx.try_send(Out::Disconnect).is_err() {
-                    ctl.kill.store(true, Ordering::Release);
-                }
-            }
+            Self::send_disconnects(disconnects);
             let mut gone: Vec<u64> = Vec::new();
             for (id, tx, ctl) in &targets {
                 for o in &outs {

@@ -15,6 +15,8 @@
 
 use core::fmt;
 
+use crate::venue::scan::{digits, find};
+
 /// Which Binance counter a limit applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitKind {
@@ -371,10 +373,6 @@ fn parse_entry(obj: &[u8]) -> Option<RateLimitEntry> {
     })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// The bytes after `key` `:` up to the first non-space: the value's start.
 fn value_start<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     let at = find(obj, key)?;
@@ -395,17 +393,7 @@ fn str_value<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 }
 
 fn num_value(obj: &[u8], key: &[u8]) -> Option<u64> {
-    let v = value_start(obj, key)?;
-    let end = v
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(v.len());
-    if end == 0 || end > 19 {
-        return None;
-    }
-    v[..end].iter().try_fold(0u64, |a, &b| {
-        a.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
+    digits(value_start(obj, key)?)
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ use crate::latency::ExecLatency;
 use crate::queries::ResolvePolicy;
 use crate::session::{ReportSink, VenueSession};
 use crate::venue::SymbolTable;
+use crate::venue::scan::{digits, find, skip_ws, str_after};
 
 /// How orders are sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1445,18 +1446,6 @@ fn reply_id(frame: &[u8]) -> Option<u64> {
     digits(rest.strip_prefix(b"\"").unwrap_or(rest))
 }
 
-fn skip_ws(b: &[u8]) -> &[u8] {
-    let n = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    &b[n..]
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     find(hay, needle).is_some()
 }
@@ -1483,13 +1472,6 @@ fn cancel_push_order_id(frame: &[u8]) -> Option<u64> {
     scan_u64(frame, b"\"i\":")
 }
 
-/// The string value starting after `key_quote` (which ends with the opening quote).
-fn str_after<'a>(frame: &'a [u8], key_quote: &[u8]) -> Option<&'a [u8]> {
-    let at = find(frame, key_quote)? + key_quote.len();
-    let len = frame[at..].iter().position(|&b| b == b'"')?;
-    Some(&frame[at..at + len])
-}
-
 /// The unsigned number after the first `key` (e.g. `"status":`).
 fn scan_u64(frame: &[u8], key: &[u8]) -> Option<u64> {
     let at = find(frame, key)?;
@@ -1504,20 +1486,6 @@ fn scan_i64(frame: &[u8], key: &[u8]) -> Option<i64> {
         Some(r) => digits(r).and_then(|v| i64::try_from(v).ok()).map(|v| -v),
         None => digits(rest).and_then(|v| i64::try_from(v).ok()),
     }
-}
-
-/// The leading decimal digits of `b` (1 to 19 of them).
-fn digits(b: &[u8]) -> Option<u64> {
-    let end = b
-        .iter()
-        .position(|c| !c.is_ascii_digit())
-        .unwrap_or(b.len());
-    if end == 0 || end > 19 {
-        return None;
-    }
-    b[..end].iter().try_fold(0u64, |a, &c| {
-        a.checked_mul(10)?.checked_add(u64::from(c - b'0'))
-    })
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ use super::reports::{OkxReportDecoder, map_okx_code};
 use super::rest::{OkxMarket, OkxRest, symbol_table, wall_ms};
 use crate::latency::ExecLatency;
 use crate::session::{ReportSink, VenueSession};
+use crate::venue::scan::str_after;
 use crate::venue::{SymbolTable, write_u64};
 
 /// Most requests awaiting a reply at once; more are rejected (`RateLimited`) rather than
@@ -249,14 +250,6 @@ impl std::error::Error for SessionError {}
 
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Finds `"key":"` in a flat JSON frame and returns the string value (no escapes expected in
-/// OKX ids and codes). Only used on op replies, before the decoder parses them in place.
-fn raw_str<'a>(frame: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let start = frame.windows(key.len()).position(|w| w == key)? + key.len();
-    let len = frame[start..].iter().position(|&b| b == b'"')?;
-    Some(&frame[start..start + len])
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -487,10 +480,10 @@ impl OkxSession {
         if data == b"pong" {
             return FrameAction::None;
         }
-        let event = raw_str(data, b"\"event\":\"");
+        let event = str_after(data, b"\"event\":\"");
         match event {
             Some(b"login") => {
-                return if raw_str(data, b"\"code\":\"") == Some(b"0") {
+                return if str_after(data, b"\"code\":\"") == Some(b"0") {
                     FrameAction::LoggedIn
                 } else {
                     FrameAction::Drop
@@ -509,9 +502,10 @@ impl OkxSession {
             None => {}
         }
         // An op reply carries our request id; a push does not.
-        let req = raw_str(data, b"{\"id\":\"").and_then(parse_u64);
-        let op_is_amend = raw_str(data, b"\"op\":\"") == Some(b"amend-order");
-        let amend_failed = op_is_amend && raw_str(data, b"\"sCode\":\"").is_some_and(|c| c != b"0");
+        let req = str_after(data, b"{\"id\":\"").and_then(parse_u64);
+        let op_is_amend = str_after(data, b"\"op\":\"") == Some(b"amend-order");
+        let amend_failed =
+            op_is_amend && str_after(data, b"\"sCode\":\"").is_some_and(|c| c != b"0");
         let entry = req.and_then(|r| self.in_flight.iter().position(|f| f.req_id == r));
         let entry = entry.map(|i| self.in_flight.swap_remove(i));
         let mut rate_refused = false;
@@ -848,16 +842,16 @@ mod tests {
     #[test]
     fn raw_fields_of_op_replies_and_events() {
         let reply = br#"{"id":"1512","op":"amend-order","data":[{"clOrdId":"tw1x2","ordId":"9","sCode":"51503","sMsg":""}],"code":"1","msg":""}"#;
-        assert_eq!(raw_str(reply, b"{\"id\":\""), Some(&b"1512"[..]));
-        assert_eq!(raw_str(reply, b"\"op\":\""), Some(&b"amend-order"[..]));
-        assert_eq!(raw_str(reply, b"\"sCode\":\""), Some(&b"51503"[..]));
+        assert_eq!(str_after(reply, b"{\"id\":\""), Some(&b"1512"[..]));
+        assert_eq!(str_after(reply, b"\"op\":\""), Some(&b"amend-order"[..]));
+        assert_eq!(str_after(reply, b"\"sCode\":\""), Some(&b"51503"[..]));
         // `"id"` is never confused with `ordId` / `clOrdId`.
         let push = br#"{"arg":{"channel":"orders","instType":"SPOT"},"data":[{"clOrdId":"tw1x2","ordId":"9"}]}"#;
-        assert_eq!(raw_str(push, b"{\"id\":\""), None);
+        assert_eq!(str_after(push, b"{\"id\":\""), None);
         let login = br#"{"event":"login","code":"0","msg":"","connId":"a4d3ae55"}"#;
-        assert_eq!(raw_str(login, b"\"event\":\""), Some(&b"login"[..]));
-        assert_eq!(raw_str(login, b"\"code\":\""), Some(&b"0"[..]));
-        assert_eq!(raw_str(b"{\"id\":\"unterminated", b"{\"id\":\""), None);
+        assert_eq!(str_after(login, b"\"event\":\""), Some(&b"login"[..]));
+        assert_eq!(str_after(login, b"\"code\":\""), Some(&b"0"[..]));
+        assert_eq!(str_after(b"{\"id\":\"unterminated", b"{\"id\":\""), None);
     }
 
     #[test]

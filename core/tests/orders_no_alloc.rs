@@ -1,0 +1,139 @@
+//! The engine's fill de-duplicator and open-order table allocate nothing after construction,
+//! however long they run: far past `fill_memory` fills (every later fill evicts one) and far
+//! past the table's capacity in place/remove churn (removals leave hash-table tombstones).
+//! Counted by a global allocator, in its own test binary with a single test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tickwire_core::engine::{FillDedup, OrderEntry, OrderTable};
+use tickwire_core::event::{OrderState, Side};
+use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
+use tickwire_core::num::{Px, Qty};
+
+/// Counts every allocation and reallocation, then defers to the system allocator.
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread only. A process-wide count also catches the test
+    /// harness's main thread, which allocates its bookkeeping right after spawning the test
+    /// thread — under load that lands inside a measured window (a spurious failure).
+    /// Const-initialised and without a destructor, so using it in the allocator never allocates.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract is `System`'s own; the only addition is a thread-local counter increment,
+// which neither allocates nor unwinds. The test checks the counter moves.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: `ptr`/`layout` came from `System` through this allocator; forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn entry(seq: u64) -> OrderEntry {
+    OrderEntry {
+        id: ClientOrderId::new(StrategyId(1), seq).expect("small seq"),
+        strategy: StrategyId(1),
+        venue: VenueId::SYNTHETIC,
+        instrument: InstrumentId(0),
+        side: Side::Buy,
+        px: Px::ONE,
+        qty: Qty::ONE,
+        filled: Qty::ZERO,
+        state: OrderState::Working,
+        before_cancel: OrderState::Working,
+        venue_order_id: seq,
+        venue_filled: Qty::ZERO,
+        venue_done: None,
+        verifying: false,
+    }
+}
+
+#[test]
+fn dedup_and_order_table_never_allocate_after_construction() {
+    // Both sizes straddle hash-table bucket boundaries differently (7/8 load of a power of
+    // two); the old insert-then-evict dedup grew at exactly `memory + 1` live entries.
+    for memory in [7usize, 14, 100, 896, 1000, 4096] {
+        let mut dedup = FillDedup::with_capacity(memory);
+        let mut table = OrderTable::with_capacity(memory);
+        let before = ALLOCS.with(Cell::get);
+
+        let rounds = (memory as u64) * 20;
+        let mut fresh = 0u64;
+        for i in 0..rounds {
+            // Trade ids from two venues, spread (not sequential) so buckets vary; every tenth
+            // fill repeats the previous one (stream + poller delivering it twice).
+            let venue = if i.is_multiple_of(2) {
+                VenueId::BINANCE
+            } else {
+                VenueId::OKX
+            };
+            let id = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            if dedup.first_time(venue, id) {
+                fresh += 1;
+            }
+            if i % 10 == 9 {
+                assert!(!dedup.first_time(venue, id), "a repeat counted twice");
+            }
+
+            // Keep the table nearly full and churn it: remove the oldest, insert a new one.
+            let seq = i + 1;
+            if table.len() == memory {
+                let oldest = seq - memory as u64;
+                assert!(
+                    table.remove(entry(oldest).id).is_some(),
+                    "oldest order missing"
+                );
+            }
+            assert!(table.insert(entry(seq)), "table refused below capacity");
+        }
+        let after = ALLOCS.with(Cell::get);
+        assert_eq!(fresh, rounds, "every distinct fill is new exactly once");
+        assert_eq!(
+            after - before,
+            0,
+            "memory {memory}: {} allocations over {rounds} fills / order churn",
+            after - before
+        );
+        // The dedup still forgets only beyond its memory.
+        let last = (rounds - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let last_venue = if (rounds - 1).is_multiple_of(2) {
+            VenueId::BINANCE
+        } else {
+            VenueId::OKX
+        };
+        assert!(!dedup.first_time(last_venue, last));
+    }
+
+    // The counter is live: a fresh structure allocates.
+    let before = ALLOCS.with(Cell::get);
+    let d = FillDedup::with_capacity(16);
+    assert!(
+        ALLOCS.with(Cell::get) > before,
+        "counting allocator not counting"
+    );
+    drop(d);
+}
