@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tickwire::sim::{EndpointKind, SimHandle};
+use tickwire::sim::SimHandle;
 use tickwire_core::engine::Engine;
 use tickwire_core::engine::replay::RestoreLog;
 use tickwire_core::event::{
@@ -17,13 +17,10 @@ use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::journal::{Reader, Writer};
 use tickwire_core::ring::Producer;
 use tickwire_exec::queries::{QueryError, VenueQueries};
-use tickwire_exec::venue::binance::clock::VenueClock;
-use tickwire_exec::venue::binance::queries::{BinanceInstrument, BinanceQueries};
 
 use crate::Failure;
 use crate::clock::mono_ns;
 use crate::config::RunConfig;
-use crate::venue_config::{VenueMode, VenueSection};
 
 /// Reads what the journal's earlier sessions need to be resumed; `None` when `dir` holds no
 /// journal yet (the writer will create one there).
@@ -161,8 +158,8 @@ pub fn verify_on_venues(
             .filter(|o| o.verifying && o.venue == venue)
             .map(|o| (o.instrument, o.id))
             .collect();
-        let mut queries = venue_queries(section, cfg, sim)?;
-        let reports = query_restored(&mut queries, &restored).map_err(|e| {
+        let mut queries = crate::run::venue_queries(section, cfg, sim)?;
+        let (reports, requests) = query_restored(queries.as_mut(), &restored).map_err(|e| {
             Failure::new(format!(
                 "venue {venue}: cannot verify the restored orders before trading: {e}"
             ))
@@ -181,7 +178,7 @@ pub fn verify_on_venues(
             "resume: {venue} verified {} restored order(s) with the venue ({} report(s), {} request(s))",
             restored.len(),
             reports.len(),
-            queries.requests()
+            requests
         );
         for c in sent {
             commands.try_push(c).map_err(|_| {
@@ -195,27 +192,32 @@ pub fn verify_on_venues(
 /// The venue's answers about `restored`: recent trades of their instruments first (so a
 /// filled order's fills precede its status), then each order, then the open-order list.
 /// Retries the whole round on a transport error or a rate limit, a bounded number of times.
+/// Returns the reports and the number of queries made.
 fn query_restored(
-    q: &mut BinanceQueries,
+    q: &mut dyn VenueQueries,
     restored: &[(InstrumentId, ClientOrderId)],
-) -> Result<Vec<ExecReport>, QueryError> {
+) -> Result<(Vec<ExecReport>, usize), QueryError> {
     let mut instruments: Vec<InstrumentId> = restored.iter().map(|(i, _)| *i).collect();
     instruments.sort_unstable();
     instruments.dedup();
     let mut attempt = 0;
+    let mut requests = 0;
     loop {
         let mut reports = Vec::new();
         let round = (|| {
             for &i in &instruments {
+                requests += 1;
                 q.fills_after(i, 0, &mut |r| reports.push(r))?;
             }
             for &(i, id) in restored {
+                requests += 1;
                 q.order_status(i, id, &mut |r| reports.push(r))?;
             }
+            requests += 1;
             q.open_orders(&mut |r| reports.push(r))
         })();
         match round {
-            Ok(_) => return Ok(reports),
+            Ok(_) => return Ok((reports, requests)),
             Err(e) if attempt + 1 >= VERIFY_ATTEMPTS => return Err(e),
             Err(QueryError::RateLimited { retry_after_s }) => {
                 std::thread::sleep(Duration::from_secs(retry_after_s.clamp(1, 10)));
@@ -227,68 +229,4 @@ fn query_restored(
         }
         attempt += 1;
     }
-}
-
-/// Order-state queries of a trading venue, configured like its session.
-fn venue_queries(
-    v: &VenueSection,
-    cfg: &RunConfig,
-    sim: Option<&SimHandle>,
-) -> Result<BinanceQueries, Failure> {
-    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-    let tls_err = |e: tickwire_feeds::net::TlsConfigError| fail(e.to_string());
-    let Some(exec) = &v.exec else {
-        return Err(fail("not a trading venue".into()));
-    };
-    let (rest, tls) = match v.mode {
-        VenueMode::Sim => {
-            let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
-            let rest = sim
-                .endpoint(&v.sim_name, EndpointKind::Rest)
-                .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
-            let tls = tickwire_feeds::net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
-                .map_err(tls_err)?;
-            (rest.to_owned(), tls)
-        }
-        VenueMode::Live => {
-            let (_, rest) =
-                VenueSection::live_urls(v.venue).ok_or_else(|| fail("no live endpoints".into()))?;
-            let tls = tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?;
-            (v.rest_url.clone().unwrap_or_else(|| rest.to_owned()), tls)
-        }
-        VenueMode::External => {
-            let tls = match &v.ca_file {
-                Some(p) => {
-                    tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
-                }
-                None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
-            };
-            let rest = v
-                .rest_url
-                .clone()
-                .ok_or_else(|| fail("rest_url is required for trading".into()))?;
-            (rest, tls)
-        }
-    };
-    let creds = crate::run::credentials(v, &exec.credentials, cfg)?;
-    let instruments = v
-        .instruments
-        .iter()
-        .map(|i| BinanceInstrument {
-            id: i.id,
-            symbol: i.symbol.clone(),
-            quote: crate::run::quote_of(&i.symbol).to_owned(),
-        })
-        .collect();
-    BinanceQueries::new(
-        v.venue,
-        &rest,
-        tls,
-        &creds,
-        instruments,
-        VenueClock::new(),
-        mono_ns,
-        exec.recv_window_ms,
-    )
-    .map_err(|e| fail(e.to_string()))
 }

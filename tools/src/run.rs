@@ -19,6 +19,7 @@ use tickwire_core::synthetic::SyntheticMarket;
 use tickwire_core::topology::{Role, ThreadCtx, plan_for_this_host, spawn};
 use tickwire_core::wait::WaitPolicy;
 use tickwire_exec::credentials::{Credentials, Secret};
+use tickwire_exec::queries::VenueQueries;
 use tickwire_exec::reconcile::{self, PollerHandle, PollerSummary, PollerVenue, ReconcileConfig};
 use tickwire_exec::session::VenueSession;
 use tickwire_exec::sim_exchange::SimExchange;
@@ -27,7 +28,7 @@ use tickwire_exec::venue::binance::session::{
     BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig,
 };
 use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
-use tickwire_exec::venue::okx::OkxEncoder;
+use tickwire_exec::venue::okx::{OkxEncoder, OkxTradingConfig};
 use tickwire_exec::venue_thread::{VenueExecIo, VenueExecSummary, run_venue_exec};
 
 use crate::Failure;
@@ -36,7 +37,7 @@ use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
 use crate::ctl::{self, ControlSocket, CtlRequest, OpsPlan};
 use crate::demo_progress::{Counted, Progress, VenueCounters};
-use crate::venue_config::{CredentialSource, VenueMode, VenueSection};
+use crate::venue_config::{CredentialSource, VenueExec, VenueMode, VenueSection};
 use crate::venue_feeds::{self, VenueFeeds};
 
 /// Journal format version written into session records.
@@ -795,6 +796,101 @@ fn trading_endpoints(
     })
 }
 
+/// An OKX trading venue's settings with the endpoints this run uses, and its request encoder
+/// (credentials from the `[venue.okx]` file, else the venue's credential source).
+fn okx_setup(
+    v: &VenueSection,
+    okx: &OkxTradingConfig,
+    ws_base: Option<&str>,
+    rest: &str,
+    cfg: &RunConfig,
+) -> Result<(OkxTradingConfig, OkxEncoder), Failure> {
+    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
+    let mut okx = okx.clone();
+    if v.mode != VenueMode::Live {
+        // The simulator (and an external venue) serve the private WebSocket on the
+        // market-data host, and REST on its REST host.
+        if let Some(ws) = ws_base {
+            okx.session.ws_url = format!("{}/ws/v5/private", ws.trim_end_matches('/'));
+        }
+        okx.session.rest_url = rest.to_owned();
+    }
+    let encoder = if okx.credentials_file.is_some() {
+        okx.encoder().map_err(|e| fail(e.to_string()))?
+    } else {
+        let Some(exec) = &v.exec else {
+            return Err(fail("not a trading venue".into()));
+        };
+        let c = credentials(v, &exec.credentials, cfg)?;
+        let pass = c
+            .passphrase
+            .clone()
+            .ok_or_else(|| fail("OKX credentials need a passphrase (_PASSPHRASE)".into()))?;
+        OkxEncoder::new(c.api_key.expose(), c.api_secret.expose().as_bytes(), pass)
+            .map_err(|e| fail(format!("credentials unusable: {e}")))?
+    };
+    Ok((okx, encoder))
+}
+
+/// Signed REST queries of a Binance trading venue, with the server-time offset measured
+/// (signed queries carry the venue's time; without the offset they may be refused).
+fn binance_queries(
+    v: &VenueSection,
+    exec: &VenueExec,
+    rest: &str,
+    tls: &Arc<rustls::ClientConfig>,
+    creds: &Credentials,
+) -> Result<BinanceQueries, String> {
+    let instruments = v
+        .instruments
+        .iter()
+        .map(|i| BinanceInstrument {
+            id: i.id,
+            symbol: i.symbol.clone(),
+            quote: quote_of(&i.symbol).to_owned(),
+        })
+        .collect();
+    let mut q = BinanceQueries::new(
+        v.venue,
+        rest,
+        Arc::clone(tls),
+        creds,
+        instruments,
+        VenueClock::new(),
+        mono_ns,
+        exec.recv_window_ms,
+    )
+    .map_err(|e| e.to_string())?;
+    if let Err(e) = q.sync_time() {
+        eprintln!("warning: venue {}: server time: {e}", v.venue);
+    }
+    Ok(q)
+}
+
+/// Order-state queries of a trading venue on a REST client of their own, configured like its
+/// session: used to verify restored orders before a resumed run trades.
+pub(crate) fn venue_queries(
+    v: &VenueSection,
+    cfg: &RunConfig,
+    sim: Option<&SimHandle>,
+) -> Result<Box<dyn VenueQueries>, Failure> {
+    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
+    let Some(exec) = &v.exec else {
+        return Err(fail("not a trading venue".into()));
+    };
+    let (ws_base, rest, tls) = trading_endpoints(v, sim)?;
+    if let Some(okx) = &exec.okx {
+        let (okx, encoder) = okx_setup(v, okx, ws_base.as_deref(), &rest, cfg)?;
+        let q = okx
+            .queries(&encoder, &tls, mono_ns)
+            .map_err(|e| fail(e.to_string()))?;
+        return Ok(Box::new(q));
+    }
+    let c = credentials(v, &exec.credentials, cfg)?;
+    let q = binance_queries(v, exec, &rest, &tls, &c).map_err(fail)?;
+    Ok(Box::new(q))
+}
+
 /// One session per venue with `trade = true`, configured from its section, and (with
 /// `reconcile`) one poller view per trading venue on its own REST clients.
 fn start_sessions(
@@ -817,25 +913,7 @@ fn start_sessions(
         let creds = || credentials(v, &exec.credentials, cfg);
         let ids: Vec<_> = v.instruments.iter().map(|i| i.id).collect();
         if let Some(okx) = &exec.okx {
-            let mut okx = okx.clone();
-            if v.mode != VenueMode::Live {
-                // The simulator (and an external venue) serve the private WebSocket on the
-                // market-data host, and REST on its REST host.
-                if let Some(ws) = &ws_base {
-                    okx.session.ws_url = format!("{}/ws/v5/private", ws.trim_end_matches('/'));
-                }
-                okx.session.rest_url = rest.clone();
-            }
-            let encoder = if okx.credentials_file.is_some() {
-                okx.encoder().map_err(|e| fail(e.to_string()))?
-            } else {
-                let c = creds()?;
-                let pass = c.passphrase.clone().ok_or_else(|| {
-                    fail("OKX credentials need a passphrase (_PASSPHRASE)".into())
-                })?;
-                OkxEncoder::new(c.api_key.expose(), c.api_secret.expose().as_bytes(), pass)
-                    .map_err(|e| fail(format!("credentials unusable: {e}")))?
-            };
+            let (okx, encoder) = okx_setup(v, okx, ws_base.as_deref(), &rest, cfg)?;
             let session = okx
                 .session(encoder.clone(), Arc::clone(&tls), mono_ns)
                 .map_err(|e| fail(e.to_string()))?;
@@ -889,28 +967,8 @@ fn start_sessions(
         let c = creds()?;
         let session = BinanceSession::start(sc, &c).map_err(|e| fail(e.to_string()))?;
         if let Some(rc) = reconcile {
-            let mut q = BinanceQueries::new(
-                v.venue,
-                &rest,
-                Arc::clone(&tls),
-                &c,
-                instruments
-                    .iter()
-                    .map(|i| BinanceInstrument {
-                        id: i.id,
-                        symbol: i.symbol.clone(),
-                        quote: i.quote.clone(),
-                    })
-                    .collect(),
-                VenueClock::new(),
-                mono_ns,
-                exec.recv_window_ms,
-            )
-            .map_err(|e| fail(format!("reconcile: {e}")))?;
-            // Signed queries carry the venue's time; without the offset they may be refused.
-            if let Err(e) = q.sync_time() {
-                eprintln!("warning: venue {}: reconcile: server time: {e}", v.venue);
-            }
+            let q = binance_queries(v, exec, &rest, &tls, &c)
+                .map_err(|e| fail(format!("reconcile: {e}")))?;
             out.pollers.push(PollerVenue {
                 queries: Box::new(q),
                 balances: None,

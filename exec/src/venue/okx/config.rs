@@ -149,6 +149,25 @@ impl OkxTradingConfig {
         OkxSession::new(self.session.clone(), encoder, tls, clock).map_err(OkxStartError::Session)
     }
 
+    /// Order-state queries of this venue on a REST client of their own (restart verification,
+    /// the reconciliation poller).
+    pub fn queries(
+        &self,
+        encoder: &OkxEncoder,
+        tls: &Arc<ClientConfig>,
+        clock: fn() -> u64,
+    ) -> Result<OkxQueries, OkxStartError> {
+        let s = &self.session;
+        OkxRest::new(
+            &s.rest_url,
+            Arc::clone(tls),
+            s.http.clone(),
+            encoder.clone(),
+        )
+        .map(|rest| OkxQueries::new(s.venue, rest, s.markets.clone(), s.inst_type, clock))
+        .map_err(OkxStartError::Net)
+    }
+
     /// The reconciliation poller's view of this venue: its own REST clients (one for the
     /// queries, one for the balances), never the session's.
     pub fn poller_venue(
@@ -158,20 +177,9 @@ impl OkxTradingConfig {
         clock: fn() -> u64,
         view: ViewConfig,
     ) -> Result<PollerVenue, OkxStartError> {
-        let s = &self.session;
-        let make = || {
-            OkxRest::new(
-                &s.rest_url,
-                Arc::clone(tls),
-                s.http.clone(),
-                encoder.clone(),
-            )
-            .map(|rest| OkxQueries::new(s.venue, rest, s.markets.clone(), s.inst_type, clock))
-            .map_err(OkxStartError::Net)
-        };
         Ok(PollerVenue {
-            queries: Box::new(make()?),
-            balances: Some(Box::new(make()?)),
+            queries: Box::new(self.queries(encoder, tls, clock)?),
+            balances: Some(Box::new(self.queries(encoder, tls, clock)?)),
             view,
         })
     }
