@@ -292,6 +292,9 @@ pub struct WsClient {
     final_rx_ns: u64,
     final_tx_ns: u64,
     closing: Closing,
+    /// The upgrade completed in a poll that also drained the peer's close: that poll reported
+    /// the open, the next reports the end.
+    end_after_open: bool,
     /// A send or close hit `WouldBlock`: bytes are queued and `poll` flushes them.
     needs_flush: bool,
     scratch: Vec<u8>,
@@ -357,6 +360,7 @@ impl WsClient {
             final_rx_ns: started_ns,
             final_tx_ns: started_ns,
             closing: Closing::default(),
+            end_after_open: false,
             needs_flush: false,
             scratch: Vec::new(),
             stats: WsStats::default(),
@@ -528,6 +532,10 @@ impl WsClient {
     where
         F: FnMut(WsMessage<'_>),
     {
+        if self.end_after_open {
+            self.end_after_open = false;
+            return Ok(self.finish_clean());
+        }
         let now = (self.clock)();
         let opened = match self.state {
             State::Finished => return Err(NetError::NotOpen),
@@ -547,11 +555,20 @@ impl WsClient {
         let (drained, messages) = self.drain(now, on_message);
         match drained {
             Drained::Idle => {}
+            // The call that completes the upgrade always reports it (the caller subscribes on
+            // it), even when the peer's whole stream and its close came with the handshake:
+            // the end is reported by the next call.
+            Drained::Clean if opened => {
+                self.end_after_open = true;
+                return Ok(WsStatus::Open { opened, messages });
+            }
             Drained::Clean => return Ok(self.finish_clean()),
             Drained::Failed(err) => return Err(err),
         }
 
-        if let Some(started) = self.closing.started_ns {
+        if let Some(started) = self.closing.started_ns
+            && !opened
+        {
             if now.saturating_sub(started) >= self.close_timeout_ns {
                 if self.closing.received.is_some() {
                     // Both close frames exchanged; the peer just has not dropped TCP yet.
