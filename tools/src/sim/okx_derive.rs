@@ -668,14 +668,14 @@ mod tests {
             let mut ch = Vec::new();
             for _ in 0..(mix(step) % 6 + 1) {
                 r = mix(r);
-                let bid = r % 2 == 0;
+                let bid = r.is_multiple_of(2);
                 let d = ((r >> 8) % (DEPTH as u64 + 120)) as i64;
                 let px = if bid {
                     Decimal::new(10_000 - d, 0)
                 } else {
                     Decimal::new(10_001 + d, 0)
                 };
-                let remove = (r >> 32) % 2 == 0;
+                let remove = (r >> 32).is_multiple_of(2);
                 let sz = ((r >> 40) % 9 + 1).to_string();
                 ch.push(Change {
                     bid,
