@@ -9,6 +9,10 @@ use crate::Failure;
 /// The demo's config (also usable as `tickwire run --config examples/demo.toml`).
 const DEMO_TOML: &str = include_str!("../../examples/demo.toml");
 
+/// BTCUSDT's price tick in the demo's capture: the unit `noise_ticks` is counted in (the
+/// derived venue shifts by whole source ticks).
+const SOURCE_TICK: &str = "0.01";
+
 /// One line naming how the OKX venue is derived, read from the config itself so the screen
 /// never disagrees with what runs.
 fn derived_line(text: &str) -> Result<String, Failure> {
@@ -33,10 +37,15 @@ fn derived_line(text: &str) -> Result<String, Failure> {
             .unwrap_or("-")
             .to_owned()
     };
+    let ticks = derived
+        .get("noise_ticks")
+        .and_then(toml::Value::as_integer)
+        .unwrap_or(0);
+    let tick: rust_decimal::Decimal = SOURCE_TICK.parse().unwrap_or_default();
+    let noise = (tick * rust_decimal::Decimal::from(ticks)).normalize();
     Ok(format!(
-        "OKX is derived from the Binance capture: lag {} ms, noise {} ticks (a new offset every {} ms, seed {}), fees maker {} / taker {}",
+        "OKX is derived from the Binance capture: lag {} ms, price noise up to ±{noise} USDT ({ticks} ticks of {SOURCE_TICK}; a new offset every {} ms, seed {}), fees maker {} / taker {}",
         get("lag_ms"),
-        get("noise_ticks"),
         get("noise_period_ms"),
         get("seed"),
         fee("maker_fee"),

@@ -282,6 +282,8 @@ pub fn run_text(
             sessions
         };
         let mut sessions = sessions;
+        let mut rep_tx = rep_tx;
+        await_sessions_ready(&mut sessions, &names, &mut rep_tx, SESSION_READY_TIMEOUT)?;
         if let Some(rc) = rc {
             let backoff = tickwire_core::wait::Backoff::new(WaitPolicy::spin_then_park());
             let started = reconcile::start(
@@ -737,6 +739,53 @@ pub(crate) fn credentials(
             })
         }
     }
+}
+
+/// How long `run` waits for every trading venue's session to connect, log in and subscribe.
+const SESSION_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Drives the trading sessions until each `is_ready()`, before the core starts: strategies
+/// must not fire orders at a venue whose session is still connecting (they would only be
+/// rejected `venue-unavailable`). Reports a session emits meanwhile go to the core's ring
+/// first, so nothing is lost. Fails with the names of the venues not ready at `timeout`.
+fn await_sessions_ready(
+    sessions: &mut Sessions,
+    names: &[String],
+    reports: &mut Producer<tickwire_core::event::ExecReport>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let deadline = Instant::now() + timeout;
+    let mut held = Vec::new();
+    while sessions.iter().any(|s| !s.is_ready()) {
+        if Instant::now() >= deadline {
+            let waiting: Vec<&str> = sessions
+                .iter()
+                .zip(names)
+                .filter(|(s, _)| !s.is_ready())
+                .map(|(_, n)| n.as_str())
+                .collect();
+            return Err(Failure::new(format!(
+                "trading session(s) {} not ready after {} s (connect, login or fill-stream subscribe failed)",
+                waiting.join(", "),
+                timeout.as_secs()
+            )));
+        }
+        let mut busy = false;
+        for s in sessions.iter_mut() {
+            busy |= s.poll(mono_ns(), &mut |r: tickwire_core::event::ExecReport| {
+                held.push(r)
+            });
+        }
+        if !busy {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    for r in held {
+        if reports.try_push(r).is_err() {
+            return Err(Failure::new("report ring full while sessions connected"));
+        }
+    }
+    Ok(())
 }
 
 /// The exec thread's venue sessions.

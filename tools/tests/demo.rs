@@ -77,6 +77,24 @@ fn demo_trades_both_strategies_and_its_journal_verifies() {
         .output()
         .expect("replay runs");
     assert!(v.status.success(), "replay --verify: {}", output(&v));
+    // Strategies start only once every venue session is ready, so no order meets a session
+    // still connecting; the OKX `books` channel decodes (400-level snapshots).
+    let rejects = Command::new(BIN)
+        .args(["journal", "inspect", &j, "--kind", "reject"])
+        .output()
+        .expect("journal inspect runs");
+    assert!(rejects.status.success(), "{}", output(&rejects));
+    assert!(
+        !output(&rejects).contains("venue-unavailable"),
+        "rejected venue-unavailable: {}",
+        output(&rejects)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("feed okx:") && l.contains(" 0 malformed")),
+        "{all}"
+    );
     // A second demo never appends to an existing journal.
     let again = Command::new(BIN)
         .current_dir(&root)

@@ -130,6 +130,11 @@ fn derived_books_verify_and_track_the_source_within_the_noise() {
             Some("books") => {
                 if books == 0 {
                     assert_eq!(v["action"], "snapshot", "first books push: {t}");
+                    // OKX's `books` snapshot depth (FORMATS.md §2.2), though the source
+                    // book is deeper: a 400-level decoder must accept it.
+                    for side in ["bids", "asks"] {
+                        assert_eq!(d[side].as_array().map(Vec::len), Some(400), "{side}");
+                    }
                 } else {
                     assert_eq!(v["action"], "update");
                 }
@@ -144,6 +149,13 @@ fn derived_books_verify_and_track_the_source_within_the_noise() {
                 let bb = book.bids.keys().next_back().expect("a bid");
                 let ba = book.asks.keys().next().expect("an ask");
                 assert!(bb < ba, "crossed derived book after {t}");
+                // Updates keep the client's book a 400-level view.
+                assert!(
+                    book.bids.len() <= 400 && book.asks.len() <= 400,
+                    "book grew past 400 levels: {} bids, {} asks",
+                    book.bids.len(),
+                    book.asks.len()
+                );
                 books += 1;
             }
             Some("bbo-tbt") => {

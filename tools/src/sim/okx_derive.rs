@@ -32,6 +32,10 @@ use super::config::{VenueConfig, VenueKind};
 use super::okx::{self, Inst, Market};
 use super::tape::{BookOp, Frame, Tape};
 
+/// Levels per side an OKX `books` snapshot carries (FORMATS.md §2.2); the derived venue
+/// publishes this deep a view of its (deeper) book, as the venue does.
+const DEPTH: usize = 400;
+
 /// Quote assets tried, longest first, when a source symbol has no explicit mapping.
 const QUOTES: [&str; 8] = ["FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH", "EUR", "TRY"];
 
@@ -171,7 +175,9 @@ struct Derived {
     okx: usize,
     /// Source tick (10^-price_scale).
     tick: Decimal,
-    /// Current derived book.
+    /// Every level of the source, shifted: the book the published view is cut from.
+    full: Book<Level>,
+    /// The published view: the best `DEPTH` levels per side of `full`, as clients hold it.
     book: Book<Level>,
     /// Offset (ticks) the derived book is at, `None` before its snapshot.
     at: Option<i64>,
@@ -220,6 +226,85 @@ fn changes_between(old: &Book<Level>, new: &Book<Level>) -> Vec<Change> {
                     level: l.clone(),
                     remove: false,
                 });
+            }
+        }
+    }
+    out
+}
+
+/// The best `DEPTH` levels per side of `full`.
+fn top(full: &Book<Level>) -> Book<Level> {
+    let mut out = Book::new();
+    for (px, l) in full.bids.iter().rev().take(DEPTH) {
+        out.set(true, *px, Some(l.clone()));
+    }
+    for (px, l) in full.asks.iter().take(DEPTH) {
+        out.set(false, *px, Some(l.clone()));
+    }
+    out
+}
+
+/// The changes turning the published `view` into `top(full)` after `applied` changed `full`.
+/// Only the applied prices and the levels crossing the depth boundary can differ, so this
+/// looks at those instead of comparing whole books on every diff.
+fn view_changes(view: &Book<Level>, full: &Book<Level>, applied: &[Change]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for bid in [true, false] {
+        let (v, f) = if bid {
+            (&view.bids, &full.bids)
+        } else {
+            (&view.asks, &full.asks)
+        };
+        // Best first on both sides; `worse(a, b)`: a ranks below b.
+        let worse = |a: &Decimal, b: &Decimal| if bid { a < b } else { a > b };
+        let new_worst = if bid {
+            f.keys().rev().nth(DEPTH - 1)
+        } else {
+            f.keys().nth(DEPTH - 1)
+        };
+        let in_new = |p: &Decimal| f.contains_key(p) && new_worst.is_none_or(|w| !worse(p, w));
+        let old_worst = if bid {
+            v.keys().next()
+        } else {
+            v.keys().next_back()
+        };
+        let mut candidates: std::collections::BTreeSet<Decimal> = applied
+            .iter()
+            .filter(|c| c.bid == bid)
+            .map(|c| c.px)
+            .collect();
+        // Published levels pushed out below the new boundary.
+        if let Some(w) = new_worst {
+            candidates.extend(v.keys().filter(|p| worse(p, w)));
+        }
+        // Levels under the old view's worst that the view now reaches.
+        let below_old: Box<dyn Iterator<Item = &Decimal>> = match (old_worst, bid) {
+            (None, true) => Box::new(f.keys().rev()),
+            (None, false) => Box::new(f.keys()),
+            (Some(w), true) => Box::new(f.range(..*w).rev().map(|(p, _)| p)),
+            (Some(w), false) => Box::new(
+                f.range((std::ops::Bound::Excluded(*w), std::ops::Bound::Unbounded))
+                    .map(|(p, _)| p),
+            ),
+        };
+        candidates.extend(below_old.take_while(|p| in_new(p)));
+        for px in candidates {
+            let old = v.get(&px);
+            let new = f.get(&px).filter(|_| in_new(&px));
+            match (old, new) {
+                (_, Some(l)) if old != Some(l) => out.push(Change {
+                    bid,
+                    px,
+                    level: l.clone(),
+                    remove: false,
+                }),
+                (Some(_), None) => out.push(Change {
+                    bid,
+                    px,
+                    level: level(px, "0"),
+                    remove: true,
+                }),
+                _ => {}
             }
         }
     }
@@ -322,6 +407,7 @@ pub(crate) fn build(
             inst,
             okx,
             tick: Decimal::new(1, s.price_scale.min(28)),
+            full: Book::new(),
             book: Book::new(),
             at: None,
             last_bbo: None,
@@ -380,16 +466,24 @@ pub(crate) fn build(
                 let inst = &mut market.insts[d.okx];
                 let (snapshot, changes) = match d.at {
                     None => {
-                        let m = mapped(&b.book, shift);
-                        let ch = changes_between(&Book::new(), &m);
-                        (true, ch)
+                        d.full = mapped(&b.book, shift);
+                        (true, changes_between(&Book::new(), &top(&d.full)))
                     }
                     Some(prev) if prev != off => {
-                        (false, changes_between(&d.book, &mapped(&b.book, shift)))
+                        d.full = mapped(&b.book, shift);
+                        (false, changes_between(&d.book, &top(&d.full)))
                     }
-                    Some(_) => (false, shifted_changes(&df.changes, &b.book, shift)),
+                    Some(_) => {
+                        let ch = shifted_changes(&df.changes, &b.book, shift);
+                        d.full.apply(&ch);
+                        (false, view_changes(&d.book, &d.full, &ch))
+                    }
                 };
                 d.at = Some(off);
+                if !snapshot && changes.is_empty() {
+                    // Only levels below the published depth moved: OKX sends nothing.
+                    continue;
+                }
                 d.book.apply(&changes);
                 let cksum = book::okx_checksum(&d.book);
                 let text = books_frame(&d.inst, snapshot, &changes, &ts_ms, cksum);
@@ -549,6 +643,56 @@ mod tests {
             draws,
             (0..200).map(|p| offset(&other, 0, p)).collect::<Vec<_>>()
         );
+    }
+
+    /// `view_changes` (which looks only at touched prices and the boundary) agrees with a
+    /// whole-book comparison over many random diffs, and the view stays `DEPTH` deep.
+    #[test]
+    fn view_changes_match_a_whole_book_comparison() {
+        let mut full = Book::new();
+        for i in 0..(DEPTH as i64 + 50) {
+            full.set(
+                true,
+                Decimal::new(10_000 - i, 0),
+                Some(level(Decimal::new(10_000 - i, 0), "1")),
+            );
+            full.set(
+                false,
+                Decimal::new(10_001 + i, 0),
+                Some(level(Decimal::new(10_001 + i, 0), "1")),
+            );
+        }
+        let mut view = top(&full);
+        let mut r = 1u64;
+        for step in 0..3000 {
+            let mut ch = Vec::new();
+            for _ in 0..(mix(step) % 6 + 1) {
+                r = mix(r);
+                let bid = r.is_multiple_of(2);
+                let d = ((r >> 8) % (DEPTH as u64 + 120)) as i64;
+                let px = if bid {
+                    Decimal::new(10_000 - d, 0)
+                } else {
+                    Decimal::new(10_001 + d, 0)
+                };
+                let remove = (r >> 32).is_multiple_of(2);
+                let sz = ((r >> 40) % 9 + 1).to_string();
+                ch.push(Change {
+                    bid,
+                    px,
+                    level: level(px, if remove { "0" } else { &sz }),
+                    remove,
+                });
+            }
+            full.apply(&ch);
+            let got = view_changes(&view, &full, &ch);
+            let mut expect_book = view.clone();
+            expect_book.apply(&changes_between(&view, &top(&full)));
+            view.apply(&got);
+            assert_eq!(view.bids, expect_book.bids, "bids after step {step}");
+            assert_eq!(view.asks, expect_book.asks, "asks after step {step}");
+            assert!(view.bids.len() <= DEPTH && view.asks.len() <= DEPTH);
+        }
     }
 
     #[test]
