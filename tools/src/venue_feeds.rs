@@ -20,6 +20,9 @@ use crate::clock::mono_ns;
 use crate::config::RunConfig;
 use crate::venue_config::{VenueMode, VenueSection};
 
+/// Market-data rings, one per feed.
+pub type Rings = Vec<Consumer<MarketEvent>>;
+
 /// Running venue feeds.
 pub struct VenueFeeds {
     sim: Option<SimHandle>,
@@ -99,7 +102,7 @@ impl VenueFeeds {
         cfg: &RunConfig,
         plan: &ThreadPlan,
         stop: &StopFlag,
-    ) -> Result<(Self, Vec<Consumer<MarketEvent>>, Vec<Consumer<MarketEvent>>), Failure> {
+    ) -> Result<(Self, Rings, Rings), Failure> {
         let sim = match (
             &cfg.sim,
             cfg.venues.iter().any(|v| v.mode == VenueMode::Sim),
