@@ -65,9 +65,9 @@ kind = "probe"
 name = "probe"
 instrument = "BTCUSDT"
 order_qty = "0.001"
-max_position = "0.01"
-every = 5
-take_every = 3
+max_position = "0.05"
+every = 2
+take_every = 6
 
 [sim]
 [[sim.venue]]
@@ -143,4 +143,24 @@ fn paper_with_trade_or_exec_keys_is_a_one_line_error() {
         assert!(err.contains(want), "{extra}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{extra}: {err}");
     }
+}
+
+#[test]
+fn paper_and_trading_venues_in_one_run_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = paper_config(tmp.path(), "");
+    let mut toml = std::fs::read_to_string(&cfg).expect("read config");
+    toml = toml.replace(
+        "[[strategy]]",
+        "[[venue]]\nvenue = \"binance-us\"\nmode = \"external\"\nws_url = \"wss://127.0.0.1:1\"\nrest_url = \"https://127.0.0.1:1\"\ncredentials_env = \"PAPER_TEST\"\norder_entry = \"rest\"\nuser_data = \"listen-key\"\ntrade = true\n\n[[venue.instrument]]\nsymbol = \"ETHUSD\"\ntick = \"0.01\"\nlot = \"0.0001\"\nmin_qty = \"0.0001\"\n\n[[strategy]]",
+    );
+    std::fs::write(&cfg, toml).expect("write config");
+    let o = tw(&["run", "--config", cfg.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "accepted: {}", text(&o));
+    assert!(
+        err.contains("paper = true venues cannot run alongside trade = true venues"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
