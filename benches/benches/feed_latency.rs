@@ -69,8 +69,17 @@ fn main() {
     let feed_stop = stop.clone();
     let p = Arc::clone(&progress);
     let wait = WaitPolicy::spin_then_yield();
-    let feed =
-        thread::spawn(move || run_feed(&cfg, &mut tx, None, Backoff::new(wait), &feed_stop, &p));
+    let feed = thread::spawn(move || {
+        run_feed(
+            &cfg,
+            &mut tx,
+            None,
+            None,
+            Backoff::new(wait),
+            &feed_stop,
+            &p,
+        )
+    });
     let consumer = thread::spawn(move || {
         let mut wire_to_parsed = StageHistogram::new("wire→parsed");
         let mut parsed_to_core = StageHistogram::new("parsed→core");

@@ -84,6 +84,8 @@ enum Handler {
 /// Pushes every event to the core, waiting for room; remembers if the core is gone.
 struct Sink<'a> {
     out: &'a mut Producer<MarketEvent>,
+    /// A paper venue's in-process exchange: sees every event before the core does.
+    exchange: Option<&'a mut Producer<MarketEvent>>,
     clock: Clock,
     backoff: Backoff,
     progress: &'a FeedProgress,
@@ -99,6 +101,12 @@ impl Sink<'_> {
         if ev.meta().stamps.parsed_ns == 0 {
             // The handler emits right after decoding: now is when the record was parsed.
             ev.meta_mut().stamps.parsed_ns = (self.clock)();
+        }
+        if let Some(x) = self.exchange.as_deref_mut()
+            && x.forward(ev, &mut self.backoff).is_err()
+        {
+            // The exchange is gone only when the run is ending; the core still gets the market.
+            self.exchange = None;
         }
         match self.out.forward(ev, &mut self.backoff) {
             Ok(()) => {
@@ -147,10 +155,13 @@ fn okx_subscribe(cfg: &FeedConfig, op: &str, only: Option<&str>) -> String {
 }
 
 /// Runs one feed until `stop` is set or the core goes away. `raw` journals every received frame
-/// (kind `raw-frame`, timestamp = receive time) before it is parsed.
+/// (kind `raw-frame`, timestamp = receive time) before it is parsed. `exchange` (a paper venue's
+/// in-process exchange) gets each event before `out` (the core), so the exchange has seen the
+/// market any order was decided on.
 pub fn run_feed(
     cfg: &FeedConfig,
     out: &mut Producer<MarketEvent>,
+    exchange: Option<&mut Producer<MarketEvent>>,
     mut raw: Option<Writer>,
     backoff: Backoff,
     stop: &StopFlag,
@@ -185,6 +196,7 @@ pub fn run_feed(
         clock,
         backoff,
         progress,
+        exchange,
         core_gone: false,
     };
     let mut ws: Option<WsClient> = None;

@@ -184,6 +184,13 @@ pub fn run_text(
         )));
     }
     let synthetic = !cfg.synthetic.instruments.is_empty();
+    // One exec thread per run: the in-process exchange (synthetic and paper venues) or the venue
+    // sessions (`trade = true`); a run has one or the other.
+    if cfg.venues.iter().any(|v| v.paper) && cfg.venues.iter().any(|v| v.exec.is_some()) {
+        return Err(Failure::new(format!(
+            "{label}: paper = true venues cannot run alongside trade = true venues; run them in separate processes"
+        )));
+    }
     let events = events.unwrap_or(cfg.synthetic.events);
     if synthetic && cfg.venues.is_empty() && events == 0 && duration.is_none() {
         return Err(Failure::new(
@@ -246,7 +253,7 @@ pub fn run_text(
         drop(feed_exch_tx);
         None
     };
-    let (mut venues, venue_rings) = VenueFeeds::start(&cfg, &plan, &stop)?;
+    let (mut venues, venue_rings, paper_rings) = VenueFeeds::start(&cfg, &plan, &stop)?;
     market_rings.extend(venue_rings);
     // Restored orders on trading venues are verified with the venue before any thread trades.
     let reconcile = crate::resume::verify_on_venues(
@@ -321,9 +328,12 @@ pub fn run_text(
         }
         ExecHandle::Sim(
             spawn(Role::Exec, &plan, move |ctx| {
+                let mut market = vec![feed_exch_rx];
+                // Paper venues: the exchange sees their live books ahead of the core.
+                market.extend(paper_rings);
                 let io = SimExecIo {
                     commands: cmd_rx,
-                    market: vec![feed_exch_rx],
+                    market,
                     reports: rep_tx,
                     backoff: ctx.backoff(),
                     clock: mono_ns,

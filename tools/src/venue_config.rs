@@ -51,6 +51,9 @@ pub struct VenueSection {
     pub instruments: Vec<InstrumentSpec>,
     /// Order entry on this venue (`trade = true`); `None` for a market-data-only venue.
     pub exec: Option<VenueExec>,
+    /// `paper = true`: orders for this venue never leave the process; the in-process exchange
+    /// fills them against this venue's books (market data still comes per `mode`).
+    pub paper: bool,
 }
 
 /// Where a trading venue's API key and secret come from.
@@ -299,7 +302,26 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
     let stale_after = Duration::from_millis(s.int_or("stale_ms", 10, 3_600_000, 5_000) as u64);
     let snapshot_limit = s.int_or("snapshot_limit", 1, 5000, 1000) as u32;
     let raw_journal = s.opt_str("raw_journal").map(PathBuf::from);
-    let exec = read_exec(s, venue, mode);
+    let paper = s.opt_bool("paper").unwrap_or(false);
+    if paper && s.opt_bool("trade").unwrap_or(false) {
+        s.error(
+            "trade",
+            "paper = true fills orders in-process; it cannot also trade = true",
+        );
+    }
+    let exec = if paper {
+        for k in EXEC_KEYS {
+            if s.has(k) {
+                s.error(
+                    k,
+                    "not meaningful with paper = true (orders stay in-process)",
+                );
+            }
+        }
+        None
+    } else {
+        read_exec(s, venue, mode)
+    };
     let mut instruments = Vec::new();
     let tables = s.tables("instrument");
     if tables.is_empty() {
@@ -362,5 +384,6 @@ pub fn read_venue(s: &mut Section<'_>, first_id: u32) -> Option<VenueSection> {
         raw_journal,
         instruments,
         exec,
+        paper,
     })
 }

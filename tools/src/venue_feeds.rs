@@ -20,6 +20,9 @@ use crate::clock::mono_ns;
 use crate::config::RunConfig;
 use crate::venue_config::{VenueMode, VenueSection};
 
+/// Market-data rings, one per feed.
+pub type Rings = Vec<Consumer<MarketEvent>>;
+
 /// Running venue feeds.
 pub struct VenueFeeds {
     sim: Option<SimHandle>,
@@ -93,12 +96,13 @@ impl VenueFeeds {
     }
 
     /// Starts the embedded simulator if a venue needs it, and one feed thread per venue; returns
-    /// the feeds and the rings the core reads them from.
+    /// the feeds, the rings the core reads them from and, per `paper = true` venue, the ring its
+    /// market data reaches the in-process exchange on (ahead of the core).
     pub fn start(
         cfg: &RunConfig,
         plan: &ThreadPlan,
         stop: &StopFlag,
-    ) -> Result<(Self, Vec<Consumer<MarketEvent>>), Failure> {
+    ) -> Result<(Self, Rings, Rings), Failure> {
         let sim = match (
             &cfg.sim,
             cfg.venues.iter().any(|v| v.mode == VenueMode::Sim),
@@ -113,6 +117,7 @@ impl VenueFeeds {
         };
         let mut feeds = Vec::new();
         let mut rings = Vec::new();
+        let mut paper_rings = Vec::new();
         for (i, v) in cfg.venues.iter().enumerate() {
             let (ws_url, rest_url, tls) = endpoints(v, sim.as_ref())?;
             let raw = match &v.raw_journal {
@@ -144,11 +149,26 @@ impl VenueFeeds {
             };
             let (mut tx, rx) = channel(cfg.engine.ring_capacity);
             rings.push(rx);
+            let mut to_exchange = if v.paper {
+                let (x_tx, x_rx) = channel(cfg.engine.ring_capacity);
+                paper_rings.push(x_rx);
+                Some(x_tx)
+            } else {
+                None
+            };
             let progress = Arc::new(FeedProgress::default());
             let p = Arc::clone(&progress);
             let stop = stop.clone();
             let handle = spawn(Role::Feed(i as u16 + 1), plan, move |ctx| {
-                run_feed(&feed_cfg, &mut tx, raw, ctx.backoff(), &stop, &p)
+                run_feed(
+                    &feed_cfg,
+                    &mut tx,
+                    to_exchange.as_mut(),
+                    raw,
+                    ctx.backoff(),
+                    &stop,
+                    &p,
+                )
             })
             .map_err(|e| Failure::new(format!("starting feed thread: {e}")))?;
             feeds.push(Feed {
@@ -164,6 +184,7 @@ impl VenueFeeds {
                 settling: None,
             },
             rings,
+            paper_rings,
         ))
     }
 
