@@ -304,7 +304,6 @@ fn disconnect_mid_order(bin: &Path, c: &mut Checks) -> Result<(), String> {
         &Setup {
             sim_faults: "[[venue.private.fault]]\nkind = \"disconnect\"\nplaced = true\ncount = 1\n",
             steps: &["buy 0.01 take"],
-            venue: "order_entry = \"rest\"",
             ..Setup::default()
         },
     )?;
