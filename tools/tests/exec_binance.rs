@@ -509,9 +509,10 @@ fn ws_api_disconnect_after_placing_resolves_live_by_query() {
     let first_unknown = h.got.iter().position(
         |r| matches!(r, ExecReport::Unknown(u) if u.cl_ord_id == id(1) && u.cause == UnknownCause::Disconnect.code()),
     );
-    let first_status = h.got.iter().position(
-        |r| matches!(r, ExecReport::Status(s) if s.cl_ord_id == id(1)),
-    );
+    let first_status = h
+        .got
+        .iter()
+        .position(|r| matches!(r, ExecReport::Status(s) if s.cl_ord_id == id(1)));
     assert!(
         first_unknown.is_some() && first_unknown < first_status,
         "unknown before the resolution: {:#?}",
@@ -525,7 +526,11 @@ fn ws_api_disconnect_after_placing_resolves_live_by_query() {
         "an order that left is never rejected: {:#?}",
         h.got
     );
-    assert_eq!(v.open_orders(), vec![id(1)], "exactly one order at the venue");
+    assert_eq!(
+        v.open_orders(),
+        vec![id(1)],
+        "exactly one order at the venue"
+    );
     h.s.shutdown();
 }
 
@@ -542,7 +547,10 @@ fn ws_api_disconnect_before_placing_is_unknown_then_not_found() {
     let first_unknown = h.got.iter().position(
         |r| matches!(r, ExecReport::Unknown(u) if u.cl_ord_id == id(1) && u.cause == UnknownCause::Disconnect.code()),
     );
-    let first_reject = h.got.iter().position(|r| matches!(r, ExecReport::Reject(_)));
+    let first_reject = h
+        .got
+        .iter()
+        .position(|r| matches!(r, ExecReport::Reject(_)));
     assert!(
         first_unknown.is_some() && first_unknown < first_reject,
         "unknown before the resolution: {:#?}",
