@@ -127,6 +127,28 @@ balances = ["USDT:100000", "TEST:100"]
 
     /// The venue's trade ids for our account (its truth).
     fn trade_ids(&self) -> BTreeSet<u64> {
+        let mut q = self.queries();
+        let mut fills = Vec::new();
+        q.fills_after(INST, 0, &mut |r| fills.push(r))
+            .expect("myTrades");
+        distinct_fills(&fills)
+    }
+
+    /// The venue's open orders for our account (its truth), as client order ids.
+    fn open_orders(&self) -> Vec<ClientOrderId> {
+        let mut q = self.queries();
+        let mut got = Vec::new();
+        q.open_orders(&mut |r| got.push(r)).expect("openOrders");
+        got.iter()
+            .filter_map(|r| match r {
+                ExecReport::Status(s) => Some(s.cl_ord_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A REST query client for our account, clock synced.
+    fn queries(&self) -> BinanceQueries {
         let tls = tls::client_config_from_ca_file(self.sim().ca_path()).expect("ca");
         let mut q = BinanceQueries::new(
             VenueId::BINANCE,
@@ -144,10 +166,7 @@ balances = ["USDT:100000", "TEST:100"]
         )
         .expect("queries");
         q.sync_time().expect("time");
-        let mut fills = Vec::new();
-        q.fills_after(INST, 0, &mut |r| fills.push(r))
-            .expect("myTrades");
-        distinct_fills(&fills)
+        q
     }
 }
 
@@ -473,6 +492,75 @@ fn disconnect_before_placing_resolves_as_unknown_order() {
         h.count(|r| matches!(r, ExecReport::Reject(x) if x.cl_ord_id == id(1) && x.reason() == Some(RejectReason::UnknownOrder))) == 1
     });
     assert!(distinct_fills(&h.got).is_empty());
+    h.s.shutdown();
+}
+
+/// WS-API order entry: the venue places a resting order, then drops the connection instead
+/// of answering. The order left, so it is `Unknown(Disconnect)`, never a `Reject`, and the
+/// query resolves it to the venue's truth (live, `New`); exactly one order stands there.
+#[test]
+fn ws_api_disconnect_after_placing_resolves_live_by_query() {
+    let v = Venue::start(&fault("disconnect", "count = 1\nplaced = true"));
+    let mut h = Harness::new(v.config(OrderEntry::WsApi, UserData::WsApi));
+    h.submit(buy(1, "95", "1"));
+    h.until("resolved as New by the query", |h| {
+        h.count(|r| matches!(r, ExecReport::Status(s) if s.cl_ord_id == id(1) && s.status == OrderStatus::New.code())) >= 1
+    });
+    let first_unknown = h.got.iter().position(
+        |r| matches!(r, ExecReport::Unknown(u) if u.cl_ord_id == id(1) && u.cause == UnknownCause::Disconnect.code()),
+    );
+    let first_status = h
+        .got
+        .iter()
+        .position(|r| matches!(r, ExecReport::Status(s) if s.cl_ord_id == id(1)));
+    assert!(
+        first_unknown.is_some() && first_unknown < first_status,
+        "unknown before the resolution: {:#?}",
+        h.got
+    );
+    h.until("reconnected", |h| h.s.is_ready());
+    h.settle(Duration::from_millis(200));
+    assert_eq!(
+        h.count(|r| matches!(r, ExecReport::Reject(_))),
+        0,
+        "an order that left is never rejected: {:#?}",
+        h.got
+    );
+    assert_eq!(
+        v.open_orders(),
+        vec![id(1)],
+        "exactly one order at the venue"
+    );
+    h.s.shutdown();
+}
+
+/// WS-API order entry: the venue drops the connection before placing. The session cannot know
+/// that, so the order is `Unknown(Disconnect)` first; the query then finds no order.
+#[test]
+fn ws_api_disconnect_before_placing_is_unknown_then_not_found() {
+    let v = Venue::start(&fault("disconnect", "count = 1\nplaced = false"));
+    let mut h = Harness::new(v.config(OrderEntry::WsApi, UserData::WsApi));
+    h.submit(buy(1, "95", "1"));
+    h.until("resolved as not found", |h| {
+        h.count(|r| matches!(r, ExecReport::Reject(x) if x.cl_ord_id == id(1) && x.reason() == Some(RejectReason::UnknownOrder))) == 1
+    });
+    let first_unknown = h.got.iter().position(
+        |r| matches!(r, ExecReport::Unknown(u) if u.cl_ord_id == id(1) && u.cause == UnknownCause::Disconnect.code()),
+    );
+    let first_reject = h
+        .got
+        .iter()
+        .position(|r| matches!(r, ExecReport::Reject(_)));
+    assert!(
+        first_unknown.is_some() && first_unknown < first_reject,
+        "unknown before the resolution: {:#?}",
+        h.got
+    );
+    assert_eq!(
+        h.count(|r| matches!(r, ExecReport::Reject(x) if x.reason() == Some(RejectReason::VenueUnavailable))),
+        0
+    );
+    assert!(v.open_orders().is_empty(), "no order at the venue");
     h.s.shutdown();
 }
 
