@@ -26,7 +26,7 @@ use crate::event::{Alert, CancelAll};
 use crate::event::{
     AlertCode, ExecReport, Fill, Input, Meta, NewOrder, OperatorAction, OperatorCmd, OrderCommand,
     OrderState, OrderStatus, OrderUpdate, Output, PositionUpdate, Record, RejectReason,
-    SessionAction, SessionCtl, Side, StatusReport,
+    SessionAction, SessionCtl, StatusReport,
 };
 use crate::event::{RiskLevel, TimerTick};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::meta::Meta;
 use super::types::{
-    AlertCode, FeedState, FeeUnit, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
+    AlertCode, FeeUnit, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
     RejectReason, RiskDecisionKind, RiskLevel, RiskReason, SessionAction, Side, TimeInForce,
     UnknownCause,
 };
