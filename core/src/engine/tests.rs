@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::event::{
-    Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, OrderCommand, OrderType, TimeInForce,
-    TopOfBook,
+    Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, OrderCommand, OrderType, Side,
+    TimeInForce, TopOfBook,
 };
 use crate::ids::VenueId;
 use crate::num::Px;
@@ -270,6 +270,8 @@ fn base_asset_fee_reduces_the_position_to_the_venue_balance_change() {
         "no quote fee invented"
     );
     assert_eq!(a.bought(), qty("1"));
-    // Cost 100 for 0.999: at a mark of 100 the fee's value (0.1) is the loss.
-    assert_eq!(a.unrealized(px("100")), "-0.1".parse().expect("decimal"));
+    // The fee left a long position at zero proceeds: its share of the cost (0.1) is realized.
+    assert_eq!(a.realized(), "-0.1".parse().expect("decimal"));
+    assert_eq!(a.unrealized(px("100")), rust_decimal::Decimal::ZERO);
+    assert_eq!(a.pnl(px("100")).net(), "-0.1".parse().expect("decimal"));
 }
