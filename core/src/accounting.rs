@@ -10,13 +10,21 @@
 //!
 //! Fees are signed (negative = rebate) and kept by liquidity (maker/taker). A fee charged in the
 //! quote currency enters P&L; a fee charged in the base asset or another asset (BNB) is kept
-//! apart in its own unit and never silently converted.
+//! apart in its own unit and never silently converted into a quote fee.
+//!
+//! A base-asset fee is also inventory that never arrived: buying 1 BTC with a 0.001 BTC fee
+//! leaves 0.999 BTC at the venue. The position is therefore the venue's balance change
+//! (`bought − sold − base fees`), and the fee quantity is booked as a disposal at zero proceeds:
+//! when it reduces a position it takes its share of the cost basis into realized P&L, otherwise
+//! it opens at zero cost, so its value shows in unrealized P&L at the mark. Either way
+//! `Pnl::fees` stays quote-only and `Account::base_fees` reports the amount in base units, and
+//! the cash-flow identity above holds with the fee as a zero-price fill.
 //!
 //! Applying a fill allocates nothing: every account lives in a table sized at construction.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::event::{Fill, Liquidity, Side};
+use crate::event::{FeeUnit, Fill, Liquidity, Side};
 use crate::ids::{InstrumentId, StrategyId, VenueId};
 use crate::num::{InstrumentSpec, Px, Qty};
 
@@ -76,14 +84,23 @@ pub struct LedgerFill {
 
 impl LedgerFill {
     /// The ledger view of a fill record whose side is known. An unreadable liquidity code is
-    /// booked as taker (the dearer assumption); the record's fee is in quote currency.
+    /// booked as taker (the dearer assumption). The record names only the class of its fee
+    /// asset: a fee in another asset (or of an unknown class) is booked as `Other(0)`.
     pub fn from_record(f: &Fill, side: Side) -> Self {
+        let asset = match f.fee_unit() {
+            Some(FeeUnit::Quote) => FeeAsset::Quote,
+            Some(FeeUnit::Base) => FeeAsset::Base,
+            Some(FeeUnit::Other) | None => FeeAsset::Other(0),
+        };
         Self {
             instrument: f.meta.instrument,
             side,
             px: f.px,
             qty: f.qty,
-            fee: Fee::quote(f.fee),
+            fee: Fee {
+                amount: f.fee.to_decimal(),
+                asset,
+            },
             liquidity: Liquidity::from_code(f.liquidity).unwrap_or(Liquidity::Taker),
         }
     }
@@ -137,7 +154,8 @@ pub struct Account {
 }
 
 impl Account {
-    /// Signed position: the sum of signed fill quantities.
+    /// Signed position: the sum of signed fill quantities less base-asset fees (the venue's
+    /// balance change).
     pub fn position(&self) -> Qty {
         self.position
     }
@@ -233,6 +251,33 @@ impl Account {
         let qty = f.qty.to_decimal();
         let notional = px * qty;
         let signed_qty = if f.side == Side::Buy { qty } else { -qty };
+        self.move_basis(signed_qty, px);
+        let delta = if f.side == Side::Buy {
+            f.qty
+        } else {
+            f.qty.neg()
+        };
+        self.position = self.position.saturating_add(delta);
+        if f.fee.asset == FeeAsset::Base && !f.fee.amount.is_zero() {
+            // The fee quantity leaves the inventory at zero proceeds (see the module docs).
+            self.move_basis(-f.fee.amount, Decimal::ZERO);
+            let fee_qty = Qty::from_decimal(f.fee.amount).unwrap_or(Qty::ZERO);
+            self.position = self.position.saturating_sub(fee_qty);
+        }
+        match f.side {
+            Side::Buy => self.bought = self.bought.saturating_add(f.qty),
+            Side::Sell => self.sold = self.sold.saturating_add(f.qty),
+        }
+        self.turnover += notional.abs();
+        self.trades += 1;
+        if f.liquidity == Liquidity::Maker {
+            self.maker_trades += 1;
+        }
+        self.book_fee(f.fee, f.liquidity);
+    }
+
+    /// Moves the cost basis and realized P&L for a signed quantity change at `px`.
+    fn move_basis(&mut self, signed_qty: Decimal, px: Decimal) {
         let pos = self.position.to_decimal();
         let new_pos = pos + signed_qty;
         if pos.is_zero() || pos.is_sign_positive() == signed_qty.is_sign_positive() {
@@ -254,22 +299,6 @@ impl Account {
             self.realized += pos * px - self.cost;
             self.cost = new_pos * px;
         }
-        let delta = if f.side == Side::Buy {
-            f.qty
-        } else {
-            f.qty.neg()
-        };
-        self.position = self.position.saturating_add(delta);
-        match f.side {
-            Side::Buy => self.bought = self.bought.saturating_add(f.qty),
-            Side::Sell => self.sold = self.sold.saturating_add(f.qty),
-        }
-        self.turnover += notional.abs();
-        self.trades += 1;
-        if f.liquidity == Liquidity::Maker {
-            self.maker_trades += 1;
-        }
-        self.book_fee(f.fee, f.liquidity);
     }
 
     fn book_fee(&mut self, fee: Fee, liquidity: Liquidity) {

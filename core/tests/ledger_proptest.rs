@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use tickwire_core::accounting::{Fee, Ledger, LedgerFill};
+use tickwire_core::accounting::{Fee, FeeAsset, Ledger, LedgerFill};
 use tickwire_core::event::{Liquidity, Side};
 use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
@@ -28,6 +28,8 @@ struct F {
     qty: i64,
     fee: i64,
     maker: bool,
+    /// The fee is charged in the base asset (in base units), not the quote.
+    base_fee: bool,
 }
 
 fn fills() -> impl Strategy<Value = Vec<F>> {
@@ -42,16 +44,20 @@ fn fills() -> impl Strategy<Value = Vec<F>> {
             1i64..1_000_000_000_000,
             -1_000_000_000i64..10_000_000_000,
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(|(strategy, instrument, buy, px, qty, fee, maker)| F {
-                strategy,
-                instrument,
-                buy,
-                px,
-                qty,
-                fee,
-                maker,
-            }),
+            .prop_map(
+                |(strategy, instrument, buy, px, qty, fee, maker, base_fee)| F {
+                    strategy,
+                    instrument,
+                    buy,
+                    px,
+                    qty,
+                    fee,
+                    maker,
+                    base_fee,
+                },
+            ),
         0..80,
     )
 }
@@ -62,7 +68,14 @@ fn to_ledger(f: &F) -> LedgerFill {
         side: if f.buy { Side::Buy } else { Side::Sell },
         px: Px::from_raw(f.px),
         qty: Qty::from_raw(f.qty),
-        fee: Fee::quote(Px::from_raw(f.fee)),
+        fee: if f.base_fee {
+            Fee {
+                amount: Px::from_raw(f.fee).to_decimal(),
+                asset: FeeAsset::Base,
+            }
+        } else {
+            Fee::quote(Px::from_raw(f.fee))
+        },
         liquidity: if f.maker {
             Liquidity::Maker
         } else {
@@ -96,11 +109,18 @@ proptest! {
                 // Independent: integer cash flow in 10^-18 units.
                 let (mut pos, mut cash, mut fees, mut turnover) = (0i64, 0i128, 0i128, 0i128);
                 let mut trades = 0u64;
+                let mut base_fees = 0i128;
                 for f in mine {
                     let sign = if f.buy { 1 } else { -1 };
                     pos += sign * f.qty;
                     cash -= i128::from(sign) * i128::from(f.px) * i128::from(f.qty);
-                    fees += i128::from(f.fee) * 1_000_000_000;
+                    if f.base_fee {
+                        // Inventory that never arrived (or a base rebate that did).
+                        pos -= f.fee;
+                        base_fees += i128::from(f.fee) * 1_000_000_000;
+                    } else {
+                        fees += i128::from(f.fee) * 1_000_000_000;
+                    }
                     turnover += i128::from(f.px) * i128::from(f.qty);
                     trades += 1;
                 }
@@ -110,6 +130,7 @@ proptest! {
                 prop_assert_eq!(a.position(), Qty::from_raw(pos));
                 prop_assert_eq!(a.pnl(Px::from_raw(m)).net(), dec18(expected));
                 prop_assert_eq!(a.fees(), dec18(fees));
+                prop_assert_eq!(a.base_fees(), dec18(base_fees));
                 prop_assert_eq!(a.turnover(), dec18(turnover));
                 prop_assert_eq!(a.trades(), trades);
                 if pos == 0 {

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use serde_json::Value as J;
 use tickwire_core::event::{
-    Ack, CancelAck, ExecReport, Fill, Liquidity, Meta, OrderStatus, Reject, RejectReason, Side,
-    StatusReport, Unknown, UnknownCause,
+    Ack, CancelAck, ExecReport, FeeUnit, Fill, Liquidity, Meta, OrderStatus, Reject, RejectReason,
+    Side, StatusReport, Unknown, UnknownCause,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{Px, Qty};
@@ -154,9 +154,25 @@ fn ref_id(s: &str) -> ClientOrderId {
     }
 }
 
+/// Reference fee classification: the commission with the class of the asset it was charged in.
+fn ref_fee(amount: Px, asset: &str, quote: &str, base: &str) -> (Px, FeeUnit) {
+    let unit = if asset == quote || (asset.is_empty() && amount == Px::ZERO) {
+        FeeUnit::Quote
+    } else if asset == base {
+        FeeUnit::Base
+    } else {
+        FeeUnit::Other
+    };
+    (amount, unit)
+}
+
 fn ref_binance_exec(v: &J) -> Vec<ExecReport> {
     let inst = if v["s"] == "ETHBTC" { ETHBTC } else { BTCUSDT };
-    let quote = if inst == ETHBTC { "BTC" } else { "USDT" };
+    let (base, quote) = if inst == ETHBTC {
+        ("ETH", "BTC")
+    } else {
+        ("BTC", "USDT")
+    };
     let m = meta(VenueId::BINANCE, inst, v["E"].as_i64());
     let c = v["c"].as_str().unwrap();
     let orig = v["C"].as_str().unwrap_or("");
@@ -172,27 +188,31 @@ fn ref_binance_exec(v: &J) -> Vec<ExecReport> {
             venue_order_id: v["i"].as_u64().unwrap(),
         })],
         "TRADE" => {
-            let fee = if v["N"].as_str() == Some(quote) {
-                px(v["n"].as_str().unwrap())
-            } else {
-                Px::ZERO
-            };
+            let (fee, unit) = ref_fee(
+                px(v["n"].as_str().unwrap()),
+                v["N"].as_str().unwrap_or(""),
+                quote,
+                base,
+            );
             let liq = if v["m"].as_bool().unwrap() {
                 Liquidity::Maker
             } else {
                 Liquidity::Taker
             };
-            vec![ExecReport::Fill(Fill::new(
-                m,
-                ref_id(c),
-                v["i"].as_u64().unwrap(),
-                v["t"].as_u64().unwrap(),
-                side,
-                px(v["L"].as_str().unwrap()),
-                qty(v["l"].as_str().unwrap()),
-                fee,
-                liq,
-            ))]
+            vec![ExecReport::Fill(
+                Fill::new(
+                    m,
+                    ref_id(c),
+                    v["i"].as_u64().unwrap(),
+                    v["t"].as_u64().unwrap(),
+                    side,
+                    px(v["L"].as_str().unwrap()),
+                    qty(v["l"].as_str().unwrap()),
+                    fee,
+                    liq,
+                )
+                .with_fee_unit(unit),
+            )]
         }
         "CANCELED" | "EXPIRED" | "TRADE_PREVENTION" => vec![ExecReport::CancelAck(CancelAck {
             meta: m,
@@ -225,22 +245,26 @@ fn ref_binance_order(v: &J) -> Vec<ExecReport> {
     };
     if let Some(fills) = v["fills"].as_array() {
         for f in fills {
-            let fee = if f["commissionAsset"] == "USDT" {
-                px(f["commission"].as_str().unwrap())
-            } else {
-                Px::ZERO
-            };
-            out.push(ExecReport::Fill(Fill::new(
-                m,
-                cl,
-                oid,
-                f["tradeId"].as_u64().unwrap(),
-                side,
-                px(f["price"].as_str().unwrap()),
-                qty(f["qty"].as_str().unwrap()),
-                fee,
-                Liquidity::Taker,
-            )));
+            let (fee, unit) = ref_fee(
+                px(f["commission"].as_str().unwrap()),
+                f["commissionAsset"].as_str().unwrap_or(""),
+                "USDT",
+                "BTC",
+            );
+            out.push(ExecReport::Fill(
+                Fill::new(
+                    m,
+                    cl,
+                    oid,
+                    f["tradeId"].as_u64().unwrap(),
+                    side,
+                    px(f["price"].as_str().unwrap()),
+                    qty(f["qty"].as_str().unwrap()),
+                    fee,
+                    Liquidity::Taker,
+                )
+                .with_fee_unit(unit),
+            ));
         }
     } else if v["status"] == "FILLED" {
         out.push(ExecReport::Status(StatusReport::new(
@@ -272,32 +296,36 @@ fn ref_okx(v: &J) -> Vec<ExecReport> {
                 fm.venue_ts_ns =
                     d["fillTime"].as_str().unwrap().parse::<i64>().unwrap() * 1_000_000;
                 // OKX: negative = charged; ours: positive = paid.
-                let fee = if d["fillFeeCcy"] == "USDT" {
+                let (fee, unit) = ref_fee(
                     Px::parse_signed(d["fillFee"].as_str().unwrap())
                         .unwrap()
-                        .neg()
-                } else {
-                    Px::ZERO
-                };
-                out.push(ExecReport::Fill(Fill::new(
-                    fm,
-                    cl,
-                    oid,
-                    d["tradeId"].as_str().unwrap().parse().unwrap(),
-                    if d["side"] == "buy" {
-                        Side::Buy
-                    } else {
-                        Side::Sell
-                    },
-                    px(d["fillPx"].as_str().unwrap()),
-                    fill_sz,
-                    fee,
-                    if d["execType"] == "M" {
-                        Liquidity::Maker
-                    } else {
-                        Liquidity::Taker
-                    },
-                )));
+                        .neg(),
+                    d["fillFeeCcy"].as_str().unwrap_or(""),
+                    "USDT",
+                    "BTC",
+                );
+                out.push(ExecReport::Fill(
+                    Fill::new(
+                        fm,
+                        cl,
+                        oid,
+                        d["tradeId"].as_str().unwrap().parse().unwrap(),
+                        if d["side"] == "buy" {
+                            Side::Buy
+                        } else {
+                            Side::Sell
+                        },
+                        px(d["fillPx"].as_str().unwrap()),
+                        fill_sz,
+                        fee,
+                        if d["execType"] == "M" {
+                            Liquidity::Maker
+                        } else {
+                            Liquidity::Taker
+                        },
+                    )
+                    .with_fee_unit(unit),
+                ));
             }
             match d["state"].as_str().unwrap() {
                 "live" => out.push(ExecReport::Ack(Ack {
@@ -370,7 +398,7 @@ fn trade_variants() -> Vec<String> {
             ("N", r#""BTC""#),
             ("m", "true"),
         ]),
-        // Commission in BNB: not the quote asset, so booked as zero and exposed raw.
+        // Commission in BNB: neither quote nor base, so booked as an other-asset fee and named raw.
         exec_with(&[
             ("x", r#""TRADE""#),
             ("c", r#""tw7x42""#),
@@ -427,6 +455,7 @@ fn binance_execution_report_variants_agree_with_reference() {
     assert_eq!(f.cl_ord_id, ours());
     assert_eq!(f.qty, Qty::from_raw(24_098_000), "0.024098 stays exact");
     assert_eq!(f.fee, px("0.00000247"));
+    assert_eq!(f.fee_unit(), Some(FeeUnit::Quote), "BTC is ETHBTC's quote");
     assert_eq!(f.trade_id, 56);
     assert_eq!(
         (f.side, f.liquidity),
@@ -442,7 +471,12 @@ fn binance_execution_report_variants_agree_with_reference() {
     let ExecReport::Fill(f) = out[0] else {
         panic!()
     };
-    assert_eq!(f.fee, Px::ZERO);
+    assert_eq!(
+        (f.fee, f.fee_unit()),
+        (px("0.0001"), Some(FeeUnit::Other)),
+        "BNB is booked, apart"
+    );
+    assert_eq!(f.base_fee(), Qty::ZERO);
     let raw = s.unbooked_fee.unwrap();
     assert_eq!((raw.amount, raw.asset()), (px("0.0001"), &b"BNB"[..]));
     assert!(!s.foreign);
@@ -687,6 +721,12 @@ fn okx_state_variants_agree_with_reference() {
             ("fillFee", "0.001"),
         ]),
         okx_variant(&[("fillFeeCcy", "BTC"), ("fillFee", "-0.000001")]),
+        okx_variant(&[
+            ("side", "buy"),
+            ("fillFeeCcy", "BTC"),
+            ("fillFee", "-0.000001"),
+        ]),
+        okx_variant(&[("fillFeeCcy", "OKB"), ("fillFee", "-0.02")]),
     ];
     for c in &cases {
         assert_eq!(okx(c).unwrap(), ref_okx(&j(c)), "{c}");
@@ -707,10 +747,73 @@ fn okx_state_variants_agree_with_reference() {
         "OKX positive fee = rebate = negative for us"
     );
     assert_eq!(f.liquidity, Liquidity::Taker.code());
+    assert_eq!(f.fee_unit(), Some(FeeUnit::Quote));
     let ExecReport::Fill(f) = okx(&cases[6]).unwrap()[0] else {
         panic!()
     };
-    assert_eq!(f.fee, Px::ZERO);
+    assert_eq!(
+        (f.fee, f.fee_unit()),
+        (px("0.000001"), Some(FeeUnit::Base)),
+        "OKX fillFee -0.000001 BTC = 0.000001 BTC paid in base"
+    );
+    assert_eq!(f.inventory_delta(Side::Sell), qty("0.001001").neg());
+    let ExecReport::Fill(f) = okx(&cases[7]).unwrap()[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (f.side, f.fee_unit()),
+        (Side::Buy.code(), Some(FeeUnit::Base))
+    );
+    assert_eq!(
+        f.inventory_delta(Side::Buy),
+        qty("0.000999"),
+        "bought less the base fee"
+    );
+    let ExecReport::Fill(f) = okx(&cases[8]).unwrap()[0] else {
+        panic!()
+    };
+    assert_eq!((f.fee, f.fee_unit()), (px("0.02"), Some(FeeUnit::Other)));
+}
+
+#[test]
+fn binance_commission_in_base_quote_and_bnb() {
+    let trade = |side: &str, n: &str, asset: &str| {
+        exec_with(&[
+            ("s", r#""BTCUSDT""#),
+            ("x", r#""TRADE""#),
+            ("c", r#""tw7x42""#),
+            ("t", "70"),
+            ("S", side),
+            ("l", r#""1.00000000""#),
+            ("L", r#""50000.00000000""#),
+            ("n", n),
+            ("N", asset),
+            ("m", "false"),
+        ])
+    };
+    let fill = |frame: &str| {
+        let got = user_data(frame).unwrap();
+        assert_eq!(got, ref_binance_exec(&j(frame)), "{frame}");
+        match got[..] {
+            [ExecReport::Fill(f)] => f,
+            _ => panic!("one fill expected: {got:?}"),
+        }
+    };
+    // Buy 1 BTC, commission 0.001 BTC: 0.999 BTC arrives.
+    let f = fill(&trade(r#""BUY""#, r#""0.00100000""#, r#""BTC""#));
+    assert_eq!((f.fee, f.fee_unit()), (px("0.001"), Some(FeeUnit::Base)));
+    assert_eq!(f.inventory_delta(Side::Buy), qty("0.999"));
+    // Sell 1 BTC, commission 50 USDT: the whole BTC leaves, the fee is quote.
+    let f = fill(&trade(r#""SELL""#, r#""50.00000000""#, r#""USDT""#));
+    assert_eq!((f.fee, f.fee_unit()), (px("50"), Some(FeeUnit::Quote)));
+    assert_eq!(f.inventory_delta(Side::Sell), qty("1").neg());
+    // BNB commission: booked apart, inventory untouched.
+    let f = fill(&trade(r#""BUY""#, r#""0.00750000""#, r#""BNB""#));
+    assert_eq!((f.fee, f.fee_unit()), (px("0.0075"), Some(FeeUnit::Other)));
+    assert_eq!(f.inventory_delta(Side::Buy), qty("1"));
+    // The journal's JSON names the unit.
+    let json = serde_json::to_value(f).unwrap();
+    assert_eq!(json["fee_asset"], "other");
 }
 
 #[test]

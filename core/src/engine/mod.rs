@@ -26,7 +26,7 @@ use crate::event::{Alert, CancelAll};
 use crate::event::{
     AlertCode, ExecReport, Fill, Input, Meta, NewOrder, OperatorAction, OperatorCmd, OrderCommand,
     OrderState, OrderStatus, OrderUpdate, Output, PositionUpdate, Record, RejectReason,
-    SessionAction, SessionCtl, Side, StatusReport,
+    SessionAction, SessionCtl, StatusReport,
 };
 use crate::event::{RiskLevel, TimerTick};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
@@ -613,11 +613,9 @@ impl Engine {
             self.alert(trigger, AlertCode::FillAnomaly, f.cl_ord_id.0);
             return;
         };
-        let delta = if side == Side::Buy {
-            f.qty
-        } else {
-            f.qty.neg()
-        };
+        // The position is the venue's balance change: a base-asset fee is inventory that
+        // never arrived, so the order's `filled` counts `qty` but the position does not.
+        let delta = f.inventory_delta(side);
         let strategy = f.cl_ord_id.strategy();
         let index = self.pos_index(strategy, f.meta.instrument);
         self.ledger

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::event::{
-    Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, OrderCommand, OrderType, TimeInForce,
-    TopOfBook,
+    Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, OrderCommand, OrderType, Side,
+    TimeInForce, TopOfBook,
 };
 use crate::ids::VenueId;
 use crate::num::Px;
@@ -225,4 +225,53 @@ fn same_inputs_give_identical_outputs() {
     let (a, b) = (run(), run());
     assert!(!a.is_empty());
     assert_eq!(a, b);
+}
+
+#[test]
+fn base_asset_fee_reduces_the_position_to_the_venue_balance_change() {
+    use crate::event::FeeUnit;
+    let mut e = engine("1");
+    let id = placed(&mut e, 1);
+    // Buy 1 with 0.001 charged in the base asset: the venue credits 0.999.
+    let f = Fill::new(
+        meta(2),
+        id,
+        77,
+        1,
+        Side::Buy,
+        px("100"),
+        qty("1"),
+        px("0.001"),
+        Liquidity::Taker,
+    )
+    .with_fee_unit(FeeUnit::Base);
+    let out = e.process(&Input::Exec(ExecReport::Fill(f))).to_vec();
+    assert_eq!(e.position(StrategyId(0), InstrumentId(0)), qty("0.999"));
+    assert_eq!(e.net_position(InstrumentId(0)), qty("0.999"));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Position(p) if p.position == qty("0.999"))),
+        "risk is told the same position: {out:?}"
+    );
+    assert!(
+        out.iter().any(|o| matches!(o,
+            Output::OrderUpdate(u) if u.state() == Some(OrderState::Filled))),
+        "the order filled its whole quantity"
+    );
+    let a = e
+        .ledger()
+        .account(StrategyId(0), InstrumentId(0))
+        .expect("account");
+    assert_eq!(a.position(), qty("0.999"), "ledger agrees with the engine");
+    assert_eq!(a.base_fees(), "0.001".parse().expect("decimal"));
+    assert_eq!(
+        a.fees(),
+        rust_decimal::Decimal::ZERO,
+        "no quote fee invented"
+    );
+    assert_eq!(a.bought(), qty("1"));
+    // The fee left a long position at zero proceeds: its share of the cost (0.1) is realized.
+    assert_eq!(a.realized(), "-0.1".parse().expect("decimal"));
+    assert_eq!(a.unrealized(px("100")), rust_decimal::Decimal::ZERO);
+    assert_eq!(a.pnl(px("100")).net(), "-0.1".parse().expect("decimal"));
 }

@@ -21,7 +21,7 @@ pub use records::{
     SessionCtl, SessionStart, StatusReport, TimerTick, TopOfBook, Trade, Unknown,
 };
 pub use types::{
-    AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
+    AlertCode, FeeUnit, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
     RejectReason, RiskDecisionKind, RiskLevel, RiskReason, SessionAction, Side, TimeInForce,
     UnknownCause,
 };

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::meta::Meta;
 use super::types::{
-    AlertCode, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
+    AlertCode, FeeUnit, FeedState, Liquidity, OperatorAction, OrderState, OrderStatus, OrderType,
     RejectReason, RiskDecisionKind, RiskLevel, RiskReason, SessionAction, Side, TimeInForce,
     UnknownCause,
 };
@@ -28,6 +28,7 @@ ser_code!(ser_order_type, OrderType);
 ser_code!(ser_tif, TimeInForce);
 ser_code!(ser_feed_state, FeedState);
 ser_code!(ser_liquidity, Liquidity);
+ser_code!(ser_fee_unit, FeeUnit);
 ser_code!(ser_reject, RejectReason);
 ser_code!(ser_status, OrderStatus);
 ser_code!(ser_unknown, UnknownCause);
@@ -377,7 +378,7 @@ pub struct Fill {
     pub px: Px,
     /// Executed quantity (may be more precise than the lot, e.g. 0.024098).
     pub qty: Qty,
-    /// Fee in quote currency, signed: negative is a rebate.
+    /// Fee in the unit given by `fee_asset`, signed: negative is a rebate.
     pub fee: Px,
     /// [`Side`] code of the order.
     #[serde(serialize_with = "ser_side")]
@@ -385,8 +386,11 @@ pub struct Fill {
     /// [`Liquidity`] code.
     #[serde(serialize_with = "ser_liquidity")]
     pub liquidity: u8,
+    /// [`FeeUnit`] code of `fee` (0 = quote, so older journals read back unchanged).
+    #[serde(serialize_with = "ser_fee_unit")]
+    pub fee_asset: u8,
     #[serde(skip)]
-    _pad: [u8; 6],
+    _pad: [u8; 5],
 }
 
 impl Fill {
@@ -413,13 +417,45 @@ impl Fill {
             fee,
             side: side.code(),
             liquidity: liquidity.code(),
-            _pad: [0; 6],
+            fee_asset: FeeUnit::Quote.code(),
+            _pad: [0; 5],
         }
+    }
+
+    /// The same fill with its fee charged in `unit` (a fill from [`Fill::new`] is quote).
+    pub fn with_fee_unit(mut self, unit: FeeUnit) -> Self {
+        self.fee_asset = unit.code();
+        self
     }
 
     /// The order side, if the code is valid.
     pub fn side(&self) -> Option<Side> {
         Side::from_code(self.side)
+    }
+
+    /// The fee's asset, if the code is valid.
+    pub fn fee_unit(&self) -> Option<FeeUnit> {
+        FeeUnit::from_code(self.fee_asset)
+    }
+
+    /// The fee in base units when charged in the base asset (zero otherwise): what the
+    /// inventory received falls short of `qty` by.
+    pub fn base_fee(&self) -> Qty {
+        if self.fee_asset == FeeUnit::Base.code() {
+            Qty::from_raw(self.fee.raw())
+        } else {
+            Qty::ZERO
+        }
+    }
+
+    /// Signed change of the inventory: `±qty` less a base-asset fee, i.e. the venue's balance
+    /// change in the base asset.
+    pub fn inventory_delta(&self, side: Side) -> Qty {
+        let q = match side {
+            Side::Buy => self.qty,
+            Side::Sell => self.qty.neg(),
+        };
+        q.saturating_sub(self.base_fee())
     }
 }
 

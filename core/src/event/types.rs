@@ -133,6 +133,19 @@ code_enum!(
 );
 
 code_enum!(
+    /// The asset a fill's fee was charged in. Code 0 is the quote currency so that fills
+    /// journaled before the field existed (zero padding) read back as quote fees.
+    FeeUnit {
+        /// The instrument's quote currency (USDT on BTCUSDT): enters P&L.
+        Quote = 0 => "quote",
+        /// The instrument's base asset (BTC on BTCUSDT): reduces the inventory received.
+        Base = 1 => "base",
+        /// Any other asset (BNB): booked apart, in its own unit.
+        Other = 2 => "other",
+    }
+);
+
+code_enum!(
     /// Whether a fill added or took liquidity.
     Liquidity {
         /// Resting order was hit.

@@ -14,7 +14,7 @@ pub mod report;
 mod scan;
 
 pub use report::{
-    DecodeError, DecodeSummary, MessageKind, RawFee, SymbolTable, parse_client_order_id,
+    Assets, DecodeError, DecodeSummary, MessageKind, RawFee, SymbolTable, parse_client_order_id,
 };
 
 use core::fmt;

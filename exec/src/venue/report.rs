@@ -7,6 +7,7 @@ use core::fmt;
 
 use simd_json::prelude::*;
 use simd_json::tape::{Tape, Value};
+use tickwire_core::event::FeeUnit;
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId};
 use tickwire_core::num::{Px, Qty};
 
@@ -53,9 +54,9 @@ pub enum MessageKind {
 /// Maximum asset-code length kept in a [`RawFee`]; longer codes are truncated (and flagged).
 pub const ASSET_MAX: usize = 16;
 
-/// A commission as the venue sent it, kept when it could not be booked as a quote-currency
-/// fee (charged in another asset, typically the base asset on buys or BNB). The amount uses
-/// our sign convention: positive = paid, negative = rebate.
+/// A commission as the venue sent it, kept when it was charged in an asset that is neither the
+/// instrument's quote nor its base (BNB): the fill then carries it as [`FeeUnit::Other`] and
+/// this names the asset. The amount uses our sign convention: positive = paid, negative = rebate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawFee {
     /// Commission amount (summed over the fills of one reply when they share the asset).
@@ -88,7 +89,7 @@ impl RawFee {
         &self.asset[..usize::from(self.asset_len)]
     }
 
-    /// Adds another non-quote fee of one reply.
+    /// Adds another other-asset fee of one reply.
     pub(crate) fn merge(slot: &mut Option<Self>, amount: Px, asset: &[u8]) {
         match slot {
             None => *slot = Some(Self::new(amount, asset)),
@@ -107,8 +108,8 @@ pub struct DecodeSummary {
     pub kind: MessageKind,
     /// Reports emitted.
     pub emitted: u32,
-    /// Commission that was not in the instrument's quote asset (recorded as a zero fee on the
-    /// fill), as sent.
+    /// Commission charged in neither the quote nor the base asset (booked on the fill as
+    /// [`FeeUnit::Other`]), with the asset's name as sent.
     pub unbooked_fee: Option<RawFee>,
     /// At least one report concerned an order whose client id is not ours (empty or not of
     /// the `tw<strategy>x<seq>` form); it was emitted with the "none" client id.
@@ -118,8 +119,9 @@ pub struct DecodeSummary {
     pub envelope_error: Option<i32>,
 }
 
-/// Maps venue symbols (`BTCUSDT`, `BTC-USDT`) to instrument ids and their quote asset. Built
-/// once at start-up; lookups are a linear scan over a handful of entries, no allocation.
+/// Maps venue symbols (`BTCUSDT`, `BTC-USDT`) to instrument ids and their quote and base
+/// assets. Built once at start-up; lookups are a linear scan over a handful of entries, no
+/// allocation.
 #[derive(Clone, Debug, Default)]
 pub struct SymbolTable {
     entries: Vec<SymbolEntry>,
@@ -129,6 +131,7 @@ pub struct SymbolTable {
 struct SymbolEntry {
     symbol: Box<[u8]>,
     quote: Box<[u8]>,
+    base: Box<[u8]>,
     id: InstrumentId,
 }
 
@@ -138,12 +141,25 @@ impl SymbolTable {
         Self::default()
     }
 
-    /// Adds (or replaces) `symbol` → `id`, whose fees are booked when charged in `quote`.
+    /// Adds (or replaces) `symbol` → `id` quoted in `quote`. The base asset is the symbol
+    /// without its quote suffix and separator (`BTCUSDT`, `BTC-USDT` → `BTC`); use
+    /// [`Self::insert_with_base`] when the symbol is not of that form.
     pub fn insert(&mut self, symbol: &str, quote: &str, id: InstrumentId) {
+        let base = symbol
+            .strip_suffix(quote)
+            .map(|b| b.strip_suffix('-').unwrap_or(b))
+            .unwrap_or("");
+        self.insert_with_base(symbol, base, quote, id);
+    }
+
+    /// Adds (or replaces) `symbol` → `id` trading `base` against `quote`: commissions in
+    /// either are booked on the fill with their [`FeeUnit`]. An empty `base` matches no asset.
+    pub fn insert_with_base(&mut self, symbol: &str, base: &str, quote: &str, id: InstrumentId) {
         self.entries.retain(|e| &*e.symbol != symbol.as_bytes());
         self.entries.push(SymbolEntry {
             symbol: symbol.as_bytes().into(),
             quote: quote.as_bytes().into(),
+            base: base.as_bytes().into(),
             id,
         });
     }
@@ -157,6 +173,55 @@ impl SymbolTable {
             .iter()
             .find(|e| &*e.symbol == symbol)
             .map(|e| (e.id, &*e.quote))
+    }
+
+    /// The instrument and its assets of `symbol`.
+    pub fn assets(&self, symbol: &[u8]) -> Option<(InstrumentId, Assets<'_>)> {
+        self.entries
+            .as_slice()
+            .iter()
+            .find(|e| &*e.symbol == symbol)
+            .map(|e| {
+                (
+                    e.id,
+                    Assets {
+                        quote: &e.quote,
+                        base: &e.base,
+                    },
+                )
+            })
+    }
+}
+
+/// The quote and base asset codes of an instrument, as the venue spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Assets<'a> {
+    /// Quote currency (`USDT`).
+    pub quote: &'a [u8],
+    /// Base asset (`BTC`); empty when unknown.
+    pub base: &'a [u8],
+}
+
+impl Assets<'_> {
+    /// Classifies a commission of `amount` (ours: positive = paid) charged in `asset`. A fee in
+    /// another asset is also recorded, with its name, in the summary. A zero commission with
+    /// no asset (`null`) is a zero quote fee.
+    pub(crate) fn fee(
+        &self,
+        amount: Px,
+        asset: &[u8],
+        summary: &mut DecodeSummary,
+    ) -> (Px, FeeUnit) {
+        if asset == self.quote || (amount.is_zero() && asset.is_empty()) {
+            (amount, FeeUnit::Quote)
+        } else if !self.base.is_empty() && asset == self.base {
+            (amount, FeeUnit::Base)
+        } else {
+            if !amount.is_zero() {
+                RawFee::merge(&mut summary.unbooked_fee, amount, asset);
+            }
+            (amount, FeeUnit::Other)
+        }
     }
 }
 

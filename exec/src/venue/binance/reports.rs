@@ -16,10 +16,9 @@ use tickwire_core::event::{
     StatusReport, Unknown, UnknownCause,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, VenueId};
-use tickwire_core::num::Px;
 
 use crate::venue::report::{
-    DecodeError, DecodeSummary, JsonScratch, MessageKind, RawFee, SymbolTable, V, field, i64_of,
+    Assets, DecodeError, DecodeSummary, JsonScratch, MessageKind, SymbolTable, V, field, i64_of,
     ms_to_ns, our_id, px_of, qty_of, str_of, str_or_empty, u64_of,
 };
 
@@ -248,22 +247,11 @@ fn instrument<'s>(
     v: V<'_, '_>,
     key: &'static str,
     symbols: &'s SymbolTable,
-) -> Result<(InstrumentId, &'s [u8]), DecodeError> {
+) -> Result<(InstrumentId, Assets<'s>), DecodeError> {
     let s = str_of(v, key)?;
-    symbols.get(s.as_bytes()).ok_or(DecodeError::UnknownSymbol)
-}
-
-/// Fee booked on the fill: the commission when charged in `quote`, otherwise zero with the raw
-/// commission kept in the summary.
-fn book_fee(commission: Px, asset: &str, quote: &[u8], summary: &mut DecodeSummary) -> Px {
-    if asset.as_bytes() == quote {
-        commission
-    } else {
-        if !commission.is_zero() {
-            RawFee::merge(&mut summary.unbooked_fee, commission, asset.as_bytes());
-        }
-        Px::ZERO
-    }
+    symbols
+        .assets(s.as_bytes())
+        .ok_or(DecodeError::UnknownSymbol)
 }
 
 fn execution_report(
@@ -273,7 +261,7 @@ fn execution_report(
     recv_ns: u64,
     emit: &mut impl FnMut(ExecReport),
 ) -> Result<DecodeSummary, DecodeError> {
-    let (inst, quote) = instrument(ev, "s", symbols)?;
+    let (inst, assets) = instrument(ev, "s", symbols)?;
     let mut meta = Meta::new(venue, inst, recv_ns);
     if let Some(e) = ev.get("E").and_then(|e| e.as_i64()) {
         meta.venue_ts_ns = ms_to_ns(e);
@@ -295,23 +283,26 @@ fn execution_report(
         "TRADE" => {
             let commission = px_of(ev, "n")?;
             let asset = str_or_empty(ev, "N")?;
-            let fee = book_fee(commission, asset, quote, &mut summary);
+            let (fee, unit) = assets.fee(commission, asset.as_bytes(), &mut summary);
             let liquidity = match field(ev, "m")?.as_bool() {
                 Some(true) => Liquidity::Maker,
                 Some(false) => Liquidity::Taker,
                 None => return Err(DecodeError::Invalid("m")),
             };
-            ExecReport::Fill(Fill::new(
-                meta,
-                our_id(c.as_bytes(), &mut summary),
-                u64_of(ev, "i")?,
-                u64_of(ev, "t")?,
-                side_of(ev, "S")?,
-                px_of(ev, "L")?,
-                qty_of(ev, "l")?,
-                fee,
-                liquidity,
-            ))
+            ExecReport::Fill(
+                Fill::new(
+                    meta,
+                    our_id(c.as_bytes(), &mut summary),
+                    u64_of(ev, "i")?,
+                    u64_of(ev, "t")?,
+                    side_of(ev, "S")?,
+                    px_of(ev, "L")?,
+                    qty_of(ev, "l")?,
+                    fee,
+                    liquidity,
+                )
+                .with_fee_unit(unit),
+            )
         }
         "CANCELED" | "EXPIRED" | "TRADE_PREVENTION" => ExecReport::CancelAck(CancelAck {
             meta,
@@ -344,7 +335,7 @@ fn order_response(
     if !v.is_object() {
         return Err(DecodeError::Invalid("result"));
     }
-    let (inst, quote) = instrument(v, "symbol", symbols)?;
+    let (inst, assets) = instrument(v, "symbol", symbols)?;
     let mut meta = Meta::new(venue, inst, recv_ns);
     if let Some(t) = v.get("transactTime").and_then(|t| t.as_i64()) {
         meta.venue_ts_ns = ms_to_ns(t);
@@ -387,19 +378,22 @@ fn order_response(
             for f in fills.iter() {
                 let commission = px_of(f, "commission")?;
                 let asset = str_or_empty(f, "commissionAsset")?;
-                let fee = book_fee(commission, asset, quote, &mut summary);
+                let (fee, unit) = assets.fee(commission, asset.as_bytes(), &mut summary);
                 // Fills returned with the placement matched on arrival: the order took.
-                emit(ExecReport::Fill(Fill::new(
-                    meta,
-                    cl,
-                    order_id,
-                    u64_of(f, "tradeId")?,
-                    side,
-                    px_of(f, "price")?,
-                    qty_of(f, "qty")?,
-                    fee,
-                    Liquidity::Taker,
-                )));
+                emit(ExecReport::Fill(
+                    Fill::new(
+                        meta,
+                        cl,
+                        order_id,
+                        u64_of(f, "tradeId")?,
+                        side,
+                        px_of(f, "price")?,
+                        qty_of(f, "qty")?,
+                        fee,
+                        Liquidity::Taker,
+                    )
+                    .with_fee_unit(unit),
+                ));
                 summary.emitted += 1;
             }
         }

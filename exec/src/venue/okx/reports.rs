@@ -18,8 +18,8 @@ use tickwire_core::ids::VenueId;
 use tickwire_core::num::Px;
 
 use crate::venue::report::{
-    DecodeError, DecodeSummary, JsonScratch, MessageKind, RawFee, SymbolTable, V, field, ms_to_ns,
-    our_id, px_of, qty_of, signed_px_of, str_of, str_or_empty, u64_str,
+    DecodeError, DecodeSummary, JsonScratch, MessageKind, SymbolTable, V, field, ms_to_ns, our_id,
+    px_of, qty_of, signed_px_of, str_of, str_or_empty, u64_str,
 };
 
 /// Decoder for OKX private-WS frames; owns reusable parse buffers.
@@ -168,8 +168,8 @@ fn orders_push(
         .ok_or(DecodeError::Invalid("data"))?;
     for d in data.iter() {
         let inst_id = str_of(d, "instId")?;
-        let (inst, quote) = symbols
-            .get(inst_id.as_bytes())
+        let (inst, assets) = symbols
+            .assets(inst_id.as_bytes())
             .ok_or(DecodeError::UnknownSymbol)?;
         let mut meta = Meta::new(venue, inst, recv_ns);
         if let Ok(ts) = u64_str(d, "uTime") {
@@ -200,29 +200,25 @@ fn orders_push(
                     .checked_sub(okx_fee)
                     .ok_or(DecodeError::Invalid("fillFee"))?;
                 let ccy = str_or_empty(d, "fillFeeCcy")?;
-                let fee = if ccy.as_bytes() == quote {
-                    ours
-                } else {
-                    if !ours.is_zero() {
-                        RawFee::merge(&mut summary.unbooked_fee, ours, ccy.as_bytes());
-                    }
-                    Px::ZERO
-                };
+                let (fee, unit) = assets.fee(ours, ccy.as_bytes(), &mut summary);
                 let mut fill_meta = meta;
                 if let Ok(ft) = u64_str(d, "fillTime") {
                     fill_meta.venue_ts_ns = ms_to_ns(i64::try_from(ft).unwrap_or(0));
                 }
-                emit(ExecReport::Fill(Fill::new(
-                    fill_meta,
-                    cl,
-                    ord_id,
-                    u64_str(d, "tradeId")?,
-                    side,
-                    px_of(d, "fillPx")?,
-                    fill_sz,
-                    fee,
-                    liquidity,
-                )));
+                emit(ExecReport::Fill(
+                    Fill::new(
+                        fill_meta,
+                        cl,
+                        ord_id,
+                        u64_str(d, "tradeId")?,
+                        side,
+                        px_of(d, "fillPx")?,
+                        fill_sz,
+                        fee,
+                        liquidity,
+                    )
+                    .with_fee_unit(unit),
+                ));
                 summary.emitted += 1;
             }
         }
