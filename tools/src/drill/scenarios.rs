@@ -289,10 +289,19 @@ fn five_xx_order_live(bin: &Path, c: &mut Checks) -> Result<(), String> {
             px * qty
         })
         .sum();
+    // The run's shutdown cancels its open orders, and whether that cancel reaches the venue
+    // before the run ends depends on timing: the order is either still live (one order's worth
+    // locked) or cancelled by us (nothing locked, and the journal has its cancel ack). A
+    // duplicate placed by a blind retry would stay locked either way, unknown to the engine.
+    let cancelled = of_kind(&recs, "cancel-ack").count() >= 1;
     c.check(
-        "not duplicated: one order sent, exactly one order's worth locked at the venue",
-        news == 1 && locked == one && one > Decimal::ZERO,
-        format!("{news} new-order(s); venue locks {locked} USDT, one order is {one}"),
+        "not duplicated: one order sent, exactly one order's worth at the venue",
+        news == 1
+            && one > Decimal::ZERO
+            && (locked == one || (locked == Decimal::ZERO && cancelled)),
+        format!(
+            "{news} new-order(s); venue locks {locked} USDT, one order is {one}, cancelled at shutdown: {cancelled}"
+        ),
     );
     common(&rig, &out, &recs, c)
 }
