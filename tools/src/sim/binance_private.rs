@@ -581,11 +581,13 @@ fn run(
             }
         }
     };
+    // `symbol_param(true)` already answers a missing symbol; this only unwraps the option.
+    let required_symbol =
+        || symbol_param(true).and_then(|s| s.ok_or_else(|| Box::new(missing("symbol"))));
     match op {
         Op::NewOrder => {
-            let symbol = match symbol_param(true) {
-                Ok(Some(s)) => s,
-                Ok(None) => return missing("symbol"),
+            let symbol = match required_symbol() {
+                Ok(s) => s,
                 Err(o) => return *o,
             };
             let empty = Book::new();
@@ -593,9 +595,8 @@ fn run(
             new_order(p, account, &symbol, book, call, now_ms)
         }
         Op::CancelOrder => {
-            let symbol = match symbol_param(true) {
-                Ok(Some(s)) => s,
-                Ok(None) => return missing("symbol"),
+            let symbol = match required_symbol() {
+                Ok(s) => s,
                 Err(o) => return *o,
             };
             let r = match order_ref(call) {
@@ -617,9 +618,8 @@ fn run(
             }
         }
         Op::QueryOrder => {
-            let symbol = match symbol_param(true) {
-                Ok(Some(s)) => s,
-                Ok(None) => return missing("symbol"),
+            let symbol = match required_symbol() {
+                Ok(s) => s,
                 Err(o) => return *o,
             };
             let r = match order_ref(call) {
@@ -632,9 +632,8 @@ fn run(
             }
         }
         Op::AmendKeepPriority => {
-            let symbol = match symbol_param(true) {
-                Ok(Some(s)) => s,
-                Ok(None) => return missing("symbol"),
+            let symbol = match required_symbol() {
+                Ok(s) => s,
                 Err(o) => return *o,
             };
             let r = match order_ref(call) {
@@ -730,9 +729,8 @@ fn run(
             Outcome::ok(format!("[{}]", list.join(",")))
         }
         Op::CancelOpenOrders => {
-            let symbol = match symbol_param(true) {
-                Ok(Some(s)) => s,
-                Ok(None) => return missing("symbol"),
+            let symbol = match required_symbol() {
+                Ok(s) => s,
                 Err(o) => return *o,
             };
             let empty = Book::new();
@@ -750,9 +748,8 @@ fn run(
             Outcome::ok(format!("[{}]", parts.join(",")))
         }
         Op::MyTrades => {
-            let symbol = match symbol_param(true) {
-                Ok(Some(s)) => s,
-                Ok(None) => return missing("symbol"),
+            let symbol = match required_symbol() {
+                Ok(s) => s,
                 Err(o) => return *o,
             };
             let order_id = match call.get("orderId").map(str::parse::<u64>) {
