@@ -28,7 +28,7 @@ use tickwire_exec::venue::binance::session::{
     BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig,
 };
 use tickwire_exec::venue::binance::{BinanceEncoder, BinanceSymbol, Stamp};
-use tickwire_feeds::net::tls;
+use tickwire_net::tls;
 
 const API_KEY: &str = "benchKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU";
 const SECRET: &str = "benchSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJ";

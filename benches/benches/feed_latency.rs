@@ -20,7 +20,7 @@ use tickwire_core::latency::StageHistogram;
 use tickwire_core::ring::{StopFlag, channel};
 use tickwire_core::wait::{Backoff, WaitPolicy};
 use tickwire_feeds::feed::{FeedConfig, FeedProgress, run_feed};
-use tickwire_feeds::net::tls::client_config_from_ca_pem;
+use tickwire_net::tls::client_config_from_ca_pem;
 
 fn mono_ns() -> u64 {
     use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! latency figure (DESIGN §11).
 //!
 //! A server thread (blocking rustls + tungstenite, as the venue simulator would be) echoes
-//! every message; the client is `tickwire_feeds::net::ws::WsClient`, busy-polled. Reported:
+//! every message; the client is `tickwire_net::ws::WsClient`, busy-polled. Reported:
 //!
 //! - `ws_echo/tls_ws`: round trip of a 120-byte text message, from just before `send_text` to
 //!   the receive stamp of the echo (taken at the socket read, before any parsing);
@@ -31,8 +31,8 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tickwire_core::wait::{Backoff, WaitPolicy};
-use tickwire_feeds::net::tls;
-use tickwire_feeds::net::ws::{WsClient, WsOptions, WsStatus};
+use tickwire_net::tls;
+use tickwire_net::ws::{WsClient, WsOptions, WsStatus};
 
 /// Untimed round trips before measuring (TLS session warm, caches, branch predictors).
 const WARM_UP: usize = 2_000;

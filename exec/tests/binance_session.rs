@@ -23,7 +23,7 @@ use tickwire_exec::venue::binance::rate::{LimitKind, RateLimit};
 use tickwire_exec::venue::binance::session::{
     BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig, OrderEntry, UserData,
 };
-use tickwire_feeds::net::ReconnectPolicy;
+use tickwire_net::ReconnectPolicy;
 
 const LIMIT: Duration = Duration::from_secs(20);
 const INST: InstrumentId = InstrumentId(1);

@@ -22,11 +22,11 @@ use tickwire_core::journal::Writer;
 use tickwire_core::ring::{Producer, StopFlag};
 use tickwire_core::wait::Backoff;
 
-use crate::net::{
+use crate::venue::{SymbolTable, binance, okx};
+use tickwire_net::{
     Clock, HttpClient, HttpOptions, ReconnectBackoff, ReconnectPolicy, WsClient, WsOptions,
     WsStatus,
 };
-use crate::venue::{SymbolTable, binance, okx};
 
 /// What one feed connects to and how.
 pub struct FeedConfig {
@@ -222,7 +222,7 @@ pub fn run_feed(
                 match WsClient::connect(&url, Arc::clone(&cfg.tls), WsOptions::default(), clock) {
                     Ok(c) => ws = Some(c),
                     Err(e) => {
-                        if matches!(e, crate::net::NetError::Url(_)) {
+                        if matches!(e, tickwire_net::NetError::Url(_)) {
                             return FeedEnd::Config(format!("{url}: {e}"));
                         }
                         retry_at = now + reconnect.on_failure(now);

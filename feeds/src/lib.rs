@@ -5,5 +5,4 @@
 //! reconnect) are added by the market-data issue in the modules below.
 
 pub mod feed;
-pub mod net;
 pub mod venue;

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tickwire_core::event::{AlertCode, Output, RiskDecisionKind, RiskLevel, RiskReason, Side};
-use tickwire_feeds::net::{HttpClient, HttpOptions, tls};
+use tickwire_net::{HttpClient, HttpOptions, tls};
 
 use crate::Failure;
 use crate::config::AlertsSection;

@@ -815,7 +815,7 @@ fn trading_endpoints(
     sim: Option<&SimHandle>,
 ) -> Result<(Option<String>, String, Arc<rustls::ClientConfig>), Failure> {
     let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-    let tls_err = |e: tickwire_feeds::net::TlsConfigError| fail(e.to_string());
+    let tls_err = |e: tickwire_net::TlsConfigError| fail(e.to_string());
     Ok(match v.mode {
         VenueMode::Sim => {
             let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
@@ -825,14 +825,14 @@ fn trading_endpoints(
             let rest = sim
                 .endpoint(&v.sim_name, EndpointKind::Rest)
                 .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
-            let tls = tickwire_feeds::net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
+            let tls = tickwire_net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
                 .map_err(tls_err)?;
             (Some(ws.to_owned()), rest.to_owned(), tls)
         }
         VenueMode::Live => {
             let (_, rest) =
                 VenueSection::live_urls(v.venue).ok_or_else(|| fail("no live endpoints".into()))?;
-            let tls = tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?;
+            let tls = tickwire_net::tls::client_config_webpki().map_err(tls_err)?;
             (
                 None,
                 v.rest_url.clone().unwrap_or_else(|| rest.to_owned()),
@@ -841,10 +841,8 @@ fn trading_endpoints(
         }
         VenueMode::External => {
             let tls = match &v.ca_file {
-                Some(p) => {
-                    tickwire_feeds::net::tls::client_config_from_ca_file(p).map_err(tls_err)?
-                }
-                None => tickwire_feeds::net::tls::client_config_webpki().map_err(tls_err)?,
+                Some(p) => tickwire_net::tls::client_config_from_ca_file(p).map_err(tls_err)?,
+                None => tickwire_net::tls::client_config_webpki().map_err(tls_err)?,
             };
             let rest = v
                 .rest_url

@@ -11,7 +11,7 @@ use tickwire_core::journal::{JournalConfig, Writer};
 use tickwire_core::ring::{Consumer, StopFlag, channel};
 use tickwire_core::topology::{Role, ThreadPlan, spawn};
 use tickwire_feeds::feed::{FeedConfig, FeedEnd, FeedProgress, run_feed};
-use tickwire_feeds::net::tls::{
+use tickwire_net::tls::{
     client_config_from_ca_file, client_config_from_ca_pem, client_config_webpki,
 };
 
@@ -45,8 +45,7 @@ fn endpoints(
     v: &VenueSection,
     sim: Option<&SimHandle>,
 ) -> Result<(String, Option<String>, Arc<rustls::ClientConfig>), Failure> {
-    let tls_err =
-        |e: tickwire_feeds::net::TlsConfigError| Failure::new(format!("venue {}: {e}", v.venue));
+    let tls_err = |e: tickwire_net::TlsConfigError| Failure::new(format!("venue {}: {e}", v.venue));
     match v.mode {
         VenueMode::Sim => {
             let sim = sim.ok_or_else(|| Failure::new("embedded simulator not started"))?;

@@ -23,7 +23,7 @@ use tickwire_exec::venue::binance::session::{
     BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig, OrderEntry, UserData,
 };
 use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
-use tickwire_feeds::net::{ReconnectPolicy, tls};
+use tickwire_net::{ReconnectPolicy, tls};
 
 const KEY: &str = "execTestKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR";
 const SECRET: &str = "execTestSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONM";

@@ -28,7 +28,7 @@ use tickwire_exec::venue::binance::session::{
 };
 use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
 use tickwire_exec::venue_thread::{VenueExecIo, run_venue_exec};
-use tickwire_feeds::net::{ReconnectPolicy, tls};
+use tickwire_net::{ReconnectPolicy, tls};
 
 const KEY: &str = "reconcileKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 const SECRET: &str = "reconcileSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPON";

@@ -25,7 +25,7 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tickwire_feeds::net::tls;
+use tickwire_net::tls;
 
 pub const API_KEY: &str = "testkey0123456789";
 pub const SECRET: &str = "testsecret-abcdef-0123456789";

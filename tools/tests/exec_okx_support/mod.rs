@@ -16,8 +16,8 @@ use tickwire_exec::session::VenueSession;
 use tickwire_exec::venue::okx::{
     OkxEncoder, OkxMarket, OkxQueries, OkxRest, OkxSession, OkxSessionConfig, TdMode,
 };
-use tickwire_feeds::net::http::HttpOptions;
-use tickwire_feeds::net::tls::client_config_from_ca_file;
+use tickwire_net::http::HttpOptions;
+use tickwire_net::tls::client_config_from_ca_file;
 
 pub const KEY: &str = "okx-key-alice";
 pub const SECRET: &str = "22582BD0CFF14C41EDBF1AB98506286D";
@@ -50,7 +50,7 @@ pub fn sim(extra: &str) -> SimHandle {
 pub fn finish_tape(sim: &SimHandle) {
     let ws = sim.endpoint("okx", EndpointKind::Ws).expect("ws endpoint");
     let tls = tls(sim);
-    let mut c = tickwire_feeds::net::ws::WsClient::connect(
+    let mut c = tickwire_net::ws::WsClient::connect(
         &format!("{ws}/ws/v5/public"),
         tls,
         Default::default(),
@@ -62,7 +62,7 @@ pub fn finish_tape(sim: &SimHandle) {
     loop {
         assert!(Instant::now() < deadline, "tape never finished");
         match c.poll(|_| {}) {
-            Ok(tickwire_feeds::net::ws::WsStatus::Open { opened, .. }) => {
+            Ok(tickwire_net::ws::WsStatus::Open { opened, .. }) => {
                 if opened && !subscribed {
                     c.send_text(
                         r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#,

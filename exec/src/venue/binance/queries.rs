@@ -15,7 +15,7 @@ use tickwire_core::event::{
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, VenueId};
 use tickwire_core::num::{Px, Qty};
-use tickwire_feeds::net::{HttpClient, HttpOptions, Response};
+use tickwire_net::{HttpClient, HttpOptions, Response};
 
 use super::clock::{VenueClock, local_ms};
 use super::encode::API_KEY_HEADER;
@@ -139,7 +139,7 @@ impl BinanceQueries {
         let resp = self
             .http
             .request(
-                tickwire_feeds::net::Method::Put,
+                tickwire_net::Method::Put,
                 &format!("/api/v3/userDataStream?listenKey={key}"),
                 &[(API_KEY_HEADER, self.api_key.as_str())],
                 Some(b""),

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use tickwire_core::event::{ExecReport, Meta, Unknown, UnknownCause};
 use tickwire_core::ids::VenueId;
-use tickwire_feeds::net::{HttpClient, HttpOptions, Method, NetError};
+use tickwire_net::{HttpClient, HttpOptions, Method, NetError};
 
 use super::encode::{API_KEY_HEADER, ORDER_PATH};
 use super::rate::{LimitKind, parse_usage_header};

@@ -62,7 +62,7 @@ use tickwire_core::event::{
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, VenueId};
 use tickwire_core::num::Qty;
-use tickwire_feeds::net::{ReconnectBackoff, ReconnectPolicy, WsClient, WsOptions, WsStatus};
+use tickwire_net::{ReconnectBackoff, ReconnectPolicy, WsClient, WsOptions, WsStatus};
 
 use super::clock::VenueClock;
 use super::encode::{BinanceEncoder, BinanceSymbol, Stamp};
@@ -1088,7 +1088,7 @@ impl BinanceSession {
             &mut self.buf[..],
         ) {
             Ok(len) => ws.send_text(std::str::from_utf8(&self.buf[..len]).unwrap_or_default()),
-            Err(_) => Err(tickwire_feeds::net::NetError::NotOpen),
+            Err(_) => Err(tickwire_net::NetError::NotOpen),
         };
         if let Some(l) = self.api.as_mut() {
             l.phase = Phase::Subscribing;

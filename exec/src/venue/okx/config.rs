@@ -52,7 +52,7 @@ pub enum OkxStartError {
     /// The session could not be built.
     Session(SessionError),
     /// A REST client could not be built.
-    Net(tickwire_feeds::net::NetError),
+    Net(tickwire_net::NetError),
 }
 
 impl core::fmt::Display for OkxStartError {

@@ -16,8 +16,8 @@ use tickwire_core::event::{
     Ack, AmendOrder, CancelOrder, ExecReport, Meta, NewOrder, Reject, RejectReason, UnknownCause,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, VenueId};
-use tickwire_feeds::net::NetError;
-use tickwire_feeds::net::http::Method;
+use tickwire_net::NetError;
+use tickwire_net::http::Method;
 
 use super::queries::OkxQueries;
 use super::reports::map_okx_code;

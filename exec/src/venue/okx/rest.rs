@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::ClientConfig;
 use tickwire_core::ids::InstrumentId;
-use tickwire_feeds::net::NetError;
-use tickwire_feeds::net::http::{HttpClient, HttpOptions, Method, Response};
+use tickwire_net::NetError;
+use tickwire_net::http::{HttpClient, HttpOptions, Method, Response};
 
 use super::encode::{OkxEncoder, OkxInst, OkxInstrument, TdMode};
 use super::sign::write_iso8601_ms;

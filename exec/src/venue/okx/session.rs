@@ -29,7 +29,7 @@
 //!
 //! The hot path (`submit` when ready) encodes into a stack buffer with no allocation of its
 //! own; `WsClient::send_text` copies the text into a tungstenite message (documented in
-//! `feeds::net::ws`).
+//! `tickwire_net::ws`).
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -41,10 +41,10 @@ use tickwire_core::event::{
     ExecReport, Meta, OrderCommand, Reject, RejectReason, Unknown, UnknownCause,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, VenueId};
-use tickwire_feeds::net::NetError;
-use tickwire_feeds::net::backoff::{ReconnectBackoff, ReconnectPolicy};
-use tickwire_feeds::net::http::HttpOptions;
-use tickwire_feeds::net::ws::{WsClient, WsOptions, WsStatus};
+use tickwire_net::NetError;
+use tickwire_net::backoff::{ReconnectBackoff, ReconnectPolicy};
+use tickwire_net::http::HttpOptions;
+use tickwire_net::ws::{WsClient, WsOptions, WsStatus};
 
 use super::encode::OkxEncoder;
 use super::fallback::{self, HelperConfig, Job};

@@ -1,11 +1,13 @@
-//! The feeds' network client: a non-blocking WebSocket-over-TLS client for market data
-//! ([`ws`]), a blocking keep-alive HTTP/1.1 client for REST snapshots and queries
+//! tickwire-net: the network client every venue connection uses, market data (`tickwire-feeds`)
+//! and order entry (`tickwire-exec`) alike: a non-blocking WebSocket-over-TLS client
+//! ([`ws`]), a blocking keep-alive HTTP/1.1 client for REST snapshots, orders and queries
 //! ([`http`]), the TLS trust configuration both use ([`tls`]), and reconnect delays
-//! ([`backoff`]).
+//! ([`backoff`]). It is its own crate so that exec does not depend on feeds: the design's
+//! crates depend one way (core ← net ← feeds, exec ← tools).
 //!
 //! Stack: `mio` TCP sockets, `rustls` (ring provider, passed explicitly), `tungstenite` for
 //! WebSocket framing, `httparse` for HTTP/1.1 parsing. Venue specifics (subscriptions,
-//! keepalive messages, book sync) live in the venue adapters, which use this module.
+//! keepalive messages, book sync) live in the venue adapters, which use this crate.
 //!
 //! # Driving a feed connection
 //!
@@ -21,9 +23,9 @@
 //!
 //! use tickwire_core::ring::StopFlag;
 //! use tickwire_core::wait::{Backoff, WaitPolicy};
-//! use tickwire_feeds::net::backoff::{ReconnectBackoff, ReconnectPolicy};
-//! use tickwire_feeds::net::tls::{TrustRoots, client_config};
-//! use tickwire_feeds::net::ws::{WsClient, WsOptions, WsStatus};
+//! use tickwire_net::backoff::{ReconnectBackoff, ReconnectPolicy};
+//! use tickwire_net::tls::{TrustRoots, client_config};
+//! use tickwire_net::ws::{WsClient, WsOptions, WsStatus};
 //!
 //! fn now_ns() -> u64 {
 //!     # 0

@@ -11,8 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{LIMIT, Pki, ServerTls, listener, read_http_request, tls_accept};
-use tickwire_feeds::net::http::{HttpClient, HttpOptions, Method};
-use tickwire_feeds::net::{NetError, TimeoutKind};
+use tickwire_net::http::{HttpClient, HttpOptions, Method};
+use tickwire_net::{NetError, TimeoutKind};
 
 /// Armed by one test: the next request to `/flaky` finds the connection dropped under it.
 static FLAKY: AtomicBool = AtomicBool::new(false);

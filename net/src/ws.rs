@@ -890,7 +890,7 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let tls = crate::net::tls::client_config_webpki().unwrap();
+        let tls = crate::tls::client_config_webpki().unwrap();
         let url = format!("wss://127.0.0.1:{}/", good_addr.port());
         let mut client = WsClient::connect(&url, tls, WsOptions::default(), clock).unwrap();
 

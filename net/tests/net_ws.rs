@@ -15,8 +15,8 @@ use support::{
     Driver, LIMIT, Pki, ServerTls, accept_within, clock, listener, raw_frame, read_http_request,
     tls_accept, write_in_pieces,
 };
-use tickwire_feeds::net::ws::{MessageKind, WsClient, WsOptions, WsPhase, WsStatus};
-use tickwire_feeds::net::{NetError, TimeoutKind};
+use tickwire_net::ws::{MessageKind, WsClient, WsOptions, WsPhase, WsStatus};
+use tickwire_net::{NetError, TimeoutKind};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};

@@ -64,7 +64,7 @@ impl SplitMix64 {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tickwire_feeds::net::backoff::{ReconnectBackoff, ReconnectPolicy};
+/// use tickwire_net::backoff::{ReconnectBackoff, ReconnectPolicy};
 ///
 /// let mut backoff = ReconnectBackoff::new(ReconnectPolicy::default(), 42);
 /// let first = backoff.on_failure(0); // connect failed at t = 0

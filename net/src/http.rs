@@ -864,7 +864,7 @@ mod tests {
 
     #[test]
     fn request_encoding_and_validation() {
-        let tls = crate::net::tls::client_config_webpki().unwrap();
+        let tls = crate::tls::client_config_webpki().unwrap();
         let client =
             HttpClient::new("https://api.example.com", tls, HttpOptions::default()).unwrap();
         let head = client
@@ -911,7 +911,7 @@ mod tests {
 
     #[test]
     fn host_header_carries_non_default_port_and_brackets() {
-        let tls = crate::net::tls::client_config_webpki().unwrap();
+        let tls = crate::tls::client_config_webpki().unwrap();
         let c = HttpClient::new(
             "https://127.0.0.1:8443",
             tls.clone(),

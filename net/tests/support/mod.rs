@@ -18,8 +18,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
 use tickwire_core::wait::{Backoff, WaitPolicy};
-use tickwire_feeds::net::ws::{CloseInfo, MessageKind, WsClient, WsStatus};
-use tickwire_feeds::net::{NetError, tls};
+use tickwire_net::ws::{CloseInfo, MessageKind, WsClient, WsStatus};
+use tickwire_net::{NetError, tls};
 
 /// Every wait in these tests ends by this deadline (they fail instead of hanging).
 pub const LIMIT: Duration = Duration::from_secs(20);
