@@ -15,7 +15,6 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use tickwire::sim::{EndpointKind, SimConfig, start};
 use tickwire_core::event::{
     CancelOrder, ExecReport, Meta, NewOrder, OrderCommand, OrderType, Side, TimeInForce,
 };
@@ -29,6 +28,7 @@ use tickwire_exec::venue::binance::session::{
 };
 use tickwire_exec::venue::binance::{BinanceEncoder, BinanceSymbol, Stamp};
 use tickwire_net::tls;
+use tickwire_sim::{EndpointKind, SimConfig, start};
 
 const API_KEY: &str = "benchKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU";
 const SECRET: &str = "benchSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJ";

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tickwire::sim::{EndpointKind, SimConfig, start};
 use tickwire_core::event::MarketEvent;
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::latency::StageHistogram;
@@ -21,6 +20,7 @@ use tickwire_core::ring::{StopFlag, channel};
 use tickwire_core::wait::{Backoff, WaitPolicy};
 use tickwire_feeds::feed::{FeedConfig, FeedProgress, run_feed};
 use tickwire_net::tls::client_config_from_ca_pem;
+use tickwire_sim::{EndpointKind, SimConfig, start};
 
 fn mono_ns() -> u64 {
     use std::sync::OnceLock;

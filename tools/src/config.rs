@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use tickwire::sim::{SimConfig, SimError};
 use tickwire_core::config::Section;
 use tickwire_core::engine::{Engine, EngineConfig, Strategy};
 use tickwire_core::ids::{InstrumentId, VenueId};
@@ -17,6 +16,7 @@ use tickwire_core::synthetic::SyntheticInstrument;
 use tickwire_core::topology::Topology;
 use tickwire_core::wait::WaitPolicy;
 use tickwire_exec::sim_exchange::FeeSchedule;
+use tickwire_sim::{SimConfig, SimError};
 
 use crate::venue_config::{VenueMode, VenueSection, read_venue};
 use tickwire_exec::reconcile::ReconcileConfig;

@@ -1,11 +1,7 @@
-//! The `tickwire` package's library side: the protocol-faithful venue simulator.
+//! The `tickwire` package's library side: the scripted incident drills (`tickwire drill`).
 //!
-//! The command line (`src/main.rs`) is the package's binary; this library holds what other
-//! programs and the integration tests link against: [`sim`], the venue simulator that serves
-//! real recorded market data over TLS on loopback, written from the venues' documentation
-//! (`../shared/data/FORMATS.md`) and sharing no protocol code with the client crates, so that a
-//! bug mirrored on both sides cannot hide; and [`drill`], the scripted incident drills run
-//! against it (`tickwire drill`).
+//! The command line (`src/main.rs`) is the package's binary; this library holds what the
+//! integration tests link against: [`drill`], the drills run against the venue simulator
+//! (`tickwire-sim`, its own crate under `tools/sim`).
 
 pub mod drill;
-pub mod sim;

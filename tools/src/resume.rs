@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tickwire::sim::SimHandle;
 use tickwire_core::engine::Engine;
 use tickwire_core::engine::replay::RestoreLog;
 use tickwire_core::event::{
@@ -17,6 +16,7 @@ use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::journal::{Reader, Writer};
 use tickwire_core::ring::Producer;
 use tickwire_exec::queries::{QueryError, VenueQueries};
+use tickwire_sim::SimHandle;
 
 use crate::Failure;
 use crate::clock::mono_ns;

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tickwire::sim::{EndpointKind, SimHandle};
 use tickwire_core::engine::runner::{CoreIo, CoreSummary, run_core};
 use tickwire_core::event::{
     FeedState, FeedStatus, Input, Kind, MarketEvent, Meta, SessionStart, TimerTick,
@@ -30,6 +29,7 @@ use tickwire_exec::venue::binance::session::{
 use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
 use tickwire_exec::venue::okx::{OkxEncoder, OkxTradingConfig};
 use tickwire_exec::venue_thread::{VenueExecIo, VenueExecSummary, run_venue_exec};
+use tickwire_sim::{EndpointKind, SimHandle};
 
 use crate::Failure;
 use crate::alerts::{AlertStats, Alerter, Names};

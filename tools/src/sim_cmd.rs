@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 use crate::Failure;
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tickwire::sim::{EndpointKind, SimHandle};
 use tickwire_core::event::MarketEvent;
 use tickwire_core::journal::{JournalConfig, Writer};
 use tickwire_core::ring::{Consumer, StopFlag, channel};
@@ -14,6 +13,7 @@ use tickwire_feeds::feed::{FeedConfig, FeedEnd, FeedProgress, run_feed};
 use tickwire_net::tls::{
     client_config_from_ca_file, client_config_from_ca_pem, client_config_webpki,
 };
+use tickwire_sim::{EndpointKind, SimHandle};
 
 use crate::Failure;
 use crate::clock::mono_ns;
@@ -107,7 +107,7 @@ impl VenueFeeds {
             cfg.venues.iter().any(|v| v.mode == VenueMode::Sim),
         ) {
             (Some(sim_cfg), true) => {
-                let handle = tickwire::sim::start(sim_cfg)
+                let handle = tickwire_sim::start(sim_cfg)
                     .map_err(|e| Failure::new(format!("embedded simulator: {e}")))?;
                 crate::sim_cmd::announce(&handle);
                 Some(handle)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 /// The drills' API key and secret (simulator accounts accept any printable text).
 const KEY: &str = "drillKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU";

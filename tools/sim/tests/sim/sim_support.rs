@@ -19,7 +19,7 @@ use tungstenite::{Message, WebSocket};
 
 /// A file under the shared data directory.
 pub fn data(rel: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")).join(rel)
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel)
 }
 
 /// TOML string literal for a path.

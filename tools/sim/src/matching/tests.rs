@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::sim::book::{self, Book, Level};
+use crate::book::{self, Book, Level};
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap_or_else(|e| panic!("bad decimal {s:?}: {e}"))

@@ -14,7 +14,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 use serde_json::Value;
 use sha2::Sha256;
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 use crate::sim_support::{WsClient, client_config};
 

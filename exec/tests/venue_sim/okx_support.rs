@@ -1,13 +1,10 @@
 //! Shared pieces of the OKX order-entry and reconciliation tests: a simulator with one OKX
 //! account, the session and query clients pointed at it, and bounded waits.
 
-#![allow(dead_code)] // each test binary uses a different part
-
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
 use tickwire_core::event::ExecReport;
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::{Px, Qty};
@@ -18,6 +15,7 @@ use tickwire_exec::venue::okx::{
 };
 use tickwire_net::http::HttpOptions;
 use tickwire_net::tls::client_config_from_ca_file;
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 pub const KEY: &str = "okx-key-alice";
 pub const SECRET: &str = "22582BD0CFF14C41EDBF1AB98506286D";

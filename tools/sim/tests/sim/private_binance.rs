@@ -2,8 +2,8 @@
 //! validation codes, rate limits, listen keys, and the WS-API with executionReport pushes, with
 //! a signing client written in `sim_private_support` from the venue docs.
 
-mod sim_private_support;
-mod sim_support;
+use crate::sim_private_support;
+use crate::sim_support;
 
 use std::time::Duration;
 

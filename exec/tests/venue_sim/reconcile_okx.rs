@@ -4,13 +4,11 @@
 //! simulator's `no_fill_reports` fault pushes the first fill's state change without the fill
 //! (a status without fills): only the poller can book it.
 
-mod exec_okx_support;
-
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use exec_okx_support::*;
+use crate::okx_support::*;
 use serde_json::Value;
 use tickwire_core::engine::runner::{CoreIo, run_core};
 use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
@@ -73,9 +71,9 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn btc_balance(sim: &tickwire::sim::SimHandle) -> Qty {
+fn btc_balance(sim: &tickwire_sim::SimHandle) -> Qty {
     let rest = sim
-        .endpoint("okx", tickwire::sim::EndpointKind::Rest)
+        .endpoint("okx", tickwire_sim::EndpointKind::Rest)
         .expect("rest");
     let mut r =
         tickwire_exec::venue::okx::OkxRest::new(rest, tls(sim), Default::default(), encoder())
@@ -90,7 +88,7 @@ fn btc_balance(sim: &tickwire::sim::SimHandle) -> Qty {
 }
 
 /// The venue's trades on BTC-USDT (trade id, signed qty).
-fn venue_trades(sim: &tickwire::sim::SimHandle) -> Vec<(u64, Qty)> {
+fn venue_trades(sim: &tickwire_sim::SimHandle) -> Vec<(u64, Qty)> {
     let mut got = Vec::new();
     queries(sim)
         .fills_after(INST, 0, &mut |r| got.push(r))

@@ -2,7 +2,7 @@
 //! the `orders` channel, signed REST and private faults, with a client written here from the
 //! OKX v5 docs (FORMATS.md §2.5–2.7).
 
-mod sim_support;
+use crate::sim_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,7 +16,7 @@ use rustls::{ClientConnection, StreamOwned};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use sim_support::{Got, WsClient, client_config, toml_path};
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 const KEY: &str = "okx-key-alice";
 const SECRET: &str = "22582BD0CFF14C41EDBF1AB98506286D";

@@ -1,13 +1,13 @@
 //! Fault injection, each fault observed by a client written here.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sim_support::{Got, WsClient, toml_path};
-use tickwire::sim::{EndpointKind, FaultKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, FaultKind, SimConfig, SimHandle, start};
 
 const DEPTH: &str = "/stream?streams=nknusdt@depth@100ms/blzeth@depth@100ms/lrcbtc@depth@100ms/runeeur@depth@100ms/nknusdt@bookTicker";
 

@@ -1,13 +1,13 @@
 //! OKX side of the venue simulator, over real TLS on 127.0.0.1, with a client written here.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sim_support::{Got, Http, TestBook, WsClient, data, toml_path};
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 fn sim(extra: &str) -> SimHandle {
     let cfg = SimConfig::parse(&format!(

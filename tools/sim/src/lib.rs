@@ -2,20 +2,20 @@
 //! WebSocket and REST protocol (public side), and a matching engine behind Binance's private
 //! REST, WS-API and user-data streams (private side).
 //!
-//! Written from the venue documentation (`../shared/data/FORMATS.md`), never from the client
+//! Written from the venue documentation (`shared/data/FORMATS.md`), never from the client
 //! code: it shares no protocol code with `tickwire-feeds` or tickwire-core's wire parsing, and
 //! keeps its own book (`rust_decimal` keys, wire strings), so a bug mirrored in both cannot hide.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), tickwire::sim::SimError> {
-//! use tickwire::sim::{EndpointKind, SimConfig};
+//! # fn main() -> Result<(), tickwire_sim::SimError> {
+//! use tickwire_sim::{EndpointKind, SimConfig};
 //! let cfg = SimConfig::parse(r#"
 //!     [[venue]]
 //!     venue = "binance"
 //!     captures = ["../shared/data/binance/btcusdt_20240808.gz"]
 //!     pace = "fast"
 //! "#)?;
-//! let sim = tickwire::sim::start(&cfg)?;
+//! let sim = tickwire_sim::start(&cfg)?;
 //! let ws = sim.endpoint("binance", EndpointKind::Ws); // "wss://127.0.0.1:PORT"
 //! // ... connect with the CA at sim.ca_path(), subscribe, read ...
 //! sim.shutdown();

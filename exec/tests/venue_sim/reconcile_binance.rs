@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tickwire::sim::{EndpointKind, SimConfig, start};
 use tickwire_core::engine::runner::{CoreIo, run_core};
 use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
 use tickwire_core::event::{
@@ -29,6 +28,7 @@ use tickwire_exec::venue::binance::session::{
 use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
 use tickwire_exec::venue_thread::{VenueExecIo, run_venue_exec};
 use tickwire_net::{ReconnectPolicy, tls};
+use tickwire_sim::{EndpointKind, SimConfig, start};
 
 const KEY: &str = "reconcileKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 const SECRET: &str = "reconcileSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPON";

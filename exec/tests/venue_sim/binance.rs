@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
 use tickwire_core::event::{
     AmendOrder, CancelOrder, ExecReport, Meta, NewOrder, OrderCommand, OrderStatus, OrderType,
     RejectReason, Side, TimeInForce, UnknownCause,
@@ -24,6 +23,7 @@ use tickwire_exec::venue::binance::session::{
 };
 use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
 use tickwire_net::{ReconnectPolicy, tls};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 const KEY: &str = "execTestKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR";
 const SECRET: &str = "execTestSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONM";

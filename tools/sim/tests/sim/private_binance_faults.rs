@@ -1,15 +1,15 @@
 //! Private-side fault injection of the simulator's Binance venue: each configured fault, seen
 //! through a client over real TLS on loopback.
 
-mod sim_private_support;
-mod sim_support;
+use crate::sim_private_support;
+use crate::sim_support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sim_private_support::{KEY, SECRET, Sim};
 use sim_support::Got;
-use tickwire::sim::{PrivateFaultKind, SimConfig};
+use tickwire_sim::{PrivateFaultKind, SimConfig};
 
 const T: Duration = Duration::from_secs(20);
 

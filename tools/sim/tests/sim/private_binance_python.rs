@@ -1,10 +1,9 @@
 //! Binance's official Python connector (`binance-connector`, pinned in `.ci/run`) against the
-//! simulator's REST endpoint over real TLS: the script in `tools/tests/python/` places, queries
+//! simulator's REST endpoint over real TLS: the script in `tools/sim/tests/python/` places, queries
 //! and cancels orders. Fails loudly when python3 or the package is missing, unless
 //! `TICKWIRE_SKIP_PYTHON=1`.
 
-mod sim_private_support;
-mod sim_support;
+use crate::sim_private_support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,9 +3,7 @@
 //! budget, a disconnect with an order in flight (unknown → resolved by query), and the REST
 //! fallback while the WebSocket cannot connect.
 
-mod exec_okx_support;
-
-use exec_okx_support::*;
+use crate::okx_support::*;
 use serde_json::Value;
 use tickwire_core::event::{
     AmendOrder, CancelOrder, ExecReport, Liquidity, Meta, NewOrder, OrderCommand, OrderStatus,
@@ -53,9 +51,9 @@ fn acks(got: &[ExecReport], id: ClientOrderId) -> usize {
 }
 
 /// The venue's view of one order, straight from `GET /api/v5/trade/order`.
-fn venue_order(sim: &tickwire::sim::SimHandle, id: ClientOrderId) -> Value {
+fn venue_order(sim: &tickwire_sim::SimHandle, id: ClientOrderId) -> Value {
     let rest = sim
-        .endpoint("okx", tickwire::sim::EndpointKind::Rest)
+        .endpoint("okx", tickwire_sim::EndpointKind::Rest)
         .expect("rest");
     let mut r =
         tickwire_exec::venue::okx::OkxRest::new(rest, tls(sim), Default::default(), encoder())

@@ -1,7 +1,7 @@
 //! The derived OKX venue: Binance BTCUSDT capture served as OKX BTC-USDT with seeded price
 //! noise and a lag, over real TLS on 127.0.0.1, read with the test's own client.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sim_support::{Got, TestBook, WsClient, data, toml_path};
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 const NOISE: i64 = 3;
 const LAG_MS: i64 = -150;

@@ -1,11 +1,11 @@
 //! Simulator configuration: every error at once; the documented examples parse.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::time::Duration;
 
 use sim_support::toml_path;
-use tickwire::sim::{FaultKind, FaultSpec, Pace, SimConfig, SimError, StartMode, VenueKind, start};
+use tickwire_sim::{FaultKind, FaultSpec, Pace, SimConfig, SimError, StartMode, VenueKind, start};
 
 #[test]
 fn bad_config_lists_every_error() {

@@ -1,13 +1,13 @@
 //! Binance side of the venue simulator, over real TLS on 127.0.0.1, with a client written here.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sim_support::{Got, Http, TestBook, WsClient, data, toml_path};
-use tickwire::sim::{EndpointKind, SimConfig, SimHandle, start};
+use tickwire_sim::{EndpointKind, SimConfig, SimHandle, start};
 
 fn sim(toml: &str) -> SimHandle {
     let cfg = SimConfig::parse(toml).unwrap_or_else(|e| panic!("config: {e}"));
