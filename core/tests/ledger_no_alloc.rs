@@ -2,9 +2,6 @@
 //! position, ledger, order state, outputs). Counted by a global allocator, in its own test
 //! binary with a single test so no other test's allocations land in the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use tickwire_core::accounting::{Fee, FeeAsset, Ledger, LedgerFill};
 use tickwire_core::engine::{Engine, EngineConfig};
 use tickwire_core::event::{
@@ -13,48 +10,10 @@ use tickwire_core::event::{
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
-
-/// Counts every allocation and reallocation, then defers to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread only. A process-wide count also catches the test
-    /// harness's main thread, which allocates its bookkeeping right after spawning the test
-    /// thread — under load that lands inside a measured window (a spurious failure).
-    /// Const-initialised and without a destructor, so using it in the allocator never allocates.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract is `System`'s own; the only addition is a thread-local counter increment,
-// which neither allocates nor unwinds. The test checks the counter moves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr`/`layout` came from `System` through this allocator; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn spec() -> InstrumentSpec {
     InstrumentSpec {
@@ -70,9 +29,9 @@ fn spec() -> InstrumentSpec {
 
 #[test]
 fn booking_fills_allocates_nothing() {
-    let before = ALLOCS.with(Cell::get);
+    let before = allocations();
     drop(std::hint::black_box(vec![1u8; 64]));
-    assert!(ALLOCS.with(Cell::get) > before, "the counter works");
+    assert!(allocations() > before, "the counter works");
 
     // The ledger alone, through opens, reductions, flips and non-quote fees.
     let mut ledger = Ledger::new(&[spec()], 2);
@@ -97,11 +56,11 @@ fn booking_fills_allocates_nothing() {
             },
         })
         .collect();
-    let start = ALLOCS.with(Cell::get);
+    let start = allocations();
     for (i, f) in fills.iter().enumerate() {
         ledger.apply(Some(StrategyId((i % 2) as u16)), f);
     }
-    assert_eq!(ALLOCS.with(Cell::get) - start, 0, "ledger allocated");
+    assert_eq!(allocations() - start, 0, "ledger allocated");
     assert_eq!(
         ledger
             .account(StrategyId(0), InstrumentId(0))
@@ -153,15 +112,11 @@ fn booking_fills_allocates_nothing() {
     for i in &inputs[..32] {
         engine.process(i);
     }
-    let start = ALLOCS.with(Cell::get);
+    let start = allocations();
     for i in &inputs[32..] {
         engine.process(i);
     }
-    assert_eq!(
-        ALLOCS.with(Cell::get) - start,
-        0,
-        "engine fill path allocated"
-    );
+    assert_eq!(allocations() - start, 0, "engine fill path allocated");
     assert_eq!(engine.stats().fills, 3200);
     assert_eq!(
         engine.net_position(InstrumentId(0)),

@@ -3,55 +3,14 @@
 //! past the table's capacity in place/remove churn (removals leave hash-table tombstones).
 //! Counted by a global allocator, in its own test binary with a single test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use tickwire_core::engine::{FillDedup, OrderEntry, OrderTable};
 use tickwire_core::event::{OrderState, Side};
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{Px, Qty};
-
-/// Counts every allocation and reallocation, then defers to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread only. A process-wide count also catches the test
-    /// harness's main thread, which allocates its bookkeeping right after spawning the test
-    /// thread — under load that lands inside a measured window (a spurious failure).
-    /// Const-initialised and without a destructor, so using it in the allocator never allocates.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract is `System`'s own; the only addition is a thread-local counter increment,
-// which neither allocates nor unwinds. The test checks the counter moves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr`/`layout` came from `System` through this allocator; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn entry(seq: u64) -> OrderEntry {
     OrderEntry {
@@ -79,7 +38,7 @@ fn dedup_and_order_table_never_allocate_after_construction() {
     for memory in [7usize, 14, 100, 896, 1000, 4096] {
         let mut dedup = FillDedup::with_capacity(memory);
         let mut table = OrderTable::with_capacity(memory);
-        let before = ALLOCS.with(Cell::get);
+        let before = allocations();
 
         let rounds = (memory as u64) * 20;
         let mut fresh = 0u64;
@@ -110,7 +69,7 @@ fn dedup_and_order_table_never_allocate_after_construction() {
             }
             assert!(table.insert(entry(seq)), "table refused below capacity");
         }
-        let after = ALLOCS.with(Cell::get);
+        let after = allocations();
         assert_eq!(fresh, rounds, "every distinct fill is new exactly once");
         assert_eq!(
             after - before,
@@ -129,11 +88,8 @@ fn dedup_and_order_table_never_allocate_after_construction() {
     }
 
     // The counter is live: a fresh structure allocates.
-    let before = ALLOCS.with(Cell::get);
+    let before = allocations();
     let d = FillDedup::with_capacity(16);
-    assert!(
-        ALLOCS.with(Cell::get) > before,
-        "counting allocator not counting"
-    );
+    assert!(allocations() > before, "counting allocator not counting");
     drop(d);
 }

@@ -2,9 +2,6 @@
 //! aggregates, timer checks with status publishing, and the kill switch's flattener. Counted by
 //! a global allocator, in its own test binary with a single test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
 use tickwire_core::event::{
     CancelAck, CancelAll, ExecReport, Fill, Input, Liquidity, MarketEvent, Meta, OperatorAction,
@@ -14,48 +11,10 @@ use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
 use tickwire_core::ring::channel;
 use tickwire_core::risk::{RateBudget, RiskConfig, StatusPort};
-
-/// Counts every allocation and reallocation, then defers to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread only. A process-wide count also catches the test
-    /// harness's main thread, which allocates its bookkeeping right after spawning the test
-    /// thread — under load that lands inside a measured window (a spurious failure).
-    /// Const-initialised and without a destructor, so using it in the allocator never allocates.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract is `System`'s own; the only addition is a thread-local counter increment,
-// which neither allocates nor unwinds. The test checks the counter moves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr`/`layout` came from `System` through this allocator; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn px(s: &str) -> Px {
     Px::parse(s).expect("literal")
@@ -90,9 +49,9 @@ impl Strategy for Quoter {
 
 #[test]
 fn risk_paths_allocate_nothing() {
-    let before = ALLOCS.with(Cell::get);
+    let before = allocations();
     drop(std::hint::black_box(vec![1u8; 64]));
-    assert!(ALLOCS.with(Cell::get) > before, "the counter works");
+    assert!(allocations() > before, "the counter works");
 
     let spec = InstrumentSpec {
         id: InstrumentId(0),
@@ -182,11 +141,11 @@ fn risk_paths_allocate_nothing() {
     for n in 0..100 {
         round(&mut e, &mut t, &mut trade, n);
     }
-    let start = ALLOCS.with(Cell::get);
+    let start = allocations();
     for n in 100..2100 {
         round(&mut e, &mut t, &mut trade, n);
     }
-    assert_eq!(ALLOCS.with(Cell::get) - start, 0, "order path allocated");
+    assert_eq!(allocations() - start, 0, "order path allocated");
     let (checks, refused) = e.risk().counts();
     assert!(
         checks >= 4200 && refused >= 2100,
@@ -194,7 +153,7 @@ fn risk_paths_allocate_nothing() {
     );
 
     // The kill switch: flatten the accumulated long with IOC orders that fill in parts.
-    let start = ALLOCS.with(Cell::get);
+    let start = allocations();
     t += 1_000_000;
     let kill = OperatorCmd::new(
         Meta::new(VenueId::SYNTHETIC, Meta::ALL_INSTRUMENTS, t),
@@ -245,7 +204,7 @@ fn risk_paths_allocate_nothing() {
             break;
         }
     }
-    assert_eq!(ALLOCS.with(Cell::get) - start, 0, "flattener allocated");
+    assert_eq!(allocations() - start, 0, "flattener allocated");
     assert!(
         e.position(StrategyId(0), InstrumentId(0)).is_zero(),
         "flattened"

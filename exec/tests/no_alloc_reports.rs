@@ -1,56 +1,14 @@
 //! Allocations per decoded execution message after warm-up, counted by a global allocator. In
 //! its own test binary, with a single test, so no other test's allocations land in the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// Counts every allocation and reallocation, then defers to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread only. A process-wide count also catches the test
-    /// harness's main thread, which allocates its bookkeeping right after spawning the test
-    /// thread — under load that lands inside a measured window (a spurious failure).
-    /// Const-initialised and without a destructor, so using it in the allocator never allocates.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract (valid layouts, pointers from this allocator) is `System`'s own; the
-// only addition is a thread-local counter increment, which neither allocates nor unwinds. Exercised
-// by `decoding_allocates_nothing_after_warm_up` below, which also checks the counter moves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr`/`layout` came from `System` through this allocator; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_exec::venue::SymbolTable;
 use tickwire_exec::venue::binance::BinanceReportDecoder;
 use tickwire_exec::venue::okx::OkxReportDecoder;
+use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 const EXEC_TRADE: &str = r#"{"subscriptionId":0,"event":{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"tw1x7","S":"BUY","o":"LIMIT","f":"GTC","q":"1.00000000","p":"0.10264410","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"TRADE","X":"PARTIALLY_FILLED","r":"NONE","i":4293153,"l":"0.02409800","z":"0.02409800","L":"0.10264410","n":"0.00001","N":"BTC","T":1499405658657,"t":77,"v":3,"I":8641984,"w":true,"m":true,"M":false,"O":1499405658657,"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000","W":1499405658657,"V":"NONE"}}"#;
 
@@ -58,10 +16,10 @@ const OKX_PUSH: &str = r#"{"arg":{"channel":"orders","instType":"SPOT","instId":
 
 #[test]
 fn decoding_allocates_nothing_after_warm_up() {
-    let before = ALLOCS.with(Cell::get);
+    let before = allocations();
     let v = std::hint::black_box(vec![1u8; 64]);
     drop(v);
-    assert!(ALLOCS.with(Cell::get) > before, "the counter works");
+    assert!(allocations() > before, "the counter works");
 
     let mut symbols = SymbolTable::new();
     symbols.insert("ETHBTC", "BTC", InstrumentId(0));
@@ -77,9 +35,9 @@ fn decoding_allocates_nothing_after_warm_up() {
         }
     };
     run(100, &mut frame, &mut reports);
-    let start = ALLOCS.with(Cell::get);
+    let start = allocations();
     run(1000, &mut frame, &mut reports);
-    let allocs = ALLOCS.with(Cell::get) - start;
+    let allocs = allocations() - start;
     assert_eq!(reports, 1100, "every frame produced its fill");
     assert_eq!(allocs, 0, "allocations over 1000 Binance decodes");
 
@@ -96,9 +54,9 @@ fn decoding_allocates_nothing_after_warm_up() {
         }
     };
     run(100, &mut frame, &mut emitted);
-    let start = ALLOCS.with(Cell::get);
+    let start = allocations();
     run(1000, &mut frame, &mut emitted);
-    let allocs = ALLOCS.with(Cell::get) - start;
+    let allocs = allocations() - start;
     assert!(
         emitted >= 1100,
         "every push produced its reports ({emitted})"

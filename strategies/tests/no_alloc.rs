@@ -2,51 +2,8 @@
 //! global allocator. In its own test binary so no other test's allocations land in the count;
 //! only the engine call is counted (the exchange and the harness around it may allocate).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// Counts every allocation and reallocation, then defers to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread only. A process-wide count also catches the test
-    /// harness's main thread, which allocates its bookkeeping right after spawning the test
-    /// thread — under load that lands inside a measured window (a spurious failure).
-    /// Const-initialised and without a destructor, so using it in the allocator never allocates.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract (valid layouts, pointers from this allocator) is `System`'s own; the
-// only addition is a thread-local counter increment, which neither allocates nor unwinds. The test
-// below checks the counter moves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr`/`layout` came from `System` through this allocator; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 use std::collections::VecDeque;
 
@@ -57,6 +14,7 @@ use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
 use tickwire_core::synthetic::{SyntheticInstrument, SyntheticMarket};
 use tickwire_exec::sim_exchange::{FeeSchedule, SimExchange};
+use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 const CONFIGS: &[&str] = &[
     r#"kind = "arb"
@@ -125,7 +83,7 @@ fn instruments() -> Vec<SyntheticInstrument> {
 
 /// Runs `warm + counted` market events; returns (allocations during the counted engine calls,
 /// commands the strategy sent while counted).
-fn count(config: &str, warm: u64, counted: u64) -> (usize, usize) {
+fn count(config: &str, warm: u64, counted: u64) -> (u64, usize) {
     let insts = instruments();
     let specs: Vec<InstrumentSpec> = insts.iter().map(|i| i.spec.clone()).collect();
     let table: toml::Table = toml::from_str(config).expect("valid toml");
@@ -163,9 +121,9 @@ fn count(config: &str, warm: u64, counted: u64) -> (usize, usize) {
             }));
         }
         while let Some(input) = inputs.pop_front() {
-            let before = ALLOCS.with(Cell::get);
+            let before = allocations();
             let produced = engine.process(&input);
-            let after = ALLOCS.with(Cell::get);
+            let after = allocations();
             outputs.clear();
             outputs.extend_from_slice(produced);
             if t >= warm {
@@ -188,9 +146,9 @@ fn count(config: &str, warm: u64, counted: u64) -> (usize, usize) {
 
 #[test]
 fn strategies_allocate_nothing_per_event_after_warm_up() {
-    let before = ALLOCS.with(Cell::get);
+    let before = allocations();
     drop(std::hint::black_box(vec![1u8; 64]));
-    assert!(ALLOCS.with(Cell::get) > before, "the counter works");
+    assert!(allocations() > before, "the counter works");
     for config in CONFIGS {
         let (allocs, commands) = count(config, 2_000, 20_000);
         assert!(commands > 0, "the strategy traded while counted: {config}");

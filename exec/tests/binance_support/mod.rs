@@ -12,30 +12,19 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tickwire_net::tls;
 
 pub const API_KEY: &str = "testkey0123456789";
 pub const SECRET: &str = "testsecret-abcdef-0123456789";
 
-/// A monotonic nanosecond clock.
-pub fn clock() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX) + 1
-}
+pub use tickwire_testkit::data::clock;
 
 fn epoch_ms() -> u64 {
     SystemTime::now()
@@ -44,43 +33,7 @@ fn epoch_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Throw-away PKI: a CA and a `localhost` / `127.0.0.1` leaf.
-pub struct Pki {
-    ca_pem: String,
-    server: Arc<ServerConfig>,
-}
-
-impl Pki {
-    pub fn new() -> Self {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "tickwire exec test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let mut leaf_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-        let server = ServerConfig::builder_with_provider(tls::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone()], key)
-            .unwrap();
-        Self {
-            ca_pem: ca.pem(),
-            server: Arc::new(server),
-        }
-    }
-
-    pub fn client_config(&self) -> Arc<ClientConfig> {
-        tls::client_config_from_ca_pem(self.ca_pem.as_bytes()).unwrap()
-    }
-}
+pub use tickwire_testkit::tls::Pki;
 
 #[derive(Clone, Debug)]
 pub struct Order {
@@ -243,7 +196,7 @@ impl MiniBinance {
         let rest_url = format!("https://localhost:{}", rest.local_addr().unwrap().port());
         let mut threads = Vec::new();
         for (listener, is_ws) in [(ws, true), (rest, false)] {
-            let (state, stop, cfg) = (state.clone(), stop.clone(), pki.server.clone());
+            let (state, stop, cfg) = (state.clone(), stop.clone(), pki.server_config());
             threads.push(thread::spawn(move || {
                 accept_loop(listener, &stop, move |tcp| {
                     let (state, cfg) = (state.clone(), cfg.clone());

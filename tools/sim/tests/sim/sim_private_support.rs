@@ -2,8 +2,6 @@
 //! HMAC-SHA256 as the venue documents (FORMATS.md §1.12), over real TLS. Written here from the
 //! docs, not from tickwire-exec. Every read is bounded by a deadline.
 
-#![allow(dead_code)] // each test binary uses a different part
-
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -76,7 +74,8 @@ balances = ["USDT:50"]
 
 pub struct Sim {
     pub sim: SimHandle,
-    pub dir: tempfile::TempDir,
+    /// Holds the capture the simulator reads; dropped (deleted) with the simulator.
+    _dir: tempfile::TempDir,
 }
 
 impl Sim {
@@ -85,7 +84,7 @@ impl Sim {
         let cap = write_capture(dir.path());
         let cfg = SimConfig::parse(&config(&cap, extra, tail)).unwrap_or_else(|e| panic!("{e}"));
         let sim = start(&cfg).unwrap_or_else(|e| panic!("start: {e}"));
-        Self { sim, dir }
+        Self { sim, _dir: dir }
     }
 
     pub fn rest_url(&self) -> String {

@@ -2,8 +2,6 @@
 //! HTTP/1.1 keep-alive client, written here from the protocols (not from tickwire-feeds).
 //! Every read is bounded by a deadline.
 
-#![allow(dead_code)] // each test binary uses a different part
-
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 client against a rustls server on 127.0.0.1 that serves canned responses by
 //! path and counts its connections.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener};

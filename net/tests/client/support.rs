@@ -1,25 +1,17 @@
-//! Shared fixtures of the network tests: a throw-away PKI made with rcgen, rustls servers on
-//! 127.0.0.1, a monotonic test clock and a bounded polling driver for `WsClient`.
-//!
-//! Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+//! Shared fixtures of the network tests: rustls servers on 127.0.0.1 (with the testkit's
+//! throw-away PKI), raw frames, HTTP request reading and a bounded polling driver for
+//! `WsClient`.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tickwire_core::wait::{Backoff, WaitPolicy};
+use tickwire_net::NetError;
 use tickwire_net::ws::{CloseInfo, MessageKind, WsClient, WsStatus};
-use tickwire_net::{NetError, tls};
 
 /// Every wait in these tests ends by this deadline (they fail instead of hanging).
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -28,71 +20,8 @@ pub const LIMIT: Duration = Duration::from_secs(20);
 /// much.
 pub const SERVER_IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A monotonic nanosecond clock for the client under test.
-pub fn clock() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// A test CA and a server certificate it issued for `localhost` and `127.0.0.1`.
-pub struct Pki {
-    pub ca_pem: String,
-    pub server_chain: Vec<CertificateDer<'static>>,
-    pub server_key_der: Vec<u8>,
-}
-
-impl Pki {
-    pub fn new() -> Self {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        // A distinct name per CA: two test CAs with one name would make a wrong-CA test fail
-        // on the signature instead of on the unknown issuer it means to show.
-        static SERIAL: AtomicU32 = AtomicU32::new(0);
-        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-        ca_params.distinguished_name.push(
-            DnType::CommonName,
-            format!("tickwire test CA {} {serial}", std::process::id()),
-        );
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-        let mut leaf_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        leaf_params
-            .distinguished_name
-            .push(DnType::CommonName, "tickwire test venue");
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-
-        Self {
-            ca_pem: ca.pem(),
-            server_chain: vec![leaf.der().clone()],
-            server_key_der: leaf_key.serialize_der(),
-        }
-    }
-
-    pub fn server_config(&self) -> Arc<ServerConfig> {
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key_der.clone()));
-        let config = ServerConfig::builder_with_provider(tls::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(self.server_chain.clone(), key)
-            .unwrap();
-        Arc::new(config)
-    }
-
-    /// A client configuration trusting this PKI's CA.
-    pub fn client_config(&self) -> Arc<ClientConfig> {
-        tls::client_config_from_ca_pem(self.ca_pem.as_bytes()).unwrap()
-    }
-}
+pub use tickwire_testkit::data::clock;
+pub use tickwire_testkit::tls::Pki;
 
 pub type ServerTls = StreamOwned<ServerConnection, TcpStream>;
 

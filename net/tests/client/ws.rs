@@ -1,7 +1,7 @@
 //! The WebSocket client against real rustls + tungstenite servers on 127.0.0.1, over real
 //! TLS with a CA and certificate generated per test.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::net::Shutdown;
