@@ -14,6 +14,7 @@ mod run;
 mod sim_cmd;
 mod venue_config;
 mod venue_feeds;
+mod venues;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -158,7 +158,7 @@ pub fn verify_on_venues(
             .filter(|o| o.verifying && o.venue == venue)
             .map(|o| (o.instrument, o.id))
             .collect();
-        let mut queries = crate::run::venue_queries(section, cfg, sim)?;
+        let mut queries = crate::venues::venue_queries(section, cfg, sim)?;
         let (reports, requests) = query_restored(queries.as_mut(), &restored).map_err(|e| {
             Failure::new(format!(
                 "venue {venue}: cannot verify the restored orders before trading: {e}"

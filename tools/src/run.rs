@@ -17,19 +17,11 @@ use tickwire_core::ring::{Producer, PushError, StopFlag, channel};
 use tickwire_core::synthetic::SyntheticMarket;
 use tickwire_core::topology::{Role, ThreadCtx, plan_for_this_host, spawn};
 use tickwire_core::wait::WaitPolicy;
-use tickwire_exec::credentials::{Credentials, Secret};
-use tickwire_exec::queries::VenueQueries;
-use tickwire_exec::reconcile::{self, PollerHandle, PollerSummary, PollerVenue, ReconcileConfig};
+use tickwire_exec::reconcile::{self, PollerHandle, PollerSummary};
 use tickwire_exec::session::VenueSession;
 use tickwire_exec::sim_exchange::SimExchange;
 use tickwire_exec::sim_thread::{SimExecIo, SimExecSummary, run_sim_exec};
-use tickwire_exec::venue::binance::session::{
-    BinanceInstrumentSpec, BinanceSession, BinanceSessionConfig,
-};
-use tickwire_exec::venue::binance::{BinanceInstrument, BinanceQueries, VenueClock};
-use tickwire_exec::venue::okx::{OkxEncoder, OkxTradingConfig};
 use tickwire_exec::venue_thread::{VenueExecIo, VenueExecSummary, run_venue_exec};
-use tickwire_sim::{EndpointKind, SimHandle};
 
 use crate::Failure;
 use crate::alerts::{AlertStats, Alerter, Names};
@@ -37,7 +29,6 @@ use crate::clock::{mono_ns, wall_ns};
 use crate::config::RunConfig;
 use crate::ctl::{self, ControlSocket, CtlRequest, OpsPlan};
 use crate::demo_progress::{Counted, Progress, VenueCounters};
-use crate::venue_config::{CredentialSource, VenueExec, VenueMode, VenueSection};
 use crate::venue_feeds::{self, VenueFeeds};
 
 /// Journal format version written into session records.
@@ -271,11 +262,11 @@ pub fn run_text(
     let exec_h = if cfg.venues.iter().any(|v| v.exec.is_some()) {
         drop(feed_exch_rx);
         let rc = cfg.reconcile.as_ref().filter(|r| r.enabled);
-        let Trading {
+        let crate::venues::Trading {
             sessions,
             names,
             pollers,
-        } = start_sessions(&cfg, venues.sim(), rc, wall_ns())?;
+        } = crate::venues::start_sessions(&cfg, venues.sim(), rc, wall_ns())?;
         let sessions: Sessions = if progress {
             sessions
                 .into_iter()
@@ -690,67 +681,6 @@ enum ExecSummary {
     Venue(VenueExecSummary),
 }
 
-/// Decimals of a tick or lot written in 9-decimal fixed point (`0.01` → 2).
-fn decimals(raw: i64) -> u32 {
-    let mut d = 9;
-    let mut v = raw;
-    while d > 0 && v != 0 && v % 10 == 0 {
-        v /= 10;
-        d -= 1;
-    }
-    d
-}
-
-/// The quote asset of a Binance symbol, by the quote assets Binance lists (longest first);
-/// "" when none matches (fees are then not booked as quote).
-pub(crate) fn quote_of(symbol: &str) -> &'static str {
-    const QUOTES: &[&str] = &[
-        "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL",
-        "JPY",
-    ];
-    QUOTES
-        .iter()
-        .find(|q| symbol.len() > q.len() && symbol.ends_with(*q))
-        .copied()
-        .unwrap_or("")
-}
-
-/// The credentials of a trading venue (never printed).
-pub(crate) fn credentials(
-    v: &VenueSection,
-    src: &CredentialSource,
-    cfg: &RunConfig,
-) -> Result<Credentials, Failure> {
-    let err = |e: tickwire_exec::credentials::CredentialsError| {
-        Failure::new(format!("venue {}: credentials: {e}", v.venue))
-    };
-    // OKX keys come with a passphrase.
-    let okx = v.venue == VenueId::OKX;
-    match src {
-        CredentialSource::Env(prefix) => Credentials::from_env(prefix, okx).map_err(err),
-        CredentialSource::File(path) => Credentials::from_file(path, okx).map_err(err),
-        CredentialSource::SimAccount => {
-            let account = cfg
-                .sim
-                .as_ref()
-                .and_then(|s| s.venues.iter().find(|sv| sv.name == v.sim_name))
-                .and_then(|sv| sv.private.as_ref())
-                .and_then(|p| p.accounts.first())
-                .ok_or_else(|| {
-                    Failure::new(format!(
-                        "venue {}: trading against the simulator needs a [sim.venue.private] account (or credentials_env / credentials_file)",
-                        v.venue
-                    ))
-                })?;
-            Ok(Credentials {
-                api_key: Secret::new(account.api_key.clone()),
-                api_secret: Secret::new(account.secret.clone()),
-                passphrase: account.passphrase.clone().map(Secret::new),
-            })
-        }
-    }
-}
-
 /// How long `run` waits for every trading venue's session to connect, log in and subscribe.
 const SESSION_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -800,240 +730,3 @@ fn await_sessions_ready(
 
 /// The exec thread's venue sessions.
 type Sessions = Vec<Box<dyn VenueSession>>;
-
-/// What the trading venues start: the exec thread's sessions (with their names) and, when
-/// `[reconcile]` is on, the poller's independent view of each venue.
-struct Trading {
-    sessions: Sessions,
-    names: Vec<String>,
-    pollers: Vec<PollerVenue>,
-}
-
-/// The endpoints and TLS trust of one trading venue: WebSocket base (if known), REST base.
-fn trading_endpoints(
-    v: &VenueSection,
-    sim: Option<&SimHandle>,
-) -> Result<(Option<String>, String, Arc<rustls::ClientConfig>), Failure> {
-    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-    let tls_err = |e: tickwire_net::TlsConfigError| fail(e.to_string());
-    Ok(match v.mode {
-        VenueMode::Sim => {
-            let sim = sim.ok_or_else(|| fail("embedded simulator not started".into()))?;
-            let ws = sim
-                .endpoint(&v.sim_name, EndpointKind::Ws)
-                .ok_or_else(|| fail(format!("simulator has no venue {:?}", v.sim_name)))?;
-            let rest = sim
-                .endpoint(&v.sim_name, EndpointKind::Rest)
-                .ok_or_else(|| fail("simulator venue has no REST endpoint".into()))?;
-            let tls = tickwire_net::tls::client_config_from_ca_pem(sim.ca_pem().as_bytes())
-                .map_err(tls_err)?;
-            (Some(ws.to_owned()), rest.to_owned(), tls)
-        }
-        VenueMode::Live => {
-            let (_, rest) =
-                VenueSection::live_urls(v.venue).ok_or_else(|| fail("no live endpoints".into()))?;
-            let tls = tickwire_net::tls::client_config_webpki().map_err(tls_err)?;
-            (
-                None,
-                v.rest_url.clone().unwrap_or_else(|| rest.to_owned()),
-                tls,
-            )
-        }
-        VenueMode::External => {
-            let tls = match &v.ca_file {
-                Some(p) => tickwire_net::tls::client_config_from_ca_file(p).map_err(tls_err)?,
-                None => tickwire_net::tls::client_config_webpki().map_err(tls_err)?,
-            };
-            let rest = v
-                .rest_url
-                .clone()
-                .ok_or_else(|| fail("rest_url is required for trading".into()))?;
-            (v.ws_url.clone(), rest, tls)
-        }
-    })
-}
-
-/// An OKX trading venue's settings with the endpoints this run uses, and its request encoder
-/// (credentials from the `[venue.okx]` file, else the venue's credential source).
-fn okx_setup(
-    v: &VenueSection,
-    okx: &OkxTradingConfig,
-    ws_base: Option<&str>,
-    rest: &str,
-    cfg: &RunConfig,
-) -> Result<(OkxTradingConfig, OkxEncoder), Failure> {
-    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-    let mut okx = okx.clone();
-    if v.mode != VenueMode::Live {
-        // The simulator (and an external venue) serve the private WebSocket on the
-        // market-data host, and REST on its REST host.
-        if let Some(ws) = ws_base {
-            okx.session.ws_url = format!("{}/ws/v5/private", ws.trim_end_matches('/'));
-        }
-        okx.session.rest_url = rest.to_owned();
-    }
-    let encoder = if okx.credentials_file.is_some() {
-        okx.encoder().map_err(|e| fail(e.to_string()))?
-    } else {
-        let Some(exec) = &v.exec else {
-            return Err(fail("not a trading venue".into()));
-        };
-        let c = credentials(v, &exec.credentials, cfg)?;
-        let pass = c
-            .passphrase
-            .clone()
-            .ok_or_else(|| fail("OKX credentials need a passphrase (_PASSPHRASE)".into()))?;
-        OkxEncoder::new(c.api_key.expose(), c.api_secret.expose().as_bytes(), pass)
-            .map_err(|e| fail(format!("credentials unusable: {e}")))?
-    };
-    Ok((okx, encoder))
-}
-
-/// Signed REST queries of a Binance trading venue, with the server-time offset measured
-/// (signed queries carry the venue's time; without the offset they may be refused).
-fn binance_queries(
-    v: &VenueSection,
-    exec: &VenueExec,
-    rest: &str,
-    tls: &Arc<rustls::ClientConfig>,
-    creds: &Credentials,
-) -> Result<BinanceQueries, String> {
-    let instruments = v
-        .instruments
-        .iter()
-        .map(|i| BinanceInstrument {
-            id: i.id,
-            symbol: i.symbol.clone(),
-            quote: quote_of(&i.symbol).to_owned(),
-        })
-        .collect();
-    let mut q = BinanceQueries::new(
-        v.venue,
-        rest,
-        Arc::clone(tls),
-        creds,
-        instruments,
-        VenueClock::new(),
-        mono_ns,
-        exec.recv_window_ms,
-    )
-    .map_err(|e| e.to_string())?;
-    if let Err(e) = q.sync_time() {
-        eprintln!("warning: venue {}: server time: {e}", v.venue);
-    }
-    Ok(q)
-}
-
-/// Order-state queries of a trading venue on a REST client of their own, configured like its
-/// session: used to verify restored orders before a resumed run trades.
-pub(crate) fn venue_queries(
-    v: &VenueSection,
-    cfg: &RunConfig,
-    sim: Option<&SimHandle>,
-) -> Result<Box<dyn VenueQueries>, Failure> {
-    let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-    let Some(exec) = &v.exec else {
-        return Err(fail("not a trading venue".into()));
-    };
-    let (ws_base, rest, tls) = trading_endpoints(v, sim)?;
-    if let Some(okx) = &exec.okx {
-        let (okx, encoder) = okx_setup(v, okx, ws_base.as_deref(), &rest, cfg)?;
-        let q = okx
-            .queries(&encoder, &tls, mono_ns)
-            .map_err(|e| fail(e.to_string()))?;
-        return Ok(Box::new(q));
-    }
-    let c = credentials(v, &exec.credentials, cfg)?;
-    let q = binance_queries(v, exec, &rest, &tls, &c).map_err(fail)?;
-    Ok(Box::new(q))
-}
-
-/// One session per venue with `trade = true`, configured from its section, and (with
-/// `reconcile`) one poller view per trading venue on its own REST clients.
-fn start_sessions(
-    cfg: &RunConfig,
-    sim: Option<&SimHandle>,
-    reconcile: Option<&ReconcileConfig>,
-    wall_start_ns: i64,
-) -> Result<Trading, Failure> {
-    let mut out = Trading {
-        sessions: Vec::new(),
-        names: Vec::new(),
-        pollers: Vec::new(),
-    };
-    for v in &cfg.venues {
-        let Some(exec) = &v.exec else {
-            continue;
-        };
-        let fail = |what: String| Failure::new(format!("venue {}: {what}", v.venue));
-        let (ws_base, rest, tls) = trading_endpoints(v, sim)?;
-        let creds = || credentials(v, &exec.credentials, cfg);
-        let ids: Vec<_> = v.instruments.iter().map(|i| i.id).collect();
-        if let Some(okx) = &exec.okx {
-            let (okx, encoder) = okx_setup(v, okx, ws_base.as_deref(), &rest, cfg)?;
-            let session = okx
-                .session(encoder.clone(), Arc::clone(&tls), mono_ns)
-                .map_err(|e| fail(e.to_string()))?;
-            if let Some(rc) = reconcile {
-                out.pollers.push(
-                    okx.poller_venue(&encoder, &tls, mono_ns, rc.view(ids, wall_start_ns))
-                        .map_err(|e| fail(e.to_string()))?,
-                );
-            }
-            out.sessions.push(Box::new(session));
-            out.names.push(v.venue.to_string());
-            continue;
-        }
-        let instruments: Vec<BinanceInstrumentSpec> = v
-            .instruments
-            .iter()
-            .map(|i| BinanceInstrumentSpec {
-                id: i.id,
-                symbol: i.symbol.clone(),
-                quote: quote_of(&i.symbol).to_owned(),
-                px_decimals: decimals(i.tick.raw()),
-                qty_decimals: decimals(i.lot.raw()),
-            })
-            .collect();
-        let mut sc = BinanceSessionConfig::binance_spot(
-            v.venue,
-            instruments.clone(),
-            Arc::clone(&tls),
-            mono_ns,
-        );
-        sc.name = v.venue.to_string();
-        sc.rest_url = rest.clone();
-        sc.order_entry = exec.order_entry;
-        sc.user_data = exec.user_data;
-        sc.recv_window_ms = exec.recv_window_ms;
-        sc.rate_headroom_pct = exec.rate_headroom_pct;
-        sc.ack_timeout = exec.ack_timeout;
-        if v.venue == VenueId::BINANCE_US {
-            sc.ws_api_url = "wss://ws-api.binance.us:443/ws-api/v3".into();
-            sc.stream_url = "wss://stream.binance.us:9443".into();
-        }
-        if let Some(ws) = &ws_base {
-            // The simulator (and an external venue) serve the WS API and the user-data
-            // streams on the market-data host.
-            sc.ws_api_url = format!("{}/ws-api/v3", ws.trim_end_matches('/'));
-            sc.stream_url = ws.clone();
-        }
-        if let Some(url) = &exec.ws_api_url {
-            sc.ws_api_url = url.clone();
-        }
-        let c = creds()?;
-        let session = BinanceSession::start(sc, &c).map_err(|e| fail(e.to_string()))?;
-        if let Some(rc) = reconcile {
-            let q = binance_queries(v, exec, &rest, &tls, &c)
-                .map_err(|e| fail(format!("reconcile: {e}")))?;
-            out.pollers.push(PollerVenue {
-                queries: Box::new(q),
-                balances: None,
-                view: rc.view(ids, wall_start_ns),
-            });
-        }
-        out.sessions.push(Box::new(session));
-        out.names.push(v.venue.to_string());
-    }
-    Ok(out)
-}
