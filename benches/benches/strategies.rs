@@ -18,8 +18,8 @@ use tickwire_core::engine::{Engine, EngineConfig, Strategy};
 use tickwire_core::event::{ExecReport, Input, Output};
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
-use tickwire_core::synthetic::{SyntheticInstrument, SyntheticMarket};
 use tickwire_exec::sim_exchange::{FeeSchedule, SimExchange};
+use tickwire_feeds::synthetic::{SyntheticInstrument, SyntheticMarket};
 
 /// The floor: a strategy that looks at nothing and decides nothing.
 struct Noop;

@@ -5,7 +5,6 @@
 //! notion of time is the event time carried by the record it is processing.
 
 pub mod accounting;
-pub mod bars;
 pub mod book;
 pub mod config;
 pub mod engine;
@@ -17,6 +16,5 @@ pub mod metrics;
 pub mod num;
 pub mod ring;
 pub mod risk;
-pub mod synthetic;
 pub mod topology;
 pub mod wait;

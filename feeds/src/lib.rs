@@ -1,8 +1,13 @@
-//! tickwire-feeds: market-data connections.
+//! tickwire-feeds: the market-data sources the core reads from.
 //!
-//! The synthetic source lives in `tickwire_core::synthetic` and is driven by the CLI's feed
-//! thread. The venue feeds (mio + rustls + WebSocket client, per-venue subscribe/parse/book-sync,
-//! reconnect) are added by the market-data issue in the modules below.
+//! - [`venue`]: per-venue decoders (simd-json plus differential-tested fast paths), book sync
+//!   (Binance snapshot + diff rules, OKX seqId chaining and CRC32 checksums) and instrument
+//!   loaders;
+//! - [`feed`]: the feed thread, which drives venue connections over `tickwire-net`'s
+//!   WebSocket and HTTP clients, subscribes, detects stale feeds and reconnects;
+//! - [`synthetic`]: the seeded synthetic market (no network), for synthetic runs, tests and
+//!   benchmarks.
 
 pub mod feed;
+pub mod synthetic;
 pub mod venue;

@@ -15,6 +15,7 @@
 //! [`metrics::table`] formats them for the end of a run.
 
 pub mod arb;
+pub mod bars;
 pub mod common;
 pub mod metrics;
 pub mod mm;

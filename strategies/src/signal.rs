@@ -1,6 +1,6 @@
 //! Bar-driven directional strategies: `trend` (SMA crossover) and `mean_reversion` (z-score
 //! band), on time bars the core builds from the instrument's public trades
-//! ([`tickwire_core::bars`]).
+//! ([`crate::bars`]).
 //!
 //! Each completed bar updates a signal that names a target position (`+size`, `0`, or `−size`
 //! when shorting is allowed); the strategy then trades toward the target with one IOC marketable
@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU64;
 
-use tickwire_core::bars::{Bar, BarBuilder};
+use crate::bars::{Bar, BarBuilder};
 use tickwire_core::config::Section;
 use tickwire_core::engine::{Ctx, OrderRequest, Strategy};
 use tickwire_core::event::{Fill, OrderType, OrderUpdate, Side, TimeInForce, TimerTick, Trade};

@@ -11,8 +11,8 @@ use tickwire_core::event::{
 use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
 use tickwire_core::metrics::StrategyMetrics;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
-use tickwire_core::synthetic::{SyntheticInstrument, SyntheticMarket};
 use tickwire_exec::sim_exchange::{FeeSchedule, SimExchange};
+use tickwire_feeds::synthetic::{SyntheticInstrument, SyntheticMarket};
 
 fn instrument(id: u32, symbol: &str) -> SyntheticInstrument {
     SyntheticInstrument {

@@ -12,8 +12,8 @@ use tickwire_core::engine::{Engine, EngineConfig};
 use tickwire_core::event::{ExecReport, Input, Meta, Output, TimerTick};
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
-use tickwire_core::synthetic::{SyntheticInstrument, SyntheticMarket};
 use tickwire_exec::sim_exchange::{FeeSchedule, SimExchange};
+use tickwire_feeds::synthetic::{SyntheticInstrument, SyntheticMarket};
 use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 const CONFIGS: &[&str] = &[

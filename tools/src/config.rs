@@ -12,10 +12,10 @@ use tickwire_core::engine::{Engine, EngineConfig, Strategy};
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::InstrumentSpec;
 use tickwire_core::risk::RiskConfig;
-use tickwire_core::synthetic::SyntheticInstrument;
 use tickwire_core::topology::Topology;
 use tickwire_core::wait::WaitPolicy;
 use tickwire_exec::sim_exchange::FeeSchedule;
+use tickwire_feeds::synthetic::SyntheticInstrument;
 use tickwire_sim::{SimConfig, SimError};
 
 use crate::venue_config::{VenueMode, VenueSection, read_venue};

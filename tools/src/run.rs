@@ -14,7 +14,6 @@ use tickwire_core::event::{
 use tickwire_core::ids::VenueId;
 use tickwire_core::journal::{JournalConfig, Writer};
 use tickwire_core::ring::{Producer, PushError, StopFlag, channel};
-use tickwire_core::synthetic::SyntheticMarket;
 use tickwire_core::topology::{Role, ThreadCtx, plan_for_this_host, spawn};
 use tickwire_core::wait::WaitPolicy;
 use tickwire_exec::reconcile::{self, PollerHandle, PollerSummary};
@@ -22,6 +21,7 @@ use tickwire_exec::session::VenueSession;
 use tickwire_exec::sim_exchange::SimExchange;
 use tickwire_exec::sim_thread::{SimExecIo, SimExecSummary, run_sim_exec};
 use tickwire_exec::venue_thread::{VenueExecIo, VenueExecSummary, run_venue_exec};
+use tickwire_feeds::synthetic::SyntheticMarket;
 
 use crate::Failure;
 use crate::alerts::{AlertStats, Alerter, Names};

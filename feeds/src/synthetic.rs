@@ -8,8 +8,8 @@
 //! of the mid (the touch level is traded away, a trade prints, the ladder shifts), or a top of
 //! book message. Each book change is one delta batch, so strategies only see consistent books.
 
-use crate::event::{BookDelta, MarketEvent, Meta, Side, TopOfBook, Trade};
-use crate::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::event::{BookDelta, MarketEvent, Meta, Side, TopOfBook, Trade};
+use tickwire_core::num::{InstrumentSpec, Px, Qty};
 
 /// SplitMix64: tiny, fast, and with a sequence fixed by its definition.
 #[derive(Clone, Debug)]
@@ -320,8 +320,8 @@ impl SyntheticMarket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Markets;
-    use crate::ids::{InstrumentId, VenueId};
+    use tickwire_core::engine::Markets;
+    use tickwire_core::ids::{InstrumentId, VenueId};
 
     fn instruments() -> Vec<SyntheticInstrument> {
         (0..2)

@@ -10,7 +10,7 @@
 
 use core::num::NonZeroU64;
 
-use crate::num::{Notional, Px, Qty};
+use tickwire_core::num::{Notional, Px, Qty};
 
 /// One completed (or forming) time bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
