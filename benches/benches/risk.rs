@@ -8,13 +8,14 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, Strategy};
 use tickwire_core::event::{
     CancelAck, ExecReport, Input, MarketEvent, Meta, OrderCommand, OrderType, Output, Side,
     TimeInForce, TopOfBook,
 };
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 use tickwire_core::risk::{RateBudget, RiskConfig};
 
 fn px(s: &str) -> Px {

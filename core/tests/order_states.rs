@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use tickwire_core::engine::replay::RestoreLog;
-use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, PlaceError, Strategy};
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, PlaceError, Strategy};
 use tickwire_core::event::{
     Ack, AlertCode, CancelAck, ExecReport, Fill, Input, Liquidity, MarketEvent, Meta, NewOrder,
     OrderCommand, OrderState, OrderStatus, OrderType, Output, Record, Reject, RejectReason,
@@ -12,6 +12,7 @@ use tickwire_core::event::{
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 
 fn px(s: &str) -> Px {
     Px::parse(s).expect("literal")

@@ -3,10 +3,10 @@
 //! past the table's capacity in place/remove churn (removals leave hash-table tombstones).
 //! Counted by a global allocator, in its own test binary with a single test.
 
-use tickwire_core::engine::{FillDedup, OrderEntry, OrderTable};
 use tickwire_core::event::{OrderState, Side};
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{Px, Qty};
+use tickwire_core::order::{FillDedup, OrderEntry, OrderTable};
 use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 #[global_allocator]

@@ -2,15 +2,17 @@
 //! aggregates, timer checks with status publishing, and the kill switch's flattener. Counted by
 //! a global allocator, in its own test binary with a single test.
 
-use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
+use tickwire_core::engine::StatusPort;
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, Strategy};
 use tickwire_core::event::{
     CancelAck, CancelAll, ExecReport, Fill, Input, Liquidity, MarketEvent, Meta, OperatorAction,
     OperatorCmd, OrderCommand, OrderType, Output, Side, TimeInForce, TimerTick, TopOfBook,
 };
 use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 use tickwire_core::ring::channel;
-use tickwire_core::risk::{RateBudget, RiskConfig, StatusPort};
+use tickwire_core::risk::{RateBudget, RiskConfig};
 use tickwire_testkit::alloc::{CountingAlloc, allocations};
 
 #[global_allocator]

@@ -17,8 +17,8 @@
 //!
 //! Everything is a pure function of the market events and commands in order: deterministic.
 
-use tickwire_core::engine::MarketView;
 use tickwire_core::event::Side;
+use tickwire_core::market::MarketView;
 use tickwire_core::num::{Px, Qty};
 
 /// Where a resting order stands in the queue at its price.

@@ -8,13 +8,13 @@
 //! public trades consume that queue or the market moves through it. Post-only orders that would
 //! take are rejected. Fees are charged per fill on notional.
 
-use tickwire_core::engine::Markets;
 use tickwire_core::event::Trade;
 use tickwire_core::event::{
     Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, Meta, NewOrder, OrderCommand,
     OrderStatus, OrderType, Reject, RejectReason, Side, StatusReport, TimeInForce,
 };
 use tickwire_core::ids::ClientOrderId;
+use tickwire_core::market::Markets;
 use tickwire_core::num::{InstrumentSpec, Notional, Px, Qty};
 
 use crate::paper::QueuePosition;

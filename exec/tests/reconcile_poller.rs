@@ -9,13 +9,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tickwire_core::engine::runner::{CoreIo, run_core};
-use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, Strategy};
 use tickwire_core::event::{
     Ack, ExecReport, Fill, Liquidity, MarketEvent, Meta, OrderCommand, OrderStatus, OrderType,
     Reject, RejectReason, Side, StatusReport, TimeInForce, TopOfBook,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 use tickwire_core::ring::{StopFlag, channel};
 use tickwire_core::wait::{Backoff, WaitPolicy};
 use tickwire_exec::queries::{QueryError, VenueQueries};

@@ -320,8 +320,8 @@ impl SyntheticMarket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickwire_core::engine::Markets;
     use tickwire_core::ids::{InstrumentId, VenueId};
+    use tickwire_core::market::Markets;
 
     fn instruments() -> Vec<SyntheticInstrument> {
         (0..2)

@@ -18,11 +18,13 @@
 //! A residue smaller than one lot (a venue's rounded fill) cannot be traded and is ignored.
 
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, MarketView, OrderRequest, Strategy, StrategyMode};
+use tickwire_core::engine::{Ctx, Strategy, StrategyMode};
 use tickwire_core::event::{Fill, OrderType, OrderUpdate, Side, TimeInForce, TimerTick};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
+use tickwire_core::market::MarketView;
 use tickwire_core::metrics::StrategyMetrics;
 use tickwire_core::num::{InstrumentSpec, Px, Qty, Round};
+use tickwire_core::order::OrderRequest;
 
 use crate::common::{self, BPS_DENOM, Bps};
 use crate::metrics::Tracker;

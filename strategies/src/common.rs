@@ -3,9 +3,10 @@
 
 use tickwire_core::book::Level;
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, MarketView};
+use tickwire_core::engine::Ctx;
 use tickwire_core::event::Side;
 use tickwire_core::ids::InstrumentId;
+use tickwire_core::market::MarketView;
 use tickwire_core::num::{InstrumentSpec, Px, Qty, Round};
 
 /// Raw units of one basis point in a [`Bps`] (9 decimals, like prices).

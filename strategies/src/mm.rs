@@ -26,13 +26,14 @@
 //! active.
 
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, OrderRequest, Strategy, StrategyMode};
+use tickwire_core::engine::{Ctx, Strategy, StrategyMode};
 use tickwire_core::event::{
     FeedStatus, Fill, OrderState, OrderType, OrderUpdate, Side, TimeInForce, TimerTick,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
 use tickwire_core::metrics::StrategyMetrics;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 
 use crate::common::{self, Bps};
 use crate::metrics::Tracker;

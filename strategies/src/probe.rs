@@ -4,10 +4,12 @@
 //! order event (place, ack, cancel, maker fill, taker fill) in a deterministic pattern.
 
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, OrderRequest, Strategy, through_touch};
+use tickwire_core::engine::{Ctx, Strategy};
 use tickwire_core::event::{OrderType, OrderUpdate, Side, TimeInForce};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
+use tickwire_core::market::through_touch;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 
 use crate::common::exposure;
 

@@ -8,10 +8,12 @@
 //! unhealthy (stale, gapped) the script places nothing and cancels its open orders.
 
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, OrderRequest, Strategy, through_touch};
+use tickwire_core::engine::{Ctx, Strategy};
 use tickwire_core::event::{FeedStatus, OrderType, Side, TimeInForce};
 use tickwire_core::ids::InstrumentId;
+use tickwire_core::market::through_touch;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 
 /// One scripted order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

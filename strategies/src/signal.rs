@@ -13,11 +13,12 @@ use std::num::NonZeroU64;
 
 use crate::bars::{Bar, BarBuilder};
 use tickwire_core::config::Section;
-use tickwire_core::engine::{Ctx, OrderRequest, Strategy};
+use tickwire_core::engine::{Ctx, Strategy};
 use tickwire_core::event::{Fill, OrderType, OrderUpdate, Side, TimeInForce, TimerTick, Trade};
 use tickwire_core::ids::{ClientOrderId, InstrumentId};
 use tickwire_core::metrics::StrategyMetrics;
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 
 use crate::common::{self, Bps};
 use crate::metrics::Tracker;

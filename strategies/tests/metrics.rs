@@ -4,11 +4,12 @@ mod support;
 
 use rust_decimal::Decimal;
 use support::*;
-use tickwire_core::engine::{Ctx, OrderRequest, Strategy};
+use tickwire_core::engine::{Ctx, Strategy};
 use tickwire_core::event::{Fill, OrderType, OrderUpdate, Side, TimeInForce};
 use tickwire_core::ids::{InstrumentId, VenueId};
 use tickwire_core::metrics::StrategyMetrics;
 use tickwire_core::num::{Px, Qty};
+use tickwire_core::order::OrderRequest;
 use tickwire_strategies::metrics::{Tracker, table};
 
 const MS: u64 = 1_000_000;

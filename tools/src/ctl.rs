@@ -8,7 +8,7 @@
 //! A command is never applied here: it becomes an `OperatorCmd` input that the main thread
 //! pushes into the core's control ring, so it is journaled and replay reproduces it. `status`
 //! answers from the latest snapshot rows the core published on its status ring (see
-//! `tickwire_core::risk::StatusPort`) — no lock is ever taken on the core thread.
+//! `tickwire_core::engine::StatusPort`) — no lock is ever taken on the core thread.
 //!
 //! The socket file is created with mode 0600 (bound under a temporary name, restricted, then
 //! renamed into place, so it is never reachable with wider permissions). A stale socket file
@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Sender;
 use tickwire_core::engine::StrategyMode;
+use tickwire_core::engine::StrategyStatus;
 use tickwire_core::event::{CancelAll, OperatorAction, Output};
 use tickwire_core::ids::StrategyId;
 use tickwire_core::ring::{Consumer, StopFlag};
-use tickwire_core::risk::StrategyStatus;
 
 use crate::Failure;
 use crate::alerts::{AlertStats, Alerter, Names, describe};

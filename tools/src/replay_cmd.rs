@@ -21,7 +21,7 @@ fn print_books(engine: &Engine) {
     print_markets(engine.markets());
 }
 
-fn print_markets(markets: &tickwire_core::engine::Markets) {
+fn print_markets(markets: &tickwire_core::market::Markets) {
     for view in markets.iter() {
         let (bids, asks) = view.book.depth();
         let d = view.spec.venue.wire_decimals() as usize;
@@ -123,7 +123,7 @@ pub fn replay_raw(dir: &Path, config: &Path, venue: &str) -> Result<(), Failure>
         .map(|s| (s.symbol.clone(), s.id))
         .collect();
     let mut markets =
-        tickwire_core::engine::Markets::new(&cfg.instruments(), cfg.engine.book_depth);
+        tickwire_core::market::Markets::new(&cfg.instruments(), cfg.engine.book_depth);
     let mut reader = open_reader(dir)?;
     let stats = tickwire_feeds::feed::replay_raw(&mut reader, section.venue, &symbols, &mut |ev| {
         let now = ev.meta().event_time();

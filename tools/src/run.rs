@@ -338,7 +338,7 @@ pub fn run_text(
     // The ops thread: control socket, status snapshots and alerts, fed by rings from the core.
     let (status_tx, status_rx) = channel(1024);
     let (alert_tx, alert_rx) = channel(4096);
-    engine.attach_status(tickwire_core::risk::StatusPort::new(
+    engine.attach_status(tickwire_core::engine::StatusPort::new(
         status_tx,
         cfg.control.status_every_ticks,
     ));

@@ -10,16 +10,16 @@
 //! ack after a fill, the same fill twice (stream and poller); a fill is *never* refused — the
 //! position always follows the venue — and anything odd raises an alert instead.
 
-mod market;
-mod orders;
+mod flatten;
 pub mod replay;
 pub mod runner;
+mod status;
 mod strategy;
 
-pub use market::{MarketChange, MarketView, Markets, through_touch};
-pub use orders::{FillDedup, OrderEntry, OrderTable};
+pub use status::{StatusPort, StrategyStatus};
+use strategy::StrategyState;
 pub(crate) use strategy::out_meta;
-pub use strategy::{CancelError, Ctx, OrderRequest, PlaceError, Strategy, StrategyMode};
+pub use strategy::{CancelError, Ctx, PlaceError, Strategy, StrategyMode};
 
 use crate::accounting::{Ledger, LedgerFill, Pnl};
 use crate::event::{Alert, CancelAll};
@@ -30,8 +30,10 @@ use crate::event::{
 };
 use crate::event::{RiskLevel, TimerTick};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
+use crate::market::{MarketChange, MarketView, Markets};
 use crate::num::{InstrumentSpec, Px, Qty};
-use crate::risk::{Risk, RiskConfig, StatusPort, StrategyStatus};
+use crate::order::{FillDedup, OrderEntry, OrderEvent, OrderTable};
+use crate::risk::{Risk, RiskConfig};
 
 /// Sizes the engine reserves at start so the hot path never allocates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +80,8 @@ pub struct Engine {
     /// Rebuilding from the journal or resuming: strategies are not called.
     restoring: bool,
     strategies: Vec<Box<dyn Strategy>>,
-    books: Vec<strategy::Book>,
+    /// Per-strategy mode and id sequence, by strategy index.
+    states: Vec<StrategyState>,
     out: Vec<Output>,
     stats: EngineStats,
     shutting_down: bool,
@@ -113,14 +116,7 @@ impl Engine {
             unattributed: vec![Qty::ZERO; n],
             ledger: Ledger::new(&cfg.instruments, strategies.len()),
             restoring: false,
-            books: strategies
-                .iter()
-                .map(|_| strategy::Book {
-                    mode: StrategyMode::Active,
-                    next_seq: 1,
-                    verifying: 0,
-                })
-                .collect(),
+            states: strategies.iter().map(|_| StrategyState::new()).collect(),
             strategies,
             // Generous: one input rarely yields more than a handful of outputs; cancel-all of a
             // full table is the worst case.
@@ -167,7 +163,7 @@ impl Engine {
 
     /// A strategy's operator mode.
     pub fn mode(&self, strategy: StrategyId) -> Option<StrategyMode> {
-        self.books.get(usize::from(strategy.0)).map(|b| b.mode)
+        self.states.get(usize::from(strategy.0)).map(|b| b.mode)
     }
 
     /// The status row of one strategy.
@@ -234,13 +230,13 @@ impl Engine {
 
     /// The next client order sequence of a strategy (ids are never reused, across restarts).
     pub fn next_order_seq(&self, strategy: StrategyId) -> Option<u64> {
-        self.books.get(usize::from(strategy.0)).map(|b| b.next_seq)
+        self.states.get(usize::from(strategy.0)).map(|b| b.next_seq)
     }
 
     /// Open orders of a strategy still waiting for the venue to confirm them after a restart;
     /// the strategy cannot place orders until this is zero.
     pub fn unverified_orders(&self, strategy: StrategyId) -> u32 {
-        self.books
+        self.states
             .get(usize::from(strategy.0))
             .map_or(0, |b| b.verifying)
     }
@@ -362,25 +358,13 @@ impl Engine {
             self.publish_status(tick);
         }
         if self.risk.flattening > 0 {
-            let n = self.unattributed.len();
             for i in 0..self.strategies.len() {
                 if self.risk.level(StrategyId(i as u16)) != RiskLevel::Flattening {
                     continue;
                 }
-                let mut ctx = Ctx {
-                    strategy: StrategyId(i as u16),
-                    now: self.now,
-                    trigger: *trigger,
-                    markets: &self.markets,
-                    orders: &mut self.orders,
-                    positions: &self.positions[i * n..(i + 1) * n],
-                    accounts: self.ledger.strategy_slice(StrategyId(i as u16)),
-                    book: &mut self.books[i],
-                    out: &mut self.out,
-                    risk: &mut self.risk,
-                };
-                crate::risk::flatten_step(&mut ctx);
-                ctx.risk.sync(ctx.out, self.now);
+                let mut ctx = self.ctx(i, trigger);
+                flatten::step(&mut ctx);
+                ctx.risk.sync(ctx.out, ctx.now);
             }
         }
         self.risk.sync(&mut self.out, self.now);
@@ -407,25 +391,35 @@ impl Engine {
         if self.restoring {
             return;
         }
-        let n = self.unattributed.len();
-        for (i, strat) in self.strategies.iter_mut().enumerate() {
-            let sid = StrategyId(i as u16);
-            if only.is_some_and(|o| o != sid) {
+        // Taken out for the loop so each strategy's context can borrow the rest of the
+        // engine; an empty Vec does not allocate, and callbacks cannot reach the list.
+        let mut strategies = core::mem::take(&mut self.strategies);
+        for (i, strat) in strategies.iter_mut().enumerate() {
+            if only.is_some_and(|o| usize::from(o.0) != i) {
                 continue;
             }
-            let mut ctx = Ctx {
-                strategy: sid,
-                now: self.now,
-                trigger: *trigger,
-                markets: &self.markets,
-                orders: &mut self.orders,
-                positions: &self.positions[i * n..(i + 1) * n],
-                accounts: self.ledger.strategy_slice(sid),
-                book: &mut self.books[i],
-                out: &mut self.out,
-                risk: &mut self.risk,
-            };
+            let mut ctx = self.ctx(i, trigger);
             f(strat.as_mut(), &mut ctx);
+        }
+        self.strategies = strategies;
+    }
+
+    /// The context of strategy `i` for one callback caused by `trigger` (the only place a
+    /// [`Ctx`] is made).
+    fn ctx(&mut self, i: usize, trigger: &Meta) -> Ctx<'_> {
+        let n = self.unattributed.len();
+        let sid = StrategyId(i as u16);
+        Ctx {
+            strategy: sid,
+            now: self.now,
+            trigger: *trigger,
+            markets: &self.markets,
+            orders: &mut self.orders,
+            positions: &self.positions[i * n..(i + 1) * n],
+            accounts: self.ledger.strategy_slice(sid),
+            state: &mut self.states[i],
+            out: &mut self.out,
+            risk: &mut self.risk,
         }
     }
 
@@ -456,13 +450,26 @@ impl Engine {
         });
     }
 
+    /// Applies `event` to open order `id` through the state machine ([`OrderState::apply`]);
+    /// publishes the new state (and tells the strategy) when it says something changed. An
+    /// event for an order no longer open changes nothing.
+    fn transition(&mut self, trigger: &Meta, id: ClientOrderId, event: OrderEvent) {
+        let Some(o) = self.orders.get_mut(id) else {
+            return;
+        };
+        if let Some(next) = o.state.apply(event) {
+            o.state = next;
+            self.order_changed(trigger, id, next);
+        }
+    }
+
     /// The venue answered about a restored order: it no longer blocks its strategy.
     fn settle(&mut self, id: ClientOrderId) {
         if let Some(o) = self.orders.get_mut(id)
             && o.verifying
         {
             o.verifying = false;
-            if let Some(b) = self.books.get_mut(usize::from(o.strategy.0)) {
+            if let Some(b) = self.states.get_mut(usize::from(o.strategy.0)) {
                 b.verifying = b.verifying.saturating_sub(1);
             }
         }
@@ -473,14 +480,9 @@ impl Engine {
         let Some(o) = self.orders.get(id) else {
             return;
         };
-        // Anything the venue once acknowledged or filled was live: it ended as cancelled.
-        let state = if o.venue_order_id != 0 || o.filled.is_positive() {
-            OrderState::Canceled
-        } else {
-            OrderState::Rejected
-        };
+        let was_live = o.venue_order_id != 0 || o.filled.is_positive();
         self.alert(trigger, AlertCode::OrderVanished, id.0);
-        self.order_changed(trigger, id, state);
+        self.transition(trigger, id, OrderEvent::Vanished { was_live });
     }
 
     fn on_exec(&mut self, report: &ExecReport, trigger: &Meta) {
@@ -492,15 +494,8 @@ impl Engine {
                     return;
                 };
                 o.venue_order_id = a.venue_order_id;
-                if matches!(o.state, OrderState::PendingNew | OrderState::Unknown) {
-                    o.state = if o.filled.is_positive() {
-                        OrderState::PartiallyFilled
-                    } else {
-                        OrderState::Working
-                    };
-                    let state = o.state;
-                    self.order_changed(trigger, a.cl_ord_id, state);
-                }
+                let filled = o.filled.is_positive();
+                self.transition(trigger, a.cl_ord_id, OrderEvent::Acked { filled });
             }
             ExecReport::Reject(r) => {
                 let Some(o) = self.orders.get(r.cl_ord_id) else {
@@ -516,29 +511,21 @@ impl Engine {
                     return;
                 }
                 self.alert(trigger, AlertCode::Rejected, r.cl_ord_id.0);
-                self.order_changed(trigger, r.cl_ord_id, OrderState::Rejected);
+                self.transition(trigger, r.cl_ord_id, OrderEvent::Rejected);
             }
             ExecReport::Fill(f) => self.on_fill(f, trigger),
             ExecReport::CancelAck(c) => {
-                if self.orders.get(c.cl_ord_id).is_some() {
-                    self.order_changed(trigger, c.cl_ord_id, OrderState::Canceled);
-                }
+                self.transition(trigger, c.cl_ord_id, OrderEvent::CancelAcked);
             }
             ExecReport::CancelReject(r) => {
-                if let Some(o) = self.orders.get_mut(r.cl_ord_id)
-                    && o.state == OrderState::PendingCancel
-                {
-                    o.state = o.before_cancel;
-                    let state = o.state;
-                    self.order_changed(trigger, r.cl_ord_id, state);
+                if let Some(o) = self.orders.get(r.cl_ord_id) {
+                    let before = o.before_cancel;
+                    self.transition(trigger, r.cl_ord_id, OrderEvent::CancelRejected { before });
                 }
             }
             ExecReport::Status(st) => self.on_status(st, trigger),
             ExecReport::Unknown(u) => {
-                if let Some(o) = self.orders.get_mut(u.cl_ord_id) {
-                    o.state = OrderState::Unknown;
-                    self.order_changed(trigger, u.cl_ord_id, OrderState::Unknown);
-                }
+                self.transition(trigger, u.cl_ord_id, OrderEvent::OutcomeUnknown);
             }
         }
     }
@@ -562,43 +549,31 @@ impl Engine {
         if st.venue_order_id != 0 {
             o.venue_order_id = st.venue_order_id;
         }
-        let target = match status {
-            // A status older than fills already received does not undo them.
-            OrderStatus::New if o.filled.is_positive() => OrderState::PartiallyFilled,
-            OrderStatus::New => OrderState::Working,
-            OrderStatus::PartiallyFilled => OrderState::PartiallyFilled,
-            OrderStatus::Filled => OrderState::Filled,
-            OrderStatus::Canceled | OrderStatus::Expired => OrderState::Canceled,
-            OrderStatus::Rejected | OrderStatus::NotFound => OrderState::Rejected,
-        };
         let new_debt = st.filled_qty > o.venue_filled && st.filled_qty > o.filled;
         o.venue_filled = o.venue_filled.max(st.filled_qty);
-        let state = if o.fill_debt().is_positive() {
-            if target.is_terminal() {
-                o.venue_done = Some(target);
-            }
-            if o.filled.is_positive() || target != OrderState::Working {
-                OrderState::PartiallyFilled
-            } else {
-                OrderState::Working
-            }
-        } else {
-            target
+        let debt = o.fill_debt().is_positive();
+        let event = OrderEvent::Reported {
+            status,
+            filled: o.filled.is_positive(),
+            debt,
         };
-        // A pending cancel stays pending while the venue still reports the order working.
-        let state = if o.state == OrderState::PendingCancel && !state.is_terminal() {
-            OrderState::PendingCancel
-        } else {
-            state
-        };
-        let changed = state != o.state;
-        o.state = state;
+        if debt {
+            // The final state the venue reports while fills are owed: applied when they
+            // arrive (see `on_fill`).
+            let venue_final = match status {
+                OrderStatus::Filled => Some(OrderState::Filled),
+                OrderStatus::Canceled | OrderStatus::Expired => Some(OrderState::Canceled),
+                OrderStatus::Rejected | OrderStatus::NotFound => Some(OrderState::Rejected),
+                OrderStatus::New | OrderStatus::PartiallyFilled => None,
+            };
+            if venue_final.is_some() {
+                o.venue_done = venue_final;
+            }
+        }
         if new_debt {
             self.alert(trigger, AlertCode::FillDebt, id.0);
         }
-        if changed || state.is_terminal() {
-            self.order_changed(trigger, id, state);
-        }
+        self.transition(trigger, id, event);
     }
 
     fn on_fill(&mut self, f: &Fill, trigger: &Meta) {
@@ -660,24 +635,24 @@ impl Engine {
         }
         // A remainder smaller than one lot can never trade: venues report such fills
         // (0.024098 of 0.0241) as complete.
-        let mut state = if e.qty.saturating_sub(filled) < lot {
-            OrderState::Filled
-        } else {
-            OrderState::PartiallyFilled
-        };
+        let rest_tradable = e.qty.saturating_sub(filled) >= lot;
         // The owed fills arrived: the order ends as the venue said it did.
-        if let Some(done) = e.venue_done
-            && filled >= e.venue_filled
-        {
-            state = done;
-        }
+        let venue_final = e.venue_done.filter(|_| filled >= e.venue_filled);
+        let event = OrderEvent::Filled {
+            rest_tradable,
+            venue_final,
+        };
+        let mut state = e.state;
         if let Some(o) = self.orders.get_mut(f.cl_ord_id) {
             o.filled = filled;
-            if o.state != OrderState::PendingCancel || state.is_terminal() {
-                o.state = state;
+            if let Some(next) = o.state.apply(event) {
+                o.state = next;
+                state = next;
             }
         }
         self.dispatch(Some(strategy), trigger, |s, c| s.on_fill(c, f));
+        // Published after the strategy saw the fill, in the state the order is in by then
+        // (the strategy may have asked to cancel the rest).
         let now_state = self.orders.get(f.cl_ord_id).map_or(state, |o| o.state);
         self.order_changed(trigger, f.cl_ord_id, now_state);
     }
@@ -692,13 +667,12 @@ impl Engine {
                 while let Some(id) = self.next_order(&mut slot, |o| !o.verifying) {
                     if let Some(o) = self.orders.get_mut(id) {
                         o.verifying = true;
-                        o.state = OrderState::Unknown;
                         let s = usize::from(o.strategy.0);
-                        if let Some(b) = self.books.get_mut(s) {
+                        if let Some(b) = self.states.get_mut(s) {
                             b.verifying += 1;
                         }
                     }
-                    self.order_changed(trigger, id, OrderState::Unknown);
+                    self.transition(trigger, id, OrderEvent::Restored);
                 }
                 self.restoring = restoring;
             }
@@ -754,12 +728,8 @@ impl Engine {
             Record::Input(input) => self.now = self.now.max(input.meta().event_time()),
             Record::Output(Output::Command(OrderCommand::New(n))) => self.restore_new(n),
             Record::Output(Output::Command(OrderCommand::Cancel(c))) => {
-                if let Some(o) = self.orders.get_mut(c.cl_ord_id)
-                    && !o.state.is_terminal()
-                    && o.state != OrderState::PendingCancel
-                {
-                    o.before_cancel = o.state;
-                    o.state = OrderState::PendingCancel;
+                if let Some(o) = self.orders.get_mut(c.cl_ord_id) {
+                    o.request_cancel();
                 }
             }
             _ => {}
@@ -770,29 +740,21 @@ impl Engine {
 
     fn restore_new(&mut self, n: &NewOrder) {
         let strategy = n.cl_ord_id.strategy();
-        let Some(book) = self.books.get_mut(usize::from(strategy.0)) else {
+        let Some(book) = self.states.get_mut(usize::from(strategy.0)) else {
             return;
         };
         book.next_seq = book.next_seq.max(n.cl_ord_id.seq() + 1);
         let Some(side) = n.side() else {
             return;
         };
-        let entry = OrderEntry {
-            id: n.cl_ord_id,
-            strategy,
-            venue: n.meta.venue,
-            instrument: n.meta.instrument,
+        let entry = OrderEntry::new(
+            n.cl_ord_id,
+            n.meta.venue,
+            n.meta.instrument,
             side,
-            px: n.px,
-            qty: n.qty,
-            filled: Qty::ZERO,
-            state: OrderState::PendingNew,
-            before_cancel: OrderState::PendingNew,
-            venue_order_id: 0,
-            venue_filled: Qty::ZERO,
-            venue_done: None,
-            verifying: false,
-        };
+            n.px,
+            n.qty,
+        );
         // A full table cannot happen with the same config; with a smaller one the order is
         // still known to the venue and shows up in reconciliation.
         if !self.orders.insert(entry) {
@@ -822,7 +784,7 @@ impl Engine {
                 StrategyMode::Stopping
             }
         };
-        for (i, book) in self.books.iter_mut().enumerate() {
+        for (i, book) in self.states.iter_mut().enumerate() {
             if target.is_none_or(|t| usize::from(t.0) == i) && book.mode != StrategyMode::Stopping {
                 book.mode = mode;
             }

@@ -4,16 +4,16 @@ use core::fmt;
 
 use rust_decimal::Decimal;
 
-use super::market::{MarketView, Markets};
-use super::orders::{OrderEntry, OrderTable};
 use crate::accounting::Account;
 use crate::event::{
     AmendOrder, CancelOrder, FeedStatus, Fill, Meta, NewOrder, OrderCommand, OrderState, OrderType,
     OrderUpdate, Output, RiskLevel, RiskReason, Side, TimeInForce, TimerTick, Trade,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId};
+use crate::market::{MarketView, Markets};
 use crate::metrics::StrategyMetrics;
 use crate::num::{Px, Qty};
+use crate::order::{OrderEntry, OrderRequest, OrderTable};
 use crate::risk::{LegId, Refusal, Risk};
 
 /// A trading strategy. Every callback runs on the core thread, in input order, with engine time
@@ -51,23 +51,6 @@ pub enum StrategyMode {
     ReduceOnly,
     /// The engine is shutting down: no new orders.
     Stopping,
-}
-
-/// An order a strategy wants to place.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderRequest {
-    /// Instrument.
-    pub instrument: InstrumentId,
-    /// Direction.
-    pub side: Side,
-    /// Limit price (must be on the tick grid).
-    pub px: Px,
-    /// Quantity (must be on the lot grid and meet the minimums).
-    pub qty: Qty,
-    /// Order type.
-    pub order_type: OrderType,
-    /// Time in force.
-    pub tif: TimeInForce,
 }
 
 /// Why an order was not placed.
@@ -117,13 +100,25 @@ pub enum CancelError {
     Risk(RiskReason),
 }
 
-/// Per-strategy state the engine keeps.
+/// What the engine keeps per strategy besides its positions and orders.
 #[derive(Debug)]
-pub(crate) struct Book {
+pub(crate) struct StrategyState {
     pub(super) mode: StrategyMode,
+    /// The sequence number of the strategy's next client order id.
     pub(super) next_seq: u64,
     /// Open orders restored from the journal that the venue has not confirmed yet.
     pub(super) verifying: u32,
+}
+
+impl StrategyState {
+    /// A strategy that has not traded yet: active, ids from 1.
+    pub(super) fn new() -> Self {
+        Self {
+            mode: StrategyMode::Active,
+            next_seq: 1,
+            verifying: 0,
+        }
+    }
 }
 
 /// The engine state a strategy can see and act on, for one callback.
@@ -135,7 +130,7 @@ pub struct Ctx<'a> {
     pub(crate) orders: &'a mut OrderTable,
     pub(crate) positions: &'a [Qty],
     pub(crate) accounts: &'a [Account],
-    pub(crate) book: &'a mut Book,
+    pub(crate) state: &'a mut StrategyState,
     pub(crate) out: &'a mut Vec<Output>,
     pub(crate) risk: &'a mut Risk,
 }
@@ -153,7 +148,7 @@ impl Ctx<'_> {
 
     /// This strategy's mode.
     pub fn mode(&self) -> StrategyMode {
-        self.book.mode
+        self.state.mode
     }
 
     /// The market view of an instrument.
@@ -256,11 +251,11 @@ impl Ctx<'_> {
             .markets
             .get(req.instrument)
             .ok_or(PlaceError::UnknownInstrument)?;
-        if self.book.verifying > 0 {
+        if self.state.verifying > 0 {
             return Err(PlaceError::Unverified);
         }
         self.risk.sync(self.out, self.now);
-        match self.book.mode {
+        match self.state.mode {
             StrategyMode::Active => {}
             StrategyMode::ReduceOnly => {
                 if !self.risk.is_reducing(self.strategy, &req) {
@@ -297,29 +292,13 @@ impl Ctx<'_> {
         {
             return Err(PlaceError::Invalid);
         }
-        let id = ClientOrderId::new(self.strategy, self.book.next_seq)
+        let id = ClientOrderId::new(self.strategy, self.state.next_seq)
             .ok_or(PlaceError::IdsExhausted)?;
-        let venue = spec.venue;
-        let entry = OrderEntry {
-            id,
-            strategy: self.strategy,
-            venue,
-            instrument: req.instrument,
-            side: req.side,
-            px: req.px,
-            qty: req.qty,
-            filled: Qty::ZERO,
-            state: OrderState::PendingNew,
-            before_cancel: OrderState::PendingNew,
-            venue_order_id: 0,
-            venue_filled: Qty::ZERO,
-            venue_done: None,
-            verifying: false,
-        };
+        let entry = OrderEntry::new(id, spec.venue, req.instrument, req.side, req.px, req.qty);
         if !self.orders.insert(entry) {
             return Err(PlaceError::TableFull);
         }
-        self.book.next_seq += 1;
+        self.state.next_seq += 1;
         let meta = self.out_meta(req.instrument);
         self.out
             .push(Output::Command(OrderCommand::New(NewOrder::new(
@@ -349,25 +328,10 @@ impl Ctx<'_> {
             .get_mut(id)
             .filter(|o| o.strategy == strategy)
             .ok_or(CancelError::NotFound)?;
-        if entry.state.is_terminal() || entry.state == OrderState::PendingCancel {
+        if !entry.request_cancel() {
             return Err(CancelError::NotCancelable);
         }
-        entry.before_cancel = entry.state;
-        entry.state = OrderState::PendingCancel;
-        let (instrument, filled, leaves) = (entry.instrument, entry.filled, entry.leaves());
-        let meta = self.out_meta(instrument);
-        self.out
-            .push(Output::Command(OrderCommand::Cancel(CancelOrder {
-                meta,
-                cl_ord_id: id,
-            })));
-        self.out.push(Output::OrderUpdate(OrderUpdate::new(
-            meta,
-            id,
-            OrderState::PendingCancel,
-            filled,
-            leaves,
-        )));
+        push_cancel(self.out, self.markets, &self.trigger, entry);
         Ok(())
     }
 
@@ -417,26 +381,27 @@ impl Ctx<'_> {
         let me = self.strategy;
         for o in self.orders.iter_mut() {
             let matches = o.strategy == me && instrument.is_none_or(|i| i == o.instrument);
-            if !matches || o.state.is_terminal() || o.state == OrderState::PendingCancel {
-                continue;
+            if matches && o.request_cancel() {
+                push_cancel(self.out, self.markets, &self.trigger, o);
             }
-            o.before_cancel = o.state;
-            o.state = OrderState::PendingCancel;
-            let meta = out_meta(self.markets, &self.trigger, o.instrument);
-            self.out
-                .push(Output::Command(OrderCommand::Cancel(CancelOrder {
-                    meta,
-                    cl_ord_id: o.id,
-                })));
-            self.out.push(Output::OrderUpdate(OrderUpdate::new(
-                meta,
-                o.id,
-                OrderState::PendingCancel,
-                o.filled,
-                o.leaves(),
-            )));
         }
     }
+}
+
+/// The cancel command for an order just marked cancel-pending, and its order update.
+fn push_cancel(out: &mut Vec<Output>, markets: &Markets, trigger: &Meta, o: &OrderEntry) {
+    let meta = out_meta(markets, trigger, o.instrument);
+    out.push(Output::Command(OrderCommand::Cancel(CancelOrder {
+        meta,
+        cl_ord_id: o.id,
+    })));
+    out.push(Output::OrderUpdate(OrderUpdate::new(
+        meta,
+        o.id,
+        o.state,
+        o.filled,
+        o.leaves(),
+    )));
 }
 
 /// The header of an output caused by `trigger`: the order's venue and instrument, and the

@@ -7,6 +7,7 @@ use crate::event::{
 };
 use crate::ids::VenueId;
 use crate::num::Px;
+use crate::order::OrderRequest;
 
 fn px(s: &str) -> Px {
     Px::parse(s).expect("literal")

@@ -22,25 +22,23 @@ mod attribution;
 mod breaker;
 mod flatten;
 mod limits;
-mod status;
 
 pub use attribution::Attribution;
 pub use breaker::{RejectBreaker, TokenBucket};
-pub(crate) use flatten::step as flatten_step;
 pub use flatten::{FlattenPhase, FlattenState};
 pub use limits::{FlattenConfig, InstrumentLimits, RateBudget, RiskConfig};
-pub use status::{StatusPort, StrategyStatus};
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 
-use crate::engine::{MarketView, OrderRequest};
 use crate::event::{
     Alert, AlertCode, CancelAll, ExecReport, FeedState, Input, MarketEvent, Meta, OrderCommand,
     OrderType, Output, QueryOrder, RiskDecision, RiskDecisionKind, RiskLevel, RiskReason, Side,
 };
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
+use crate::market::MarketView;
 use crate::num::{InstrumentSpec, Px, Qty};
+use crate::order::OrderRequest;
 
 type Fixed = BuildHasherDefault<DefaultHasher>;
 
@@ -856,7 +854,7 @@ impl Risk {
     /// Timer work: chase fill debt, age unhedged legs, evaluate loss limits.
     pub(crate) fn on_timer(
         &mut self,
-        markets: &crate::engine::Markets,
+        markets: &crate::market::Markets,
         trigger: &Meta,
         now: u64,
         out: &mut Vec<Output>,

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use tickwire_core::engine::replay::RestoreLog;
-use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, PlaceError, Strategy};
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, PlaceError, Strategy};
 use tickwire_core::event::Record;
 use tickwire_core::event::{
     Ack, ExecReport, FeedState, FeedStatus, Fill, Input, Liquidity, MarketEvent, Meta,
@@ -16,6 +16,7 @@ use tickwire_core::event::{
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 use tickwire_core::risk::RiskConfig;
 
 pub fn px(s: &str) -> Px {

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::okx_support::*;
 use serde_json::Value;
 use tickwire_core::engine::runner::{CoreIo, run_core};
-use tickwire_core::engine::{Ctx, Engine, EngineConfig, OrderRequest, Strategy};
+use tickwire_core::engine::{Ctx, Engine, EngineConfig, Strategy};
 use tickwire_core::event::{
     ExecReport, MarketEvent, Meta, OrderCommand, OrderType, Side, TimeInForce, TopOfBook,
 };
 use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
 use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_core::order::OrderRequest;
 use tickwire_core::ring::{StopFlag, channel};
 use tickwire_core::wait::{Backoff, WaitPolicy};
 use tickwire_exec::queries::VenueQueries;

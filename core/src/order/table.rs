@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
 
+use super::OrderEvent;
 use crate::event::{OrderState, Side};
 use crate::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use crate::num::{Px, Qty};
@@ -55,6 +56,45 @@ pub struct OrderEntry {
 }
 
 impl OrderEntry {
+    /// A new order of `strategy` (the id's), just sent: pending, nothing filled.
+    pub fn new(
+        id: ClientOrderId,
+        venue: VenueId,
+        instrument: InstrumentId,
+        side: Side,
+        px: Px,
+        qty: Qty,
+    ) -> Self {
+        Self {
+            id,
+            strategy: id.strategy(),
+            venue,
+            instrument,
+            side,
+            px,
+            qty,
+            filled: Qty::ZERO,
+            state: OrderState::PendingNew,
+            before_cancel: OrderState::PendingNew,
+            venue_order_id: 0,
+            venue_filled: Qty::ZERO,
+            venue_done: None,
+            verifying: false,
+        }
+    }
+
+    /// Moves the order to `PendingCancel`, remembering the state to go back to if the venue
+    /// refuses the cancel; false (and unchanged) when it cannot be cancelled (already
+    /// cancelling, or terminal).
+    pub fn request_cancel(&mut self) -> bool {
+        let Some(next) = self.state.apply(OrderEvent::CancelRequested) else {
+            return false;
+        };
+        self.before_cancel = self.state;
+        self.state = next;
+        true
+    }
+
     /// Quantity still open.
     pub fn leaves(&self) -> Qty {
         self.qty.saturating_sub(self.filled).max(Qty::ZERO)

@@ -5,7 +5,7 @@
 //! from it. The push is `try_push`: a slow reader loses snapshots, never stalls the core. The
 //! rows are derived state, not decisions, so they are not journaled.
 
-use crate::engine::StrategyMode;
+use super::StrategyMode;
 use crate::event::RiskLevel;
 use crate::ids::StrategyId;
 use crate::num::{Px, Qty};
