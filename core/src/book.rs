@@ -109,6 +109,15 @@ impl L2Book {
         self.update_id
     }
 
+    /// Quantity at `px` on `side` (zero when there is no level there).
+    pub fn qty_at(&self, side: Side, px: Px) -> Qty {
+        let (levels, ascending) = match side {
+            Side::Buy => (&self.bids, true),
+            Side::Sell => (&self.asks, false),
+        };
+        find(levels, px, ascending).map_or(Qty::ZERO, |i| levels[i].qty)
+    }
+
     /// Best bid.
     pub fn best_bid(&self) -> Option<Level> {
         self.bids.last().copied()
@@ -211,6 +220,11 @@ mod tests {
             let want_asks: Vec<_> = asks.iter().map(|(p, q)| Level { px: *p, qty: *q }).collect();
             prop_assert_eq!(book.bids().collect::<Vec<_>>(), want_bids);
             prop_assert_eq!(book.asks().collect::<Vec<_>>(), want_asks);
+            for p in 0..50i64 {
+                let p = Px::from_raw(p * 1_000_000);
+                prop_assert_eq!(book.qty_at(Side::Buy, p), bids.get(&p).copied().unwrap_or(Qty::ZERO));
+                prop_assert_eq!(book.qty_at(Side::Sell, p), asks.get(&p).copied().unwrap_or(Qty::ZERO));
+            }
         }
     }
 }

@@ -241,7 +241,40 @@ fn status_text(names: &Names, latest: &[Option<StrategyStatus>], only: StrategyI
 }
 
 /// `tickwire ctl`: sends one command and prints the reply; fails if the reply is an error.
-pub fn ctl(socket: &Path, verb: &str, strategy: Option<&str>) -> Result<(), Failure> {
+/// What `tickwire ctl` asks a running engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CtlCommand {
+    /// Print each strategy's mode, risk level, open orders, position and P&L.
+    Status,
+    /// Stop opening orders; keep managing open ones.
+    Pause,
+    /// Back to normal (clears escalation and tripped breakers).
+    Resume,
+    /// Only orders that reduce the position.
+    ReduceOnly,
+    /// Close positions under the flatten budget.
+    Flatten,
+    /// Cancel everything, confirm, flatten.
+    Kill,
+}
+
+impl CtlCommand {
+    /// The verb on the control socket's line protocol.
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::ReduceOnly => "reduce-only",
+            Self::Flatten => "flatten",
+            Self::Kill => "kill",
+        }
+    }
+}
+
+/// Sends one command to the control socket and prints the engine's answer.
+pub fn ctl(socket: &Path, command: CtlCommand, strategy: Option<&str>) -> Result<(), Failure> {
+    let verb = command.verb();
     let mut stream = UnixStream::connect(socket)
         .map_err(|e| Failure::new(format!("control socket {}: {e}", socket.display())))?;
     stream

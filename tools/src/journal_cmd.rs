@@ -22,6 +22,11 @@ pub fn open_reader(dir: &Path) -> Result<Reader, Failure> {
     Reader::open(dir).map_err(|e| Failure::new(e.to_string()))
 }
 
+/// The record kinds `--kind` accepts, for the command line's help and errors.
+pub fn kind_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Kind::ALL.iter().map(|k| k.name()))
+}
+
 fn parse_kinds(names: &[String]) -> Result<Vec<u16>, Failure> {
     names
         .iter()

@@ -31,49 +31,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the engine per a config file (today: synthetic market + simulated exchange).
     /// The demo: Binance from a real capture and a derived OKX venue in the embedded simulator,
     /// cross-venue arb and market making through the full thread topology, then the strategy
     /// and latency tables (run it from the repository root).
     Demo {
         /// Seconds to run.
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 60.0, value_name = "SECS")]
         duration: f64,
         /// Journal directory (must not exist; default `./tickwire-demo-<unix seconds>`).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         journal: Option<PathBuf>,
     },
+    /// Run the engine per a config file: synthetic or venue market data, the in-process
+    /// exchange, paper or real order entry; journaled, resumed from an existing journal.
     Run {
         /// Config file (TOML).
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// Journal directory (created if missing; an existing journal is appended to).
-        #[arg(long)]
+        /// Journal directory (created if missing; an existing journal is resumed).
+        #[arg(long, value_name = "DIR")]
         journal: Option<PathBuf>,
         /// Stop after this many market events (overrides `synthetic.events`).
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         events: Option<u64>,
         /// Stop after this many seconds.
-        #[arg(long)]
+        #[arg(long, value_name = "SECS")]
         duration: Option<f64>,
     },
     /// Re-parse a raw frame journal (a `[[venue]]`'s `raw_journal`) through the venue's decoder
     /// and book sync, and print the books: replays a parser bug from the exact bytes received.
     ReplayRaw {
         /// Raw frame journal directory.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// The run config that recorded it.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Which `[[venue]]` (binance, binance-us, okx).
-        #[arg(long)]
+        #[arg(long, value_name = "NAME")]
         venue: String,
     },
     /// Run the venue simulator standalone: prints `READY <venue> <kind> <url>` per endpoint and
     /// `CA <path>` (the certificate clients must trust).
     Sim {
         /// Config file: its `[sim]` section, or a standalone simulator file.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Exit once every capture has been served to its subscribers.
         #[arg(long)]
@@ -82,13 +84,13 @@ enum Command {
     /// Operator control of a running engine through its control socket (`[control] socket`).
     Ctl {
         /// The control socket path.
-        #[arg(long)]
+        #[arg(long, value_name = "PATH")]
         socket: PathBuf,
-        /// status, pause, resume, reduce-only, flatten or kill.
-        #[arg(value_parser = ["status", "pause", "resume", "reduce-only", "flatten", "kill"])]
-        command: String,
+        /// What to do.
+        #[arg(value_enum)]
+        command: ctl::CtlCommand,
         /// Only this strategy (default: every strategy).
-        #[arg(long)]
+        #[arg(long, value_name = "S")]
         strategy: Option<String>,
     },
     /// Scripted incident drills against the embedded simulator (`drill list`, `drill run`).
@@ -101,15 +103,21 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
-    /// Re-run a journal's inputs through the engine and compare every output.
+    /// Re-run a journal's inputs through the engine and compare every output; with `--with`,
+    /// through an engine built from another config, reporting the first decision that differs.
     Replay {
         /// Journal directory.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// Fail (exit 1) unless every output is reproduced identically.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "with")]
         verify: bool,
+        /// Counterfactual replay: the recorded inputs under this config (same instruments,
+        /// other limits or strategy settings).
+        #[arg(long, value_name = "CONFIG")]
+        with: Option<PathBuf>,
         /// Stop after this sequence number.
-        #[arg(long)]
+        #[arg(long, value_name = "SEQ")]
         until: Option<u64>,
         /// Print the top of book per instrument at the end.
         #[arg(long)]
@@ -122,15 +130,16 @@ enum JournalCommand {
     /// Print records, human-readable or as JSON lines.
     Inspect {
         /// Journal directory.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// First sequence to print.
-        #[arg(long)]
+        #[arg(long, value_name = "SEQ")]
         from: Option<u64>,
         /// Last sequence to print.
-        #[arg(long)]
+        #[arg(long, value_name = "SEQ")]
         to: Option<u64>,
-        /// Only records of this kind (e.g. fill, new-order, top); repeatable.
-        #[arg(long)]
+        /// Only records of this kind; repeatable.
+        #[arg(long, value_name = "KIND", value_parser = journal_cmd::kind_names())]
         kind: Vec<String>,
         /// JSON lines instead of text.
         #[arg(long)]
@@ -139,25 +148,28 @@ enum JournalCommand {
     /// Follow a journal another process is writing.
     Tail {
         /// Journal directory.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// JSON lines instead of text.
         #[arg(long)]
         json: bool,
         /// Only records of this kind; repeatable.
-        #[arg(long)]
+        #[arg(long, value_name = "KIND", value_parser = journal_cmd::kind_names())]
         kind: Vec<String>,
         /// Exit after this many seconds without a new record (default: follow forever).
-        #[arg(long)]
+        #[arg(long, value_name = "SECS")]
         idle_exit: Option<f64>,
     },
     /// Counts per kind, time span, segments, bytes, rate.
     Stats {
         /// Journal directory.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
     /// Check CRCs and sequence continuity; report a torn tail.
     Verify {
         /// Journal directory.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
 }
@@ -234,7 +246,7 @@ fn main() -> ExitCode {
             socket,
             command,
             strategy,
-        } => ctl::ctl(&socket, &command, strategy.as_deref()),
+        } => ctl::ctl(&socket, command, strategy.as_deref()),
         Command::ReplayRaw { dir, config, venue } => replay_cmd::replay_raw(&dir, &config, &venue),
         Command::Journal { command } => match command {
             JournalCommand::Inspect {
@@ -256,9 +268,16 @@ fn main() -> ExitCode {
         Command::Replay {
             dir,
             verify,
+            with,
             until,
             print_books,
-        } => replay_cmd::replay(&dir, verify, until, print_books),
+        } => {
+            let mode = match &with {
+                Some(path) => replay_cmd::ReplayMode::With(path),
+                None => replay_cmd::ReplayMode::Recorded { verify },
+            };
+            replay_cmd::replay(&dir, mode, until, print_books)
+        }
         Command::Drill { command } => match command {
             DrillCommand::List => drill_cmd::list(),
             DrillCommand::Run { name, .. } => drill_cmd::run(name.as_deref()),

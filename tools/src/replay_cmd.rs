@@ -1,4 +1,4 @@
-//! `tickwire replay DIR [--verify] [--until SEQ] [--print-books]`.
+//! `tickwire replay DIR [--verify | --with CONFIG] [--until SEQ] [--print-books]`.
 
 use std::path::Path;
 
@@ -53,11 +53,76 @@ fn print_markets(markets: &tickwire_core::market::Markets) {
     }
 }
 
+/// Builds a session's engine from its recorded config text.
+type Builder<'a> = dyn FnMut(&[u8]) -> Result<Engine, String> + 'a;
+
+/// What `replay` does with a journal.
+pub enum ReplayMode<'a> {
+    /// Rebuild each session from its recorded config and compare every output; with
+    /// `verify`, a divergence is a failure (exit 1).
+    Recorded {
+        /// Fail on the first divergence.
+        verify: bool,
+    },
+    /// Counterfactual: the recorded inputs through an engine built from another config (the
+    /// same instruments, other limits or strategy settings), reporting the first decision
+    /// that differs from the recorded one.
+    With(&'a Path),
+}
+
+/// An engine builder for a counterfactual replay: every session is rebuilt from `text`
+/// instead of its recorded config, provided both trade the same instruments (the recorded
+/// inputs mean nothing to an engine with another instrument table).
+fn build_with(text: &str) -> impl FnMut(&[u8]) -> Result<Engine, String> + '_ {
+    move |recorded: &[u8]| {
+        let recorded =
+            std::str::from_utf8(recorded).map_err(|_| "config text is not UTF-8".to_owned())?;
+        let recorded = RunConfig::parse_for_replay(recorded).map_err(|e| e.to_string())?;
+        let with = RunConfig::parse_for_replay(text).map_err(|e| e.to_string())?;
+        if recorded.instruments() != with.instruments() {
+            let names = |c: &RunConfig| {
+                c.instruments()
+                    .iter()
+                    .map(|i| format!("{} {}", i.venue, i.symbol))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(format!(
+                "--with CONFIG trades other instruments ({}) than the recorded session ({}); a counterfactual replay needs the same instrument table",
+                names(&with),
+                names(&recorded)
+            ));
+        }
+        Ok(with.build_engine())
+    }
+}
+
 /// Runs the replay and prints its report.
-pub fn replay(dir: &Path, verify: bool, until: Option<u64>, books: bool) -> Result<(), Failure> {
+pub fn replay(
+    dir: &Path,
+    mode: ReplayMode<'_>,
+    until: Option<u64>,
+    books: bool,
+) -> Result<(), Failure> {
+    let with_text = match mode {
+        ReplayMode::With(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+            // Every problem of the file up front, with its name, before any journal is read.
+            RunConfig::parse_for_replay(&text)
+                .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+            Some(text)
+        }
+        ReplayMode::Recorded { .. } => None,
+    };
+    let verify = matches!(mode, ReplayMode::Recorded { verify: true });
     let mut reader: Reader = open_reader(dir)?;
     let mut last: Option<String> = None;
-    let report = replay_journal(&mut reader, build, until, |engine| {
+    let builder: Box<Builder<'_>> = match &with_text {
+        Some(text) => Box::new(build_with(text)),
+        None => Box::new(build),
+    };
+    let report = replay_journal(&mut reader, builder, until, |engine| {
         if books {
             print_books(engine);
         }
@@ -86,11 +151,30 @@ pub fn replay(dir: &Path, verify: bool, until: Option<u64>, books: bool) -> Resu
             "note: the journal ends in a torn record (an unfinished append); replayed up to it"
         );
     }
-    match report.divergence {
-        None if report.sessions == 0 => Err(Failure::new(format!(
+    if report.sessions == 0 {
+        return Err(Failure::new(format!(
             "{} holds no session to replay",
             dir.display()
-        ))),
+        )));
+    }
+    if let ReplayMode::With(path) = mode {
+        match report.divergence {
+            None => println!(
+                "counterfactual {}: no decision differs from the recorded session(s)",
+                path.display()
+            ),
+            // The inputs after it (fills of orders one side never sent) no longer describe
+            // what the other engine would have seen, so the replay stops at the first one.
+            Some(d) => println!(
+                "counterfactual {}: the first decision that differs is at seq {}: {}",
+                path.display(),
+                d.seq,
+                d.detail
+            ),
+        }
+        return Ok(());
+    }
+    match report.divergence {
         None => {
             if verify {
                 println!("verify: OK, every output identical");

@@ -158,7 +158,15 @@ fn operator_errors_are_one_clear_line() {
         "fils",
     ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown record kind \"fils\""));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("invalid value 'fils' for '--kind <KIND>'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("possible values:") && err.contains("'fill'"),
+        "the kinds and the likely one: {err}"
+    );
 
     // A bad config: every problem listed, nothing started, no journal created.
     let cfg = tmp.path().join("bad.toml");
@@ -314,4 +322,60 @@ fn tail_follows_a_live_writer() {
             .count(),
         2
     );
+}
+
+/// `replay --with CONFIG`: the recorded inputs through an engine built from another config.
+/// The same config changes nothing; a different order size changes the first order; another
+/// instrument table is refused in one line.
+#[test]
+fn counterfactual_replay_reports_the_first_decision_that_differs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    let js = j.to_str().expect("utf-8 path");
+    run_synthetic(&j, "5000");
+    let original = std::fs::read_to_string(example()).expect("example config");
+
+    let same = tmp.path().join("same.toml");
+    std::fs::write(&same, &original).expect("write");
+    let out = ok(&["replay", js, "--with", same.to_str().expect("utf-8")]);
+    assert!(out.contains("no decision differs"), "{out}");
+
+    let bigger = tmp.path().join("bigger.toml");
+    let changed = original.replacen("order_qty = \"0.001\"", "order_qty = \"0.002\"", 1);
+    assert_ne!(
+        changed, original,
+        "the example still has the probe's order size"
+    );
+    std::fs::write(&bigger, changed).expect("write");
+    let out = ok(&["replay", js, "--with", bigger.to_str().expect("utf-8")]);
+    assert!(
+        out.contains("the first decision that differs is at seq"),
+        "{out}"
+    );
+    assert!(
+        out.contains("NewOrder"),
+        "the first difference is an order: {out}"
+    );
+
+    let other = tmp.path().join("other.toml");
+    std::fs::write(
+        &other,
+        original.replacen("tick = \"0.01\"", "tick = \"0.05\"", 1),
+    )
+    .expect("write");
+    let o = tw(&["replay", js, "--with", other.to_str().expect("utf-8")]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("other instruments"), "{err}");
+
+    // --with and --verify ask different questions.
+    let o = tw(&[
+        "replay",
+        js,
+        "--verify",
+        "--with",
+        same.to_str().expect("utf-8"),
+    ]);
+    assert!(!o.status.success(), "conflicting flags are refused");
 }

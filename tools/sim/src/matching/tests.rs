@@ -642,3 +642,303 @@ fn short_fill_books_the_reported_quantity_and_completes_the_order() {
         .unwrap_or_else(|r| panic!("{r:?}"));
     assert_eq!(ev[1].fill.as_ref().map(|f| f.qty), Some(d("0.01")));
 }
+
+/// The differential test of the one matching engine (`tickwire-matching`, fixed point) against
+/// this simulator engine (`rust_decimal`, with balances): the same books, trades and orders
+/// give the same events — the same fills at the same prices and quantities, maker or taker,
+/// the same expiries and cancels, the same open orders with the same queue position after
+/// every step. (Balances are this engine's only extra; they are set high enough never to
+/// refuse an order here.)
+mod differential {
+    use super::*;
+    use tickwire_core::book::L2Book;
+    use tickwire_core::event::Side as CoreSide;
+    use tickwire_core::ids::{InstrumentId, VenueId};
+    use tickwire_core::num::{InstrumentSpec, Px, Qty};
+    use tickwire_matching as m;
+
+    const I: InstrumentId = InstrumentId(0);
+
+    /// Integer ticks and hundredths, as both sides spell them.
+    fn fx_px(ticks: i64) -> Px {
+        Px::from_raw(ticks * 1_000_000_000)
+    }
+    fn fx_qty(hundredths: i64) -> Qty {
+        Qty::from_raw(hundredths * 10_000_000)
+    }
+    /// A Decimal from the simulator as fixed point (exact for these values).
+    fn to_px(v: Decimal) -> Px {
+        Px::parse_signed(&v.normalize().to_string()).unwrap_or_else(|e| panic!("{v}: {e:?}"))
+    }
+    fn to_qty(v: Decimal) -> Qty {
+        Qty::parse(&v.normalize().to_string()).unwrap_or_else(|e| panic!("{v}: {e:?}"))
+    }
+    fn core_side(s: Side) -> CoreSide {
+        match s {
+            Side::Buy => CoreSide::Buy,
+            Side::Sell => CoreSide::Sell,
+        }
+    }
+
+    /// What both engines say about one event: kind, order id, status, filled, and the fill.
+    type Seen = (
+        &'static str,
+        u64,
+        &'static str,
+        Qty,
+        Option<(Px, Qty, bool)>,
+    );
+
+    fn sim_seen(ev: &[Execution]) -> Vec<Seen> {
+        ev.iter()
+            .map(|x| {
+                let kind = match x.kind {
+                    ExecKind::New => "new",
+                    ExecKind::Trade => "trade",
+                    ExecKind::Canceled => "canceled",
+                    ExecKind::Expired => "expired",
+                    ExecKind::Amended => "amended",
+                };
+                let fill = x
+                    .fill
+                    .as_ref()
+                    .map(|f| (to_px(f.price), to_qty(f.qty), f.maker));
+                (
+                    kind,
+                    x.order.id,
+                    x.order.status.binance(),
+                    to_qty(x.order.matched),
+                    fill,
+                )
+            })
+            .collect()
+    }
+
+    fn fx_seen(ev: &[m::Event]) -> Vec<Seen> {
+        ev.iter()
+            .map(|x| {
+                let kind = match x.kind {
+                    m::EventKind::New => "new",
+                    m::EventKind::Trade => "trade",
+                    m::EventKind::Canceled => "canceled",
+                    m::EventKind::Expired => "expired",
+                    m::EventKind::Amended => "amended",
+                };
+                let status = match x.order.status {
+                    m::Status::New => OrderStatus::New,
+                    m::Status::PartiallyFilled => OrderStatus::PartiallyFilled,
+                    m::Status::Filled => OrderStatus::Filled,
+                    m::Status::Canceled => OrderStatus::Canceled,
+                    m::Status::Expired => OrderStatus::Expired,
+                };
+                let fill = x.fill.map(|f| (f.px, f.qty, f.maker));
+                (kind, x.order.id, status.binance(), x.order.filled, fill)
+            })
+            .collect()
+    }
+
+    fn reject_name(r: &Reject) -> &'static str {
+        match r {
+            Reject::PriceFilter => "price",
+            Reject::LotSize => "lot",
+            Reject::MinNotional => "notional",
+            Reject::WouldTake => "would-take",
+            Reject::NoLiquidity => "no-liquidity",
+            other => panic!("the differential setup never causes {other:?}"),
+        }
+    }
+
+    fn fx_reject_name(r: m::Reject) -> &'static str {
+        match r {
+            m::Reject::PriceFilter => "price",
+            m::Reject::LotSize => "lot",
+            m::Reject::MinNotional => "notional",
+            m::Reject::WouldTake => "would-take",
+            m::Reject::NoLiquidity => "no-liquidity",
+            other => panic!("the differential setup never causes {other:?}"),
+        }
+    }
+
+    fn fx_ladder(b: &mut L2Book, mid: i64, size: i64) {
+        b.clear();
+        for i in 1..=5 {
+            let q = fx_qty(size * (i + 1));
+            b.set(CoreSide::Buy, fx_px(mid - i), q);
+            b.set(CoreSide::Sell, fx_px(mid + i), q);
+        }
+    }
+
+    fn run(ops: &[Op], taker_known: &[bool]) -> Result<(), TestCaseError> {
+        let mut sim = Engine::new(Fees::default());
+        sim.add_symbol(SymbolRules {
+            symbol: "X".into(),
+            base: "B".into(),
+            quote: "Q".into(),
+            tick: d("1"),
+            lot: d("0.01"),
+            min_notional: Decimal::ZERO,
+        });
+        let a = sim.add_account(
+            "p",
+            &[
+                ("B".into(), d("1000000000")),
+                ("Q".into(), d("1000000000000")),
+            ],
+        );
+        let mut fx = m::Engine::new(m::EngineConfig {
+            instruments: vec![InstrumentSpec {
+                id: I,
+                venue: VenueId::SYNTHETIC,
+                symbol: "X".into(),
+                tick: fx_px(1),
+                lot: fx_qty(1),
+                min_qty: fx_qty(1),
+                min_notional: Px::ZERO,
+            }],
+            max_orders: 256,
+            fees: m::Fees::default(),
+        });
+        let mut book = ladder(100, 100);
+        let mut fx_book = L2Book::with_capacity(16);
+        fx_ladder(&mut fx_book, 100, 100);
+        for (n, op) in ops.iter().enumerate() {
+            let now = n as u64;
+            let mut got = Vec::new();
+            let mut out = |x: &m::Event| got.push(*x);
+            let want = match op {
+                Op::Place {
+                    buy,
+                    tick,
+                    qty,
+                    kind,
+                } => {
+                    let side = if *buy { Side::Buy } else { Side::Sell };
+                    let (kind, tif, fk, ft) = match kind {
+                        0 => (
+                            OrderType::Limit,
+                            TimeInForce::Gtc,
+                            m::Kind::Limit,
+                            m::Tif::Gtc,
+                        ),
+                        1 => (
+                            OrderType::Limit,
+                            TimeInForce::Ioc,
+                            m::Kind::Limit,
+                            m::Tif::Ioc,
+                        ),
+                        2 => (
+                            OrderType::Limit,
+                            TimeInForce::Fok,
+                            m::Kind::Limit,
+                            m::Tif::Fok,
+                        ),
+                        3 => (
+                            OrderType::Market,
+                            TimeInForce::Gtc,
+                            m::Kind::Market,
+                            m::Tif::Gtc,
+                        ),
+                        _ => (
+                            OrderType::LimitMaker,
+                            TimeInForce::Gtc,
+                            m::Kind::PostOnly,
+                            m::Tif::Gtc,
+                        ),
+                    };
+                    let o = NewOrder {
+                        symbol: "X".into(),
+                        side,
+                        kind,
+                        tif,
+                        qty: Decimal::new(*qty, 2),
+                        price: (kind != OrderType::Market).then(|| Decimal::from(*tick)),
+                        client_id: format!("c{n}"),
+                    };
+                    let spec = m::OrderSpec {
+                        instrument: I,
+                        client: now,
+                        side: core_side(side),
+                        kind: fk,
+                        tif: ft,
+                        px: if fk == m::Kind::Market {
+                            Px::ZERO
+                        } else {
+                            fx_px(*tick)
+                        },
+                        qty: fx_qty(*qty),
+                    };
+                    let s = sim.place(a, o, &book, now);
+                    let f = fx.place(&spec, &fx_book, now, &mut out);
+                    match (&s, f) {
+                        (Ok(_), Ok(_)) => {}
+                        (Err(r), Err(fr)) => prop_assert_eq!(reject_name(r), fx_reject_name(fr)),
+                        _ => prop_assert!(false, "step {}: sim {:?} vs fixed {:?}", n, s, f),
+                    }
+                    s.map(|ev| sim_seen(&ev)).unwrap_or_default()
+                }
+                Op::Cancel(i) => {
+                    let ids: Vec<u64> = sim.open_orders(a, None).iter().map(|o| o.id).collect();
+                    match ids.get(i % ids.len().max(1)) {
+                        Some(id) => {
+                            let s = sim.cancel(a, "X", &OrderRef::Id(*id), &book, now);
+                            prop_assert!(fx.cancel(*id, &fx_book, now, &mut out).is_ok());
+                            s.map(|ev| sim_seen(&[ev])).unwrap_or_default()
+                        }
+                        None => Vec::new(),
+                    }
+                }
+                Op::Book { mid, size } => {
+                    book = ladder(*mid, *size);
+                    fx_ladder(&mut fx_book, *mid, *size);
+                    let s = sim.on_book("X", &book, now);
+                    fx.on_book(I, &fx_book, now, &mut out);
+                    sim_seen(&s)
+                }
+                Op::Trade { tick, qty, sell } => {
+                    let side = if *sell { Side::Sell } else { Side::Buy };
+                    let known = taker_known.get(n).copied().unwrap_or(true);
+                    let t = PublicTrade {
+                        price: Decimal::from(*tick),
+                        qty: Decimal::new(*qty, 2),
+                        taker_side: known.then_some(side),
+                    };
+                    let s = sim.on_trade("X", t, now);
+                    fx.on_trade(
+                        I,
+                        fx_px(*tick),
+                        fx_qty(*qty),
+                        known.then_some(core_side(side)),
+                        now,
+                        &mut out,
+                    );
+                    sim_seen(&s)
+                }
+            };
+            prop_assert_eq!(&want, &fx_seen(&got), "step {}: {:?}", n, op);
+            // The same open orders, with the same queue position.
+            let open: Vec<(u64, Qty, Qty)> = sim
+                .open_orders(a, None)
+                .iter()
+                .map(|o| (o.id, to_qty(o.remaining()), to_qty(o.queue_ahead)))
+                .collect();
+            let mut fx_open: Vec<(u64, Qty, Qty)> = fx
+                .open_orders()
+                .map(|o| (o.id, o.leaves(), o.queue_ahead))
+                .collect();
+            fx_open.sort();
+            prop_assert_eq!(open, fx_open, "step {}", n);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn the_fixed_point_engine_agrees_with_the_simulator(
+            ops in proptest::collection::vec(op(), 1..80),
+            taker_known in proptest::collection::vec(any::<bool>(), 80),
+        ) {
+            run(&ops, &taker_known)?;
+        }
+    }
+}
