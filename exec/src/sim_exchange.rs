@@ -1,72 +1,45 @@
-//! An in-process simulated exchange that answers order commands against the market it is fed.
+//! The in-process exchange: answers order commands against the market it is fed, with the one
+//! matching engine (`tickwire-matching`).
 //!
 //! It lets the engine trade with no venue (synthetic runs, tests) and, fed a venue's market
-//! data, is the paper-trading exchange. Matching is deliberately simple and documented in
-//! [`crate::paper`]: an incoming order takes the visible opposite levels up to its limit price
-//! (taker, no market impact: the liquidity is the feed's, not consumed); what is left of a GTC
-//! order rests behind the visible queue at its price and fills as maker, at its own price, as
-//! public trades consume that queue or the market moves through it. Post-only orders that would
-//! take are rejected. Fees are charged per fill on notional.
+//! data, is the paper-trading exchange (see [`crate::paper`]). This module only translates:
+//! the core's order commands into engine orders, its market events into the engine's book and
+//! trade inputs, and the engine's events into execution reports — `New` → ack, `Trade` →
+//! fill, `Canceled` and `Expired` (an IOC/FOK/market remainder) → cancel ack, `Amended` →
+//! ack. The matching rules (market impact, queue position, order types, fees) are the
+//! engine's, documented in its crate.
 
-use tickwire_core::event::Trade;
 use tickwire_core::event::{
     Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, Meta, NewOrder, OrderCommand,
     OrderStatus, OrderType, Reject, RejectReason, Side, StatusReport, TimeInForce,
 };
-use tickwire_core::ids::ClientOrderId;
+use tickwire_core::ids::{ClientOrderId, InstrumentId};
 use tickwire_core::market::Markets;
-use tickwire_core::num::{InstrumentSpec, Notional, Px, Qty};
+use tickwire_core::num::{InstrumentSpec, Qty};
+use tickwire_matching::{Engine, EngineConfig, Event, EventKind, Kind, OrderSpec, Tif};
 
-use crate::paper::QueuePosition;
+/// Fee rates in parts per billion of notional (1 bp = 100 000 ppb; negative is a rebate).
+pub use tickwire_matching::Fees as FeeSchedule;
 
-/// Fee rates in parts per billion of notional (1 bp = 100_000 ppb; negative is a rebate).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FeeSchedule {
-    /// Maker rate.
-    pub maker_ppb: i64,
-    /// Taker rate.
-    pub taker_ppb: i64,
-}
+/// Book levels reserved per instrument for the exchange's own view of the market.
+const BOOK_DEPTH: usize = 64;
 
-impl FeeSchedule {
-    /// The fee for a fill, in quote nano-units, truncated toward zero.
-    pub fn fee(&self, px: Px, qty: Qty, liquidity: Liquidity) -> Px {
-        let rate = match liquidity {
-            Liquidity::Maker => self.maker_ppb,
-            Liquidity::Taker => self.taker_ppb,
-        };
-        // notional is in 1e-18 units; × ppb / 1e9 gives 1e-18 units of fee; / 1e9 → nano-units.
-        let fee = Notional::of(px, qty).raw().abs() * i128::from(rate) / 1_000_000_000_000_000_000;
-        Px::from_raw(fee as i64)
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Resting {
-    order: NewOrder,
-    venue_order_id: u64,
-    leaves: Qty,
-    queue: QueuePosition,
-}
-
-/// The simulated exchange.
+/// The in-process exchange.
 pub struct SimExchange {
     markets: Markets,
-    resting: Vec<Resting>,
-    fees: FeeSchedule,
-    next_order_id: u64,
-    next_trade_id: u64,
+    engine: Engine,
 }
 
 impl SimExchange {
-    /// An exchange for `instruments`, holding at most `max_resting` resting orders.
+    /// An exchange for `instruments`, holding at most `max_resting` open orders.
     pub fn new(instruments: &[InstrumentSpec], fees: FeeSchedule, max_resting: usize) -> Self {
         Self {
-            markets: Markets::new(instruments, 64),
-            resting: Vec::with_capacity(max_resting),
-            fees,
-            next_order_id: 1,
-            next_trade_id: 1,
+            markets: Markets::new(instruments, BOOK_DEPTH),
+            engine: Engine::new(EngineConfig {
+                instruments: instruments.to_vec(),
+                max_orders: max_resting,
+                fees,
+            }),
         }
     }
 
@@ -74,119 +47,41 @@ impl SimExchange {
     /// exchange started again in a later session of the same journal must not repeat the ids
     /// of an earlier one either, or the engine would take its fills for duplicates.
     pub fn start_ids_at(&mut self, base: u64) {
-        self.next_order_id = base + 1;
-        self.next_trade_id = base + 1;
+        self.engine.start_ids_at(base);
     }
 
-    /// Number of resting orders.
+    /// Number of open (resting) orders.
     pub fn resting(&self) -> usize {
-        self.resting.len()
+        self.engine.open_count()
     }
 
     /// Queue position of a resting order (None if it is not resting).
     pub fn queue_ahead(&self, id: ClientOrderId) -> Option<Qty> {
-        self.resting
-            .iter()
-            .find(|r| r.order.cl_ord_id == id)
-            .map(|r| r.queue.ahead)
+        self.engine
+            .open_orders()
+            .find(|o| o.client == id.0)
+            .map(|o| o.queue_ahead)
     }
 
     /// Feeds market data; resting orders that trades or the book now reach fill as maker.
     pub fn on_market(&mut self, ev: &MarketEvent, now: u64, out: &mut impl FnMut(ExecReport)) {
         self.markets.apply(ev, now);
+        let id = ev.meta().instrument;
+        let Self { markets, engine } = self;
+        let mut sink = |e: &Event| report(markets, e, now, out);
         if let MarketEvent::Trade(t) = ev {
-            self.on_trade(t, now, out);
+            // An unknown aggressor side lets the trade reach resting orders of either side.
+            let taker = Side::from_code(t.aggressor);
+            engine.on_trade(id, t.px, t.qty, taker, now, &mut sink);
             return;
         }
-        let id = ev.meta().instrument;
-        let Self {
-            markets,
-            resting,
-            fees,
-            next_trade_id,
-            ..
-        } = self;
         let Some(view) = markets.get(id) else {
             return;
         };
         // Mid-batch the book is half-updated: wait for the batch to end before matching.
-        if !view.is_healthy() {
-            return;
+        if view.is_healthy() {
+            engine.on_book(id, view, now, &mut sink);
         }
-        // Time priority: resting orders are kept in arrival order.
-        let mut i = 0;
-        while i < resting.len() {
-            let r = &mut resting[i];
-            let reached = r.order.meta.instrument == id
-                && r.order
-                    .side()
-                    .is_some_and(|side| r.queue.on_book(view, side, r.order.px));
-            if reached {
-                let r = resting.remove(i);
-                let (px, qty) = (r.order.px, r.leaves);
-                let f = FillSpec {
-                    venue_order_id: r.venue_order_id,
-                    px,
-                    qty,
-                    liquidity: Liquidity::Maker,
-                };
-                out(make_fill(fees, next_trade_id, &r.order, f, now));
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    /// A public trade consumes the queues at its price on the side it hit, in time priority.
-    fn on_trade(&mut self, t: &Trade, now: u64, out: &mut impl FnMut(ExecReport)) {
-        let Some(hit) = Side::from_code(t.aggressor).map(Side::opposite) else {
-            return;
-        };
-        let mut used = Qty::ZERO;
-        let mut i = 0;
-        while i < self.resting.len() {
-            let r = &mut self.resting[i];
-            if r.order.meta.instrument != t.meta.instrument || r.order.side() != Some(hit) {
-                i += 1;
-                continue;
-            }
-            let qty = r
-                .queue
-                .on_trade(hit, r.order.px, r.leaves, t.px, t.qty, used);
-            if !qty.is_positive() {
-                i += 1;
-                continue;
-            }
-            if t.px == r.order.px {
-                used = used.saturating_add(qty);
-            }
-            r.leaves = r.leaves.saturating_sub(qty);
-            let (order, venue_order_id, done) = (r.order, r.venue_order_id, r.leaves.is_zero());
-            if done {
-                self.resting.remove(i);
-            } else {
-                i += 1;
-            }
-            out(self.fill(&order, venue_order_id, order.px, qty, Liquidity::Maker, now));
-        }
-    }
-
-    fn fill(
-        &mut self,
-        order: &NewOrder,
-        venue_order_id: u64,
-        px: Px,
-        qty: Qty,
-        liquidity: Liquidity,
-        now: u64,
-    ) -> ExecReport {
-        let f = FillSpec {
-            venue_order_id,
-            px,
-            qty,
-            liquidity,
-        };
-        make_fill(&self.fees, &mut self.next_trade_id, order, f, now)
     }
 
     /// Handles one command; the reports it causes go to `out`, in venue order.
@@ -194,61 +89,59 @@ impl SimExchange {
         match cmd {
             OrderCommand::New(o) => self.on_new(o, now, out),
             OrderCommand::Cancel(c) => {
-                let meta = report_meta(&c.meta, now);
-                match self.take_resting(c.cl_ord_id) {
-                    Some(_) => out(ExecReport::CancelAck(CancelAck {
-                        meta,
-                        cl_ord_id: c.cl_ord_id,
-                    })),
-                    None => out(ExecReport::CancelReject(Reject::new(
-                        meta,
-                        c.cl_ord_id,
-                        RejectReason::UnknownOrder,
-                        -2011,
-                    ))),
+                let Some((oid, inst)) = self.open(c.cl_ord_id) else {
+                    out(unknown_order(&c.meta, c.cl_ord_id, now));
+                    return;
+                };
+                let Self { markets, engine } = self;
+                let Some(view) = markets.get(inst) else {
+                    out(unknown_order(&c.meta, c.cl_ord_id, now));
+                    return;
+                };
+                let done = engine.cancel(oid, view, now, &mut |e| report(markets, e, now, out));
+                if done.is_err() {
+                    out(unknown_order(&c.meta, c.cl_ord_id, now));
                 }
             }
             OrderCommand::Amend(a) => {
-                let meta = report_meta(&a.meta, now);
-                match self
-                    .resting
-                    .iter_mut()
-                    .find(|r| r.order.cl_ord_id == a.cl_ord_id)
-                {
-                    Some(r) => {
-                        r.order.px = a.new_px;
-                        r.leaves = a.new_qty;
-                        out(ExecReport::Ack(Ack {
-                            meta,
-                            cl_ord_id: a.cl_ord_id,
-                            venue_order_id: r.venue_order_id,
-                        }));
-                    }
-                    None => out(ExecReport::CancelReject(Reject::new(
-                        meta,
+                let Some((oid, inst)) = self.open(a.cl_ord_id) else {
+                    out(unknown_order(&a.meta, a.cl_ord_id, now));
+                    return;
+                };
+                let Self { markets, engine } = self;
+                let Some(view) = markets.get(inst) else {
+                    out(unknown_order(&a.meta, a.cl_ord_id, now));
+                    return;
+                };
+                let r = engine.amend(oid, Some(a.new_qty), Some(a.new_px), view, now, &mut |e| {
+                    report(markets, e, now, out)
+                });
+                if r.is_err() {
+                    // Refused amends leave the order as it was (the core keeps it working).
+                    out(ExecReport::CancelReject(Reject::new(
+                        report_meta(&a.meta, now),
                         a.cl_ord_id,
-                        RejectReason::UnknownOrder,
-                        -2011,
-                    ))),
+                        RejectReason::InvalidOrder,
+                        -2038,
+                    )));
                 }
             }
             OrderCommand::Query(q) => {
-                // A resting order reports how much of it traded; one no longer resting is
-                // unknown here (this exchange keeps no history of closed orders).
+                // An open order reports how much of it traded; one no longer open is unknown
+                // here (this exchange keeps no history of closed orders).
                 let meta = report_meta(&q.meta, now);
-                let report = match self
-                    .resting
-                    .iter()
-                    .find(|r| r.order.cl_ord_id == q.cl_ord_id)
-                {
-                    Some(r) => {
-                        let filled = r.order.qty.saturating_sub(r.leaves);
-                        let status = if filled.is_positive() {
+                let found = self
+                    .engine
+                    .open_orders()
+                    .find(|o| o.client == q.cl_ord_id.0);
+                let report = match found {
+                    Some(o) => {
+                        let status = if o.filled.is_positive() {
                             OrderStatus::PartiallyFilled
                         } else {
                             OrderStatus::New
                         };
-                        StatusReport::new(meta, q.cl_ord_id, r.venue_order_id, status, filled)
+                        StatusReport::new(meta, q.cl_ord_id, o.id, status, o.filled)
                     }
                     None => {
                         StatusReport::new(meta, q.cl_ord_id, 0, OrderStatus::NotFound, Qty::ZERO)
@@ -257,179 +150,134 @@ impl SimExchange {
                 out(ExecReport::Status(report));
             }
             OrderCommand::CancelAll(c) => {
-                let mut i = 0;
-                while i < self.resting.len() {
-                    let o = self.resting[i].order;
-                    let venue_ok = o.meta.venue == c.meta.venue;
-                    let inst_ok = c.meta.instrument == Meta::ALL_INSTRUMENTS
-                        || c.meta.instrument == o.meta.instrument;
-                    let strat_ok = c.strategy == tickwire_core::event::CancelAll::EVERY_STRATEGY
-                        || o.cl_ord_id.strategy() == c.strategy;
-                    if venue_ok && inst_ok && strat_ok {
-                        self.resting.remove(i);
-                        out(ExecReport::CancelAck(CancelAck {
-                            meta: report_meta(&o.meta, now),
-                            cl_ord_id: o.cl_ord_id,
-                        }));
-                    } else {
-                        i += 1;
+                let every_strategy = c.strategy == tickwire_core::event::CancelAll::EVERY_STRATEGY;
+                // One at a time: cancelling changes the table being searched.
+                loop {
+                    let Self { markets, engine } = self;
+                    let next = engine.open_orders().find(|o| {
+                        let venue = markets.get(o.instrument).map(|v| v.spec.venue);
+                        let inst_ok = c.meta.instrument == Meta::ALL_INSTRUMENTS
+                            || c.meta.instrument == o.instrument;
+                        let strat_ok =
+                            every_strategy || ClientOrderId(o.client).strategy() == c.strategy;
+                        venue == Some(c.meta.venue) && inst_ok && strat_ok
+                    });
+                    let Some((oid, inst)) = next.map(|o| (o.id, o.instrument)) else {
+                        break;
+                    };
+                    let Some(view) = markets.get(inst) else {
+                        break;
+                    };
+                    if engine
+                        .cancel(oid, view, now, &mut |e| report(markets, e, now, out))
+                        .is_err()
+                    {
+                        break;
                     }
                 }
             }
         }
     }
 
-    fn take_resting(&mut self, id: ClientOrderId) -> Option<Resting> {
-        let i = self.resting.iter().position(|r| r.order.cl_ord_id == id)?;
-        Some(self.resting.remove(i))
+    /// The engine id and instrument of an open order.
+    fn open(&self, id: ClientOrderId) -> Option<(u64, InstrumentId)> {
+        self.engine
+            .open_orders()
+            .find(|o| o.client == id.0)
+            .map(|o| (o.id, o.instrument))
     }
 
     fn on_new(&mut self, o: &NewOrder, now: u64, out: &mut impl FnMut(ExecReport)) {
         let meta = report_meta(&o.meta, now);
+        let reject =
+            |reason, code| ExecReport::Reject(Reject::new(meta, o.cl_ord_id, reason, code));
         let (Some(side), Some(tif), Some(order_type)) = (o.side(), o.tif(), o.order_type()) else {
-            out(ExecReport::Reject(Reject::new(
-                meta,
-                o.cl_ord_id,
-                RejectReason::InvalidOrder,
-                -1100,
-            )));
+            out(reject(RejectReason::InvalidOrder, -1100));
             return;
         };
-        let Some(view) = self.markets.get(o.meta.instrument) else {
-            out(ExecReport::Reject(Reject::new(
-                meta,
-                o.cl_ord_id,
-                RejectReason::InvalidOrder,
-                -1121,
-            )));
+        let Self { markets, engine } = self;
+        let Some(view) = markets.get(o.meta.instrument) else {
+            out(reject(RejectReason::InvalidOrder, -1121));
             return;
         };
         // A venue trades through its own book updates: only a dead feed makes it unavailable.
         if !view.feed_ok() {
-            out(ExecReport::Reject(Reject::new(
-                meta,
-                o.cl_ord_id,
-                RejectReason::VenueUnavailable,
-                -1016,
-            )));
+            out(reject(RejectReason::VenueUnavailable, -1016));
             return;
         }
-        let limit = match order_type {
-            OrderType::Market => None,
-            OrderType::Limit => Some(o.px),
+        let (kind, tif) = match (order_type, tif) {
+            (OrderType::Market, _) => (Kind::Market, Tif::Ioc),
+            (OrderType::Limit, TimeInForce::PostOnly) => (Kind::PostOnly, Tif::Gtc),
+            (OrderType::Limit, TimeInForce::Gtc) => (Kind::Limit, Tif::Gtc),
+            (OrderType::Limit, TimeInForce::Ioc) => (Kind::Limit, Tif::Ioc),
+            (OrderType::Limit, TimeInForce::Fok) => (Kind::Limit, Tif::Fok),
         };
-        let crosses = |level_px: Px| match (side, limit) {
-            (_, None) => true,
-            (Side::Buy, Some(l)) => level_px <= l,
-            (Side::Sell, Some(l)) => level_px >= l,
+        let spec = OrderSpec {
+            instrument: o.meta.instrument,
+            client: o.cl_ord_id.0,
+            side,
+            kind,
+            tif,
+            px: o.px,
+            qty: o.qty,
         };
-        let touch = match side {
-            Side::Buy => view.best_ask(),
-            Side::Sell => view.best_bid(),
-        };
-        if tif == TimeInForce::PostOnly && touch.is_some_and(crosses) {
-            out(ExecReport::Reject(Reject::new(
-                meta,
-                o.cl_ord_id,
-                RejectReason::WouldTake,
-                -2010,
-            )));
-            return;
-        }
-        let venue_order_id = self.next_order_id;
-        self.next_order_id += 1;
-        out(ExecReport::Ack(Ack {
-            meta,
-            cl_ord_id: o.cl_ord_id,
-            venue_order_id,
-        }));
-        // Take visible liquidity level by level up to the limit.
-        let mut leaves = o.qty;
-        let mut fills = [(Px::ZERO, Qty::ZERO); 16];
-        let mut n = 0;
-        {
-            let levels: &mut dyn Iterator<Item = (Px, Qty)> = match side {
-                Side::Buy => &mut view.book.asks().map(|l| (l.px, l.qty)),
-                Side::Sell => &mut view.book.bids().map(|l| (l.px, l.qty)),
-            };
-            let top_only = view.book.depth() == (0, 0);
-            let mut top = view.top.map(|t| match side {
-                Side::Buy => (t.ask_px, t.ask_qty),
-                Side::Sell => (t.bid_px, t.bid_qty),
-            });
-            loop {
-                if leaves.is_zero() || n == fills.len() {
-                    break;
+        let placed = engine.place(&spec, view, now, &mut |e| report(markets, e, now, out));
+        if let Err(r) = placed {
+            use tickwire_matching::Reject as R;
+            // Binance's codes for the same refusals, so logs read like the venue's.
+            let (reason, code) = match r {
+                R::WouldTake => (RejectReason::WouldTake, -2010),
+                R::TableFull | R::NoLiquidity => (RejectReason::Other, -2010),
+                R::UnknownInstrument => (RejectReason::InvalidOrder, -1121),
+                R::PriceFilter | R::LotSize | R::MinNotional | R::UnknownOrder | R::BadAmend => {
+                    (RejectReason::InvalidOrder, -1013)
                 }
-                let level = if top_only { top.take() } else { levels.next() };
-                let Some((px, qty)) = level else { break };
-                if !px.is_positive() || !crosses(px) {
-                    break;
-                }
-                let take = leaves.min(qty);
-                fills[n] = (px, take);
-                n += 1;
-                leaves = leaves.saturating_sub(take);
-            }
-        }
-        for &(px, qty) in &fills[..n] {
-            out(self.fill(o, venue_order_id, px, qty, Liquidity::Taker, now));
-        }
-        if leaves.is_zero() {
-            return;
-        }
-        let rests = tif == TimeInForce::Gtc || tif == TimeInForce::PostOnly;
-        if rests && self.resting.len() < self.resting.capacity() {
-            let queue = match self.markets.get(o.meta.instrument) {
-                Some(view) => QueuePosition::join(view, side, o.px),
-                None => QueuePosition::default(),
             };
-            self.resting.push(Resting {
-                order: *o,
-                venue_order_id,
-                leaves,
-                queue,
-            });
-            return;
+            out(reject(reason, code));
         }
-        // IOC/FOK remainder (or no room to rest): expired, reported as a cancel.
-        out(ExecReport::CancelAck(CancelAck {
-            meta,
-            cl_ord_id: o.cl_ord_id,
-        }));
     }
 }
 
-/// One execution to report.
-struct FillSpec {
-    venue_order_id: u64,
-    px: Px,
-    qty: Qty,
-    liquidity: Liquidity,
+/// The execution report of one engine event.
+fn report(markets: &Markets, e: &Event, now: u64, out: &mut impl FnMut(ExecReport)) {
+    let o = &e.order;
+    let venue = markets
+        .get(o.instrument)
+        .map_or(tickwire_core::ids::VenueId::SYNTHETIC, |v| v.spec.venue);
+    let mut meta = Meta::new(venue, o.instrument, now);
+    meta.stamps.parsed_ns = now;
+    let cl_ord_id = ClientOrderId(o.client);
+    match e.kind {
+        EventKind::New | EventKind::Amended => out(ExecReport::Ack(Ack {
+            meta,
+            cl_ord_id,
+            venue_order_id: o.id,
+        })),
+        EventKind::Trade => {
+            if let Some(f) = e.fill {
+                let liquidity = if f.maker {
+                    Liquidity::Maker
+                } else {
+                    Liquidity::Taker
+                };
+                out(ExecReport::Fill(Fill::new(
+                    meta, cl_ord_id, o.id, f.trade_id, f.side, f.px, f.qty, f.fee, liquidity,
+                )));
+            }
+        }
+        EventKind::Canceled | EventKind::Expired => {
+            out(ExecReport::CancelAck(CancelAck { meta, cl_ord_id }))
+        }
+    }
 }
 
-/// A fill report with the next trade id and its fee.
-fn make_fill(
-    fees: &FeeSchedule,
-    next_trade_id: &mut u64,
-    order: &NewOrder,
-    f: FillSpec,
-    now: u64,
-) -> ExecReport {
-    let trade_id = *next_trade_id;
-    *next_trade_id += 1;
-    let fee = fees.fee(f.px, f.qty, f.liquidity);
-    let side = order.side().unwrap_or(Side::Buy);
-    ExecReport::Fill(Fill::new(
-        report_meta(&order.meta, now),
-        order.cl_ord_id,
-        f.venue_order_id,
-        trade_id,
-        side,
-        f.px,
-        f.qty,
-        fee,
-        f.liquidity,
+/// A refusal for a command naming an order that is not open here.
+fn unknown_order(order_meta: &Meta, id: ClientOrderId, now: u64) -> ExecReport {
+    ExecReport::CancelReject(Reject::new(
+        report_meta(order_meta, now),
+        id,
+        RejectReason::UnknownOrder,
+        -2011,
     ))
 }
 
@@ -444,7 +292,8 @@ fn report_meta(order_meta: &Meta, now: u64) -> Meta {
 mod tests {
     use super::*;
     use tickwire_core::event::TopOfBook;
-    use tickwire_core::ids::{InstrumentId, StrategyId, VenueId};
+    use tickwire_core::ids::{StrategyId, VenueId};
+    use tickwire_core::num::Px;
 
     fn px(s: &str) -> Px {
         Px::parse_signed(s).expect("literal")
@@ -513,7 +362,8 @@ mod tests {
         assert_eq!((f.px, f.qty), (px("100.1"), qty("1")));
         assert_eq!(f.fee, px("0.05005"), "5 bp of 100.1");
         assert_eq!(x.resting(), 1);
-        // The ask comes down to our resting bid: maker fill at our price, with the rebate.
+        // The ask moves away, then comes back down to our resting bid (a new quantity, so our
+        // earlier taking no longer shows): a maker fill at our price, with the rebate.
         let mut got = Vec::new();
         x.on_market(&top("99.9", "100.2"), 2, &mut |r| got.push(r));
         assert!(got.is_empty());
@@ -554,5 +404,25 @@ mod tests {
         });
         let r = run(&mut x, &cancel);
         assert!(matches!(r[..], [ExecReport::CancelReject(_)]));
+    }
+
+    #[test]
+    fn off_grid_orders_are_refused_and_fok_is_all_or_nothing() {
+        let mut x = SimExchange::new(&[spec()], FeeSchedule::default(), 8);
+        x.on_market(&top("100", "100.1"), 1, &mut |_| {});
+        let r = run(
+            &mut x,
+            &order(1, Side::Buy, "100.05", "1", TimeInForce::Gtc),
+        );
+        assert!(
+            matches!(r[..], [ExecReport::Reject(j)] if j.reason() == Some(RejectReason::InvalidOrder)),
+            "{r:?}"
+        );
+        // 2 wanted, 1 visible: killed without a fill.
+        let r = run(&mut x, &order(2, Side::Buy, "100.1", "2", TimeInForce::Fok));
+        assert!(
+            matches!(r[..], [ExecReport::Ack(_), ExecReport::CancelAck(_)]),
+            "{r:?}"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Paper fills: queue position, partial taker fills, fees, conservation and determinism.
+//! Paper fills through the in-process exchange (the one matching engine): queue position,
+//! partial taker fills, fees, conservation and determinism.
 
 use proptest::prelude::*;
 use tickwire_core::event::{
@@ -115,18 +116,20 @@ fn resting_order_waits_behind_the_visible_queue_then_fills_from_trades() {
     // A trade on the other side or at another price does nothing.
     assert!(market(&mut x, &trade(px("100"), qty("5"), Side::Buy, 3)).is_empty());
     assert!(market(&mut x, &trade(px("100.1"), qty("5"), Side::Sell, 4)).is_empty());
-    // A trade through our price fills the rest.
+    // A trade through our price reaches us first, for at most its own quantity.
     let r = market(&mut x, &trade(px("99.9"), qty("0.1"), Side::Sell, 5));
-    assert_eq!(fills(&r), vec![(px("100"), qty("0.5"), Liquidity::Maker)]);
+    assert_eq!(fills(&r), vec![(px("100"), qty("0.1"), Liquidity::Maker)]);
+    let r = market(&mut x, &trade(px("99.9"), qty("1"), Side::Sell, 6));
+    assert_eq!(fills(&r), vec![(px("100"), qty("0.4"), Liquidity::Maker)]);
     let ExecReport::Fill(f) = r[0] else {
         panic!("fill")
     };
-    assert_eq!(f.fee, px("0.005").neg(), "1 bp rebate on 50");
+    assert_eq!(f.fee, px("0.004").neg(), "1 bp rebate on 40");
     assert_eq!(x.resting(), 0);
 }
 
 #[test]
-fn cancellations_ahead_shorten_the_queue_and_the_touch_fills_only_the_front() {
+fn cancellations_ahead_shorten_the_queue_and_a_seller_at_our_price_meets_the_queue_first() {
     let mut x = SimExchange::new(&[spec()], FEES, 8);
     book(&mut x);
     command(
@@ -138,11 +141,16 @@ fn cancellations_ahead_shorten_the_queue_and_the_touch_fills_only_the_front() {
     // Growth behind us does not put anything ahead.
     assert!(market(&mut x, &level(Side::Buy, px("100"), qty("4"))).is_empty());
     assert_eq!(x.queue_ahead(id(1)), Some(qty("0.3")));
-    // The ask comes down to our price while 0.3 is still ahead: no fill yet.
-    assert!(market(&mut x, &level(Side::Sell, px("100"), qty("1"))).is_empty());
-    // The bid level empties (traded or cancelled): we are at the front and fill.
-    let r = market(&mut x, &level(Side::Buy, px("100"), Qty::ZERO));
-    assert_eq!(fills(&r), vec![(px("100"), qty("1"), Liquidity::Maker)]);
+    // A seller of 1 shows at our price while 0.3 is still ahead: 0.3 goes to the queue
+    // ahead of us, 0.7 to us.
+    let r = market(&mut x, &level(Side::Sell, px("100"), qty("1")));
+    assert_eq!(fills(&r), vec![(px("100"), qty("0.7"), Liquidity::Maker)]);
+    assert_eq!(x.queue_ahead(id(1)), Some(Qty::ZERO));
+    // That seller is used up in the exchange's view until the feed changes the level.
+    assert!(market(&mut x, &level(Side::Buy, px("100"), Qty::ZERO)).is_empty());
+    let r = market(&mut x, &level(Side::Sell, px("100"), qty("2")));
+    assert_eq!(fills(&r), vec![(px("100"), qty("0.3"), Liquidity::Maker)]);
+    assert_eq!(x.resting(), 0);
 }
 
 #[test]
@@ -263,7 +271,7 @@ proptest! {
                 let e = filled.entry(f.cl_ord_id).or_insert(Qty::ZERO);
                 *e = e.saturating_add(f.qty);
                 let liq = Liquidity::from_code(f.liquidity).expect("liquidity");
-                prop_assert_eq!(f.fee, FEES.fee(f.px, f.qty, liq));
+                prop_assert_eq!(f.fee, FEES.fee(f.px, f.qty, liq == Liquidity::Maker));
             }
         }
         for (id, q) in &filled {

@@ -545,8 +545,9 @@ impl<Q: QueueModel> Engine<Q> {
     }
 
     /// The public book of `instrument` changed: forgets consumption of levels the feed has
-    /// rewritten since, fills resting orders the opposite side has moved through (as maker,
-    /// at their own price, against the visible quantity), and shrinks queues.
+    /// rewritten since, fills resting orders the opposite side has reached (as maker, at their
+    /// own price, against the visible quantity; a level at their price first eats their queue
+    /// ahead), and shrinks queues.
     pub fn on_book<B: PublicBook + ?Sized>(
         &mut self,
         instrument: InstrumentId,
@@ -575,15 +576,32 @@ impl<Q: QueueModel> Engine<Q> {
             );
             for j in 0..self.levels.len() {
                 let (lpx, avail) = self.levels[j];
-                let Some(rem) = self.live(slot, o.id).map(|o| o.leaves()) else {
+                let Some(r) = self.live(slot, o.id).copied() else {
                     break;
                 };
+                let rem = r.leaves();
                 if rem.is_zero() {
                     break;
                 }
-                let q = rem.min(avail);
-                consume(&mut self.symbols[inst], book, o.side.opposite(), lpx, q);
-                self.fill(slot, o.px, q, true, now, out);
+                // An opposite level *at* our price is a counterparty at our price: like a
+                // trade there it reaches us only after the queue ahead. One *through* our
+                // price reaches us first.
+                let (ahead_used, q) = if lpx == r.px {
+                    let (ahead, q) = self.queue.on_trade(r.queue_ahead, avail, rem);
+                    if let Some(m) = self.slots[slot as usize].as_mut() {
+                        m.queue_ahead = ahead;
+                    }
+                    (r.queue_ahead.saturating_sub(ahead), q)
+                } else {
+                    (Qty::ZERO, rem.min(avail))
+                };
+                let used = ahead_used.saturating_add(q);
+                if used.is_positive() {
+                    consume(&mut self.symbols[inst], book, o.side.opposite(), lpx, used);
+                }
+                if q.is_positive() {
+                    self.fill(slot, o.px, q, true, now, out);
+                }
             }
         }
         self.recap(inst, book);

@@ -18,9 +18,12 @@
 //!   ahead first, then fill it; a trade *through* its price (a buy resting at 100, a trade at
 //!   99) fills it without queue, for at most the trade's quantity, shared with our other
 //!   orders it went through (best price, then time). A level that shrinks shortens the queue
-//!   ahead (cancellations ahead of us). When the opposite side of the book moves through its
-//!   price it fills as maker, at its own price, against the visible quantity there (consuming
-//!   it like a taker would).
+//!   ahead (cancellations ahead of us). When the opposite side of the book reaches its price
+//!   it fills as maker, at its own price, against the visible quantity there (consuming it
+//!   like a taker would): levels *through* its price first, then a level *at* its price,
+//!   which like a trade there reaches it only after the queue ahead (the recorded book does
+//!   not contain our order, so a locked level means a counterparty at our price meeting the
+//!   queue we joined).
 //! * **Order types.** Limit GTC (the remainder rests), IOC (the remainder expires), FOK (expires
 //!   without any fill unless the whole quantity can be taken now), post-only (refused if it
 //!   would take), market (takes what is visible, the rest expires; refused on an empty book).

@@ -313,6 +313,33 @@ fn our_orders_queue_behind_each_other_and_the_book_moving_through_fills_them() {
 }
 
 #[test]
+fn a_level_at_our_price_eats_the_queue_ahead_first_and_one_through_it_does_not() {
+    let mut e = engine(0, 0);
+    let mut b = book(&[("99", "0.3")], &[("100", "1")]);
+    let id = place(&mut e, &limit(Side::Buy, "99", "1"), &b)
+        .0
+        .expect("rests");
+    assert_eq!(e.order(id).map(|o| o.queue_ahead), Some(qty("0.3")));
+    // A seller of 1 at our price (the recorded book shows it locked against the bids we
+    // queued behind): 0.3 goes to the queue ahead, 0.7 to us.
+    b.set(Side::Sell, px("100"), Qty::ZERO);
+    b.set(Side::Sell, px("99"), qty("1"));
+    let mut ev = Vec::new();
+    e.on_book(I, &b, 2, &mut |x| ev.push(*x));
+    assert_eq!(fills(&ev), [(px("99"), qty("0.7"), true)]);
+    assert_eq!(e.order(id).map(|o| o.queue_ahead), Some(Qty::ZERO));
+    // The same book again: that level is used up in our view, nothing more fills.
+    ev.clear();
+    e.on_book(I, &b, 3, &mut |x| ev.push(*x));
+    assert!(ev.is_empty(), "{ev:?}");
+    // A level through our price reaches us whatever the queue.
+    b.set(Side::Sell, px("98.9"), qty("5"));
+    e.on_book(I, &b, 4, &mut |x| ev.push(*x));
+    assert_eq!(fills(&ev), [(px("99"), qty("0.3"), true)]);
+    assert_eq!(e.open_count(), 0);
+}
+
+#[test]
 fn amend_keeps_priority_only_when_the_quantity_shrinks_at_the_same_price() {
     let mut e = engine(0, 0);
     let b = book(&[("99", "1")], &[("101", "1")]);

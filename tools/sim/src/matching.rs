@@ -12,9 +12,9 @@
 //!   its price when it arrived plus our own earlier orders resting there. Public trades at its
 //!   price first eat the queue ahead, then fill it; a trade *through* its price (a buy resting
 //!   at 100 and a trade at 99) fills it without queue. When the tape shrinks the level, the
-//!   queue ahead shrinks with it (cancellations ahead of us). When the opposite side moves
-//!   through its price (asks at or below a resting buy), it fills as maker at its own price
-//!   against that visible quantity.
+//!   queue ahead shrinks with it (cancellations ahead of us). When the opposite side reaches
+//!   its price (asks at or below a resting buy), it fills as maker at its own price against
+//!   that visible quantity; a level exactly at its price first eats its queue ahead.
 //! * **Balances.** Spot-style per account and asset, `free` + `locked`. A limit order locks
 //!   `price × qty` quote (buy) or `qty` base (sell) on arrival; a market buy must be able to pay
 //!   for what it would take. Commission is charged in the received asset (`qty × rate` for a
@@ -1161,11 +1161,26 @@ impl Engine {
                 if rem.is_zero() {
                     break;
                 }
-                let q = rem.min(avail);
-                if let Some(st) = self.symbols.get_mut(symbol) {
-                    Self::consume(st, book, side.opposite(), lpx, q);
+                // A level *at* our price is a counterparty at our price: like a trade there it
+                // reaches us only after the queue ahead; one *through* our price reaches us
+                // first. (The same rule as tickwire-matching; its differential test holds
+                // the two to it.)
+                let (ahead_used, q) = match self.orders.get_mut(&id) {
+                    Some(o) if lpx == px => {
+                        let used = o.queue_ahead.min(avail);
+                        o.queue_ahead -= used;
+                        (used, rem.min(avail - used))
+                    }
+                    _ => (Decimal::ZERO, rem.min(avail)),
+                };
+                if let Some(st) = self.symbols.get_mut(symbol)
+                    && !(ahead_used + q).is_zero()
+                {
+                    Self::consume(st, book, side.opposite(), lpx, ahead_used + q);
                 }
-                self.fill(id, px, q, true, now_ms, &mut ev);
+                if !q.is_zero() {
+                    self.fill(id, px, q, true, now_ms, &mut ev);
+                }
             }
         }
         self.recap(symbol, book);
