@@ -1,13 +1,26 @@
 //! The in-process exchange: answers order commands against the market it is fed, with the one
 //! matching engine (`tickwire-matching`).
 //!
-//! It lets the engine trade with no venue (synthetic runs, tests) and, fed a venue's market
-//! data, is the paper-trading exchange (see [`crate::paper`]). This module only translates:
-//! the core's order commands into engine orders, its market events into the engine's book and
-//! trade inputs, and the engine's events into execution reports — `New` → ack, `Trade` →
-//! fill, `Canceled` and `Expired` (an IOC/FOK/market remainder) → cancel ack, `Amended` →
-//! ack. The matching rules (market impact, queue position, order types, fees) are the
-//! engine's, documented in its crate.
+//! It lets the engine trade with no venue (synthetic runs, tests) and, fed a venue's real
+//! (live or simulated) market data, it is the paper-trading exchange (`paper = true`): orders
+//! never leave the process. Paper, the synthetic runs and the backtest share one fill model:
+//!
+//! - **Taker, with market impact**: an order that crosses takes the visible opposite levels up
+//!   to its limit, level by level, and what it took stays taken in the exchange's view until
+//!   the feed rewrites that level.
+//! - **Maker, queue position**: a resting order joins behind the quantity visible at its price
+//!   (and our own earlier orders there). Public trades at its price consume the queue ahead
+//!   first, then fill it; a trade through its price fills it for at most the trade's
+//!   quantity. A level that shrinks shortens the queue ahead. The opposite side reaching its
+//!   price fills it against the visible quantity, a level exactly at its price only after
+//!   the queue ahead.
+//! - GTC, IOC, FOK, post-only and market orders; fees per fill on notional.
+//!
+//! Everything is a pure function of the market events and commands in order: deterministic.
+//! This module only translates: the core's order commands into engine orders, its market
+//! events into the engine's book and trade inputs, and the engine's events into execution
+//! reports — `New` → ack, `Trade` → fill, `Canceled` and `Expired` (an IOC/FOK/market
+//! remainder) → cancel ack, `Amended` → ack.
 
 use tickwire_core::event::{
     Ack, CancelAck, ExecReport, Fill, Liquidity, MarketEvent, Meta, NewOrder, OrderCommand,

@@ -1,10 +1,13 @@
-//! Zero allocations per encode+sign after warm-up, counted by a global allocator. In its own
-//! test binary, with a single test, so no other test's allocations land in the count.
+//! Zero allocations per encode+sign, and per in-flight bookkeeping of the request (the rest
+//! of the sessions' order path: remember, match the reply, time out, lose the connection),
+//! after warm-up, counted by a global allocator. In its own test binary, with a single test,
+//! so no other test's allocations land in the count.
 
 use tickwire_core::event::{AmendOrder, CancelOrder, Meta, NewOrder, OrderType, Side, TimeInForce};
 use tickwire_core::ids::{ClientOrderId, StrategyId};
 use tickwire_core::num::{Px, Qty};
 use tickwire_exec::credentials::Secret;
+use tickwire_exec::inflight::{InFlight, InFlightTable};
 use tickwire_exec::venue::binance::{BinanceEncoder, BinanceSymbol, Stamp};
 use tickwire_exec::venue::okx::{OkxEncoder, OkxInst, OkxInstrument, TdMode, write_iso8601_ms};
 use tickwire_testkit::alloc::{CountingAlloc, allocations};
@@ -41,6 +44,8 @@ fn encode_and_sign_allocate_nothing() {
     let mut body = [0u8; 512];
     let mut sign = [0u8; 44];
     let mut iso = [0u8; 24];
+    let mut in_flight = InFlightTable::with_capacity(64);
+    let mut lost = 0u64;
 
     let mut run = |i: u64| {
         let o = NewOrder::new(
@@ -88,6 +93,24 @@ fn encode_and_sign_allocate_nothing() {
             .rest_order(&o, &inst, &iso, &mut body, &mut sign)
             .unwrap();
         std::hint::black_box(total);
+
+        // Written; the previous request answered; now and then the oldest time out or the
+        // connection drops; a full table refuses.
+        let _ = in_flight.insert(InFlight {
+            req_id: i,
+            written_ns: i,
+            op: o,
+        });
+        if !i.is_multiple_of(3) {
+            lost += u64::from(in_flight.take(i.wrapping_sub(1)).is_some());
+        }
+        if i.is_multiple_of(50) {
+            in_flight.sweep_timeouts(i, 20, |f| lost += f.req_id & 1);
+        }
+        if i.is_multiple_of(700) {
+            in_flight.drain(|f| lost += f.req_id & 1);
+        }
+        std::hint::black_box(in_flight.is_full());
     };
     for i in 0..100 {
         run(i);
@@ -98,4 +121,5 @@ fn encode_and_sign_allocate_nothing() {
     }
     let after = allocations();
     assert_eq!(after - before, 0, "allocations on the encode+sign path");
+    assert!(lost > 0, "the in-flight paths ran");
 }

@@ -447,6 +447,8 @@ impl<Q: QueueModel> Engine<Q> {
             self.take(slot, book, now, out);
         }
         self.settle(slot, id, book, now, out);
+        // What it took was ahead of our orders resting at those levels: they move up.
+        self.recap(inst, book);
         Ok(id)
     }
 
@@ -659,9 +661,13 @@ impl<Q: QueueModel> Engine<Q> {
                 .then(a.seq.cmp(&b.seq))
         });
         let mut through_left = [qty, qty];
+        let inst = instrument.0 as usize;
         for i in 0..self.hits.len() {
             let h = self.hits[i];
             let s = usize::from(h.side == Side::Sell);
+            // A trade through the price took everything public there; what is still ahead is
+            // our own older orders at the price it did not fill (earlier in this loop).
+            let ours = self.ours_ahead(inst, h.side, h.px, h.seq);
             let Some(o) = self.slots[h.slot as usize].as_mut() else {
                 continue;
             };
@@ -669,7 +675,7 @@ impl<Q: QueueModel> Engine<Q> {
             let q = if h.px != px {
                 let q = rem.min(through_left[s]);
                 through_left[s] = through_left[s].saturating_sub(q);
-                o.queue_ahead = Qty::ZERO;
+                o.queue_ahead = ours;
                 q
             } else {
                 let (ahead, q) = self.queue.on_trade(o.queue_ahead, through_left[s], rem);

@@ -409,6 +409,54 @@ fn a_trade_through_is_shared_best_price_first_then_time() {
 }
 
 #[test]
+fn after_a_trade_through_our_older_orders_at_the_price_are_still_ahead() {
+    let mut e = engine(0, 0);
+    let b = book(&[], &[]);
+    let first = place(&mut e, &limit(Side::Buy, "99.7", "0.73"), &b)
+        .0
+        .expect("first");
+    let second = place(&mut e, &limit(Side::Buy, "99.7", "1.769"), &b)
+        .0
+        .expect("second");
+    assert_eq!(e.order(second).map(|o| o.queue_ahead), Some(qty("0.73")));
+    let mut ev = Vec::new();
+    // Through both: the first (older) gets what the trade printed.
+    e.on_trade(I, px("99.5"), qty("0.001"), Some(Side::Sell), 2, &mut |x| {
+        ev.push(*x)
+    });
+    assert_eq!(fills(&ev), [(px("99.7"), qty("0.001"), true)]);
+    assert_eq!(ev[0].fill.map(|f| f.order_id), Some(first));
+    // Nothing public is ahead any more, but the first order still is.
+    assert_eq!(e.order(first).map(|o| o.queue_ahead), Some(Qty::ZERO));
+    assert_eq!(e.order(second).map(|o| o.queue_ahead), Some(qty("0.729")));
+    // So a trade at the price fills the first only, never both for more than it printed.
+    ev.clear();
+    e.on_trade(I, px("99.7"), qty("0.001"), Some(Side::Sell), 3, &mut |x| {
+        ev.push(*x)
+    });
+    assert_eq!(fills(&ev), [(px("99.7"), qty("0.001"), true)]);
+    assert_eq!(ev[0].fill.map(|f| f.order_id), Some(first));
+}
+
+#[test]
+fn taking_the_public_quantity_ahead_of_our_resting_order_moves_it_up() {
+    let mut e = engine(0, 0);
+    let b = book(&[], &[("100.1", "0.001")]);
+    let resting = place(&mut e, &limit(Side::Sell, "100.1", "1.71"), &b)
+        .0
+        .expect("rests");
+    assert_eq!(e.order(resting).map(|o| o.queue_ahead), Some(qty("0.001")));
+    // Our own buy takes the public 0.001 ahead of our sell (never our sell itself).
+    let (_, ev) = place(
+        &mut e,
+        &order(Side::Buy, Kind::Limit, Tif::Ioc, "100.1", "1"),
+        &b,
+    );
+    assert_eq!(fills(&ev), [(px("100.1"), qty("0.001"), false)]);
+    assert_eq!(e.order(resting).map(|o| o.queue_ahead), Some(Qty::ZERO));
+}
+
+#[test]
 fn fees_are_per_fill_on_notional_and_rebates_are_negative() {
     let f = Fees {
         maker_ppb: -100_000,
@@ -449,7 +497,7 @@ fn op() -> impl Strategy<Value = Op> {
             }
         }),
         (0usize..50).prop_map(Op::Cancel),
-        (95i64..105, 1i64..300).prop_map(|(mid, size)| Op::Book { mid, size }),
+        (95i64..105, 0i64..300).prop_map(|(mid, size)| Op::Book { mid, size }),
         (90i64..110, 1i64..500, any::<bool>()).prop_map(|(tick, qty, sell)| Op::Trade {
             tick,
             qty,
@@ -468,10 +516,10 @@ fn ladder(b: &mut L2Book, mid: i64, size: i64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
-    /// Whatever happens: fills never exceed an order, prices respect limits, an order's
-    /// filled quantity is the sum of its fills, statuses match quantities, trade ids increase,
-    /// and only open orders stay in the table.
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    /// Whatever happens: fills never exceed an order, a trade never fills us for more than it
+    /// printed, prices respect limits, an order's filled quantity is the sum of its fills,
+    /// statuses match quantities, trade ids increase, and only open orders stay in the table.
     #[test]
     fn conservation(ops in proptest::collection::vec(op(), 1..80)) {
         let mut e = Engine::new(EngineConfig {
@@ -512,9 +560,19 @@ proptest! {
                     }
                 }
                 Op::Book { mid, size } => { ladder(&mut b, mid, size); e.on_book(I, &b, now, &mut out); }
-                Op::Trade { tick, qty, sell } => e.on_trade(
-                    I, Px::from_raw(tick * 1_000_000_000), Qty::from_raw(qty * 10_000_000),
-                    Some(if sell { Side::Sell } else { Side::Buy }), now, &mut out),
+                Op::Trade { tick, qty, sell } => {
+                    // A trade never fills our orders for more than it printed.
+                    let printed = Qty::from_raw(qty * 10_000_000);
+                    let mut filled = Qty::ZERO;
+                    e.on_trade(
+                        I, Px::from_raw(tick * 1_000_000_000), printed,
+                        Some(if sell { Side::Sell } else { Side::Buy }), now,
+                        &mut |x: &Event| {
+                            if let Some(f) = x.fill { filled = filled.saturating_add(f.qty); }
+                            out(x);
+                        });
+                    prop_assert!(filled <= printed, "step {}: {:?} > {:?}", n, filled, printed);
+                }
             }
         }
         let mut last_trade = 0;

@@ -86,8 +86,8 @@ pub struct VenueExec {
     /// `rate_headroom_pct`: percent of each venue rate limit kept unused (0–90, default 10).
     pub rate_headroom_pct: u32,
     /// `ack_timeout_ms`: an unanswered order request becomes unknown (100–60000, default
-    /// 10000).
-    pub ack_timeout: Duration,
+    /// 10000). The session's `reply_timeout`.
+    pub reply_timeout: Duration,
     /// OKX: the session settings from the optional `[venue.okx]` table (its `ws_url` and
     /// `rest_url` are replaced by the simulator's with `mode = "sim"`). `None` on Binance.
     pub okx: Option<OkxTradingConfig>,
@@ -202,7 +202,8 @@ fn read_exec(
     }
     let recv_window_ms = s.int_or("recv_window_ms", 1, 60_000, 5_000) as u32;
     let rate_headroom_pct = s.int_or("rate_headroom_pct", 0, 90, 10) as u32;
-    let ack_timeout = Duration::from_millis(s.int_or("ack_timeout_ms", 100, 60_000, 10_000) as u64);
+    let reply_timeout =
+        Duration::from_millis(s.int_or("ack_timeout_ms", 100, 60_000, 10_000) as u64);
     Some(VenueExec {
         order_entry: order_entry?,
         user_data: user_data?,
@@ -210,7 +211,7 @@ fn read_exec(
         ws_api_url,
         recv_window_ms,
         rate_headroom_pct,
-        ack_timeout,
+        reply_timeout,
         okx: None,
     })
 }

@@ -169,7 +169,7 @@ impl TradingVenue for Binance {
         sc.user_data = exec.user_data;
         sc.recv_window_ms = exec.recv_window_ms;
         sc.rate_headroom_pct = exec.rate_headroom_pct;
-        sc.ack_timeout = exec.ack_timeout;
+        sc.reply_timeout = exec.reply_timeout;
         if v.venue == VenueId::BINANCE_US {
             sc.ws_api_url = "wss://ws-api.binance.us:443/ws-api/v3".into();
             sc.stream_url = "wss://stream.binance.us:9443".into();

@@ -1,8 +1,8 @@
-//! Per-venue order entry: signing, request encoding and response parsing (Binance spot and
-//! Binance.US over REST and the WebSocket API, OKX v5 over its private WebSocket with a REST
-//! fallback). Each venue gets a submodule here. Signing, request encoding and the decoding of
-//! execution messages into `ExecReport`s (`binance::reports`, `okx::reports`, shared parts in
-//! [`report`]) exist; transport is still to come, so until then the engine trades only against [`crate::sim_exchange`].
+//! Per-venue order entry: signing, request encoding, response parsing and the order-entry
+//! sessions (Binance spot and Binance.US over the WebSocket API or REST with user-data
+//! streams, OKX v5 over its private WebSocket with a REST fallback). Each venue is a
+//! submodule here; the decoding of execution messages into `ExecReport`s is per venue
+//! (`binance::reports`, `okx::reports`) with shared parts in [`report`].
 //!
 //! Everything on the encode/sign path writes into caller-owned fixed buffers through
 //! [`ByteWriter`]: no allocation, lock, logging or syscall, and a full buffer is an error

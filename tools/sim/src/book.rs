@@ -11,13 +11,13 @@ use rust_decimal::Decimal;
 
 /// One side of a book: price → level, bids iterated best (highest) first, asks lowest first.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Book<L> {
+pub struct Book<L> {
     pub bids: BTreeMap<Decimal, L>,
     pub asks: BTreeMap<Decimal, L>,
 }
 
 impl<L> Book<L> {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
@@ -25,7 +25,7 @@ impl<L> Book<L> {
     }
 
     /// Sets (`Some`) or removes (`None`) a level.
-    pub(crate) fn set(&mut self, bid: bool, px: Decimal, level: Option<L>) {
+    pub fn set(&mut self, bid: bool, px: Decimal, level: Option<L>) {
         let side = if bid { &mut self.bids } else { &mut self.asks };
         match level {
             Some(l) => {
@@ -38,22 +38,22 @@ impl<L> Book<L> {
     }
 
     /// Bids, best first.
-    pub(crate) fn bids_best_first(&self) -> impl Iterator<Item = &L> {
+    pub fn bids_best_first(&self) -> impl Iterator<Item = &L> {
         self.bids.values().rev()
     }
 
     /// Asks, best first.
-    pub(crate) fn asks_best_first(&self) -> impl Iterator<Item = &L> {
+    pub fn asks_best_first(&self) -> impl Iterator<Item = &L> {
         self.asks.values()
     }
 }
 
 /// A price level as strings (`[price, qty]`; OKX adds two more fields).
-pub(crate) type Level = Vec<String>;
+pub type Level = Vec<String>;
 
 /// One parsed level change: side, exact price key, wire strings, removal flag.
 #[derive(Clone, Debug)]
-pub(crate) struct Change {
+pub struct Change {
     pub bid: bool,
     pub px: Decimal,
     pub level: Level,
@@ -61,7 +61,7 @@ pub(crate) struct Change {
 }
 
 /// Parses `[["price","qty",...],...]` wire levels into changes. `None` on a malformed level.
-pub(crate) fn changes(bid: bool, levels: &[Vec<String>]) -> Option<Vec<Change>> {
+pub fn changes(bid: bool, levels: &[Vec<String>]) -> Option<Vec<Change>> {
     levels
         .iter()
         .map(|l| {
@@ -78,14 +78,14 @@ pub(crate) fn changes(bid: bool, levels: &[Vec<String>]) -> Option<Vec<Change>> 
 }
 
 impl Book<Level> {
-    pub(crate) fn apply(&mut self, changes: &[Change]) {
+    pub fn apply(&mut self, changes: &[Change]) {
         for c in changes {
             let level = (!c.remove).then(|| c.level.clone());
             self.set(c.bid, c.px, level);
         }
     }
 
-    pub(crate) fn from_changes(changes: &[Change]) -> Self {
+    pub fn from_changes(changes: &[Change]) -> Self {
         let mut b = Self::new();
         b.apply(changes);
         b
@@ -94,7 +94,7 @@ impl Book<Level> {
 
 /// A Binance depth diff (`depthUpdate`), parsed.
 #[derive(Clone, Debug)]
-pub(crate) struct Diff {
+pub struct Diff {
     pub first: u64,
     pub last: u64,
     pub changes: Vec<Change>,
@@ -102,14 +102,14 @@ pub(crate) struct Diff {
 
 /// A Binance REST depth snapshot, parsed.
 #[derive(Clone, Debug)]
-pub(crate) struct Snapshot {
+pub struct Snapshot {
     pub last_update_id: u64,
     pub changes: Vec<Change>,
 }
 
 /// What applying one diff did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DiffOutcome {
+pub enum DiffOutcome {
     /// `u` at or below the book's id: already contained in it.
     Stale,
     /// Applied.
@@ -120,7 +120,7 @@ pub(crate) enum DiffOutcome {
 
 /// A Binance book with its update id, synced from a snapshot per §1.7.
 #[derive(Clone, Debug)]
-pub(crate) struct BinanceBook {
+pub struct BinanceBook {
     pub book: Book<Level>,
     pub update_id: u64,
     /// False until a snapshot or a first diff has set the id.
@@ -128,7 +128,7 @@ pub(crate) struct BinanceBook {
 }
 
 impl BinanceBook {
-    pub(crate) fn from_snapshot(s: &Snapshot) -> Self {
+    pub fn from_snapshot(s: &Snapshot) -> Self {
         Self {
             book: Book::from_changes(&s.changes),
             update_id: s.last_update_id,
@@ -137,7 +137,7 @@ impl BinanceBook {
     }
 
     /// A book built from diffs alone (no snapshot in the capture).
-    pub(crate) fn empty() -> Self {
+    pub fn empty() -> Self {
         Self {
             book: Book::new(),
             update_id: 0,
@@ -145,7 +145,7 @@ impl BinanceBook {
         }
     }
 
-    pub(crate) fn apply(&mut self, d: &Diff) -> DiffOutcome {
+    pub fn apply(&mut self, d: &Diff) -> DiffOutcome {
         if self.has_id && d.last <= self.update_id {
             return DiffOutcome::Stale;
         }
@@ -162,14 +162,14 @@ impl BinanceBook {
 }
 
 /// True if a diff can be the first one applied on a snapshot (`U <= id + 1 <= u`).
-pub(crate) fn straddles(d: &Diff, snapshot_id: u64) -> bool {
+pub fn straddles(d: &Diff, snapshot_id: u64) -> bool {
     d.first <= snapshot_id + 1 && snapshot_id < d.last
 }
 
 /// OKX's book checksum (FORMATS.md §2.3): the best 25 bids and asks interleaved as
 /// `bidPx:bidSz:askPx:askSz:...` (missing entries skipped) with the exact wire strings,
 /// CRC32 (IEEE), read as a signed 32-bit integer.
-pub(crate) fn okx_checksum(book: &Book<Level>) -> i32 {
+pub fn okx_checksum(book: &Book<Level>) -> i32 {
     let mut s = String::with_capacity(25 * 2 * 24);
     let mut bids = book.bids_best_first().take(25);
     let mut asks = book.asks_best_first().take(25);

@@ -76,12 +76,16 @@
 
 mod binance;
 mod binance_private;
-mod book;
+// Public (hidden) only so the matching benchmark can put this Decimal engine beside the
+// fixed-point one (`benches/benches/matching.rs`); not an API.
+#[doc(hidden)]
+pub mod book;
 mod capture;
 mod config;
 mod fault;
 mod http;
-mod matching;
+#[doc(hidden)]
+pub mod matching;
 mod okx;
 mod okx_auth;
 mod okx_derive;

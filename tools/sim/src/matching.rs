@@ -33,7 +33,7 @@ use super::book::{Book, Level};
 
 /// Order side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Side {
+pub enum Side {
     /// Buy base with quote.
     Buy,
     /// Sell base for quote.
@@ -42,7 +42,7 @@ pub(crate) enum Side {
 
 impl Side {
     /// The other side.
-    pub(crate) fn opposite(self) -> Self {
+    pub fn opposite(self) -> Self {
         match self {
             Side::Buy => Side::Sell,
             Side::Sell => Side::Buy,
@@ -52,7 +52,7 @@ impl Side {
 
 /// Order type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OrderType {
+pub enum OrderType {
     /// Limit order with a time in force.
     Limit,
     /// Market order: takes what the book has up to its quantity; the rest expires.
@@ -63,7 +63,7 @@ pub(crate) enum OrderType {
 
 /// Time in force of a limit order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TimeInForce {
+pub enum TimeInForce {
     /// Good till canceled: the remainder rests.
     Gtc,
     /// Immediate or cancel: the remainder expires.
@@ -74,7 +74,7 @@ pub(crate) enum TimeInForce {
 
 /// Order state (the names match Binance's; OKX maps them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OrderStatus {
+pub enum OrderStatus {
     /// Accepted, nothing filled.
     New,
     /// Partly filled and still working.
@@ -89,12 +89,12 @@ pub(crate) enum OrderStatus {
 
 impl OrderStatus {
     /// True while the order can still fill.
-    pub(crate) fn is_open(self) -> bool {
+    pub fn is_open(self) -> bool {
         matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)
     }
 
     /// Binance spelling (`NEW`, `PARTIALLY_FILLED`, ...).
-    pub(crate) fn binance(self) -> &'static str {
+    pub fn binance(self) -> &'static str {
         match self {
             OrderStatus::New => "NEW",
             OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
@@ -106,11 +106,11 @@ impl OrderStatus {
 }
 
 /// An account (index into the engine's accounts).
-pub(crate) type AccountId = usize;
+pub type AccountId = usize;
 
 /// A symbol's trading rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SymbolRules {
+pub struct SymbolRules {
     /// Venue symbol (`BTCUSDT`, `BTC-USDT`).
     pub symbol: String,
     /// Base asset (`BTC`).
@@ -127,7 +127,7 @@ pub(crate) struct SymbolRules {
 
 /// Commission rates as fractions (`0.001` = 10 bp); a negative maker rate is a rebate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Fees {
+pub struct Fees {
     /// Charged on fills of resting orders.
     pub maker: Decimal,
     /// Charged on fills of orders that take liquidity.
@@ -136,7 +136,7 @@ pub(crate) struct Fees {
 
 /// One asset balance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Balance {
+pub struct Balance {
     /// Available for new orders.
     pub free: Decimal,
     /// Reserved by open orders.
@@ -145,7 +145,7 @@ pub(crate) struct Balance {
 
 /// A new order request, already parsed by a venue adapter.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct NewOrder {
+pub struct NewOrder {
     /// Symbol.
     pub symbol: String,
     /// Side.
@@ -164,7 +164,7 @@ pub(crate) struct NewOrder {
 
 /// Why an order (or amend) is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Reject {
+pub enum Reject {
     /// No such account.
     UnknownAccount,
     /// Symbol not traded.
@@ -193,7 +193,7 @@ pub(crate) enum Reject {
 
 /// An amend: a new total quantity and/or a new price (`None`: unchanged).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Amend {
+pub struct Amend {
     /// New total quantity (including what is already executed).
     pub qty: Option<Decimal>,
     /// New price.
@@ -202,7 +202,7 @@ pub(crate) struct Amend {
 
 /// How a request names an order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum OrderRef {
+pub enum OrderRef {
     /// The venue's order id.
     Id(u64),
     /// The client order id (the most recent order carrying it).
@@ -211,7 +211,7 @@ pub(crate) enum OrderRef {
 
 /// One order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Order {
+pub struct Order {
     /// Venue order id (unique, increasing).
     pub id: u64,
     /// Owner.
@@ -254,14 +254,14 @@ pub(crate) struct Order {
 
 impl Order {
     /// Quantity still to fill.
-    pub(crate) fn remaining(&self) -> Decimal {
+    pub fn remaining(&self) -> Decimal {
         self.qty - self.matched
     }
 }
 
 /// One fill of one of our orders.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Fill {
+pub struct Fill {
     /// Trade id (unique per engine, increasing).
     pub trade_id: u64,
     /// The order filled.
@@ -290,7 +290,7 @@ pub(crate) struct Fill {
 
 /// What happened to an order, in the order it happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ExecKind {
+pub enum ExecKind {
     /// Accepted.
     New,
     /// Filled (partly or completely); the execution carries the fill.
@@ -305,7 +305,7 @@ pub(crate) enum ExecKind {
 
 /// One event of an order, with the order as it was right after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Execution {
+pub struct Execution {
     /// What happened.
     pub kind: ExecKind,
     /// The order after the event.
@@ -316,7 +316,7 @@ pub(crate) struct Execution {
 
 /// A public trade from the tape, as the matching engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct PublicTrade {
+pub struct PublicTrade {
     /// Price.
     pub price: Decimal,
     /// Base quantity.
@@ -343,7 +343,7 @@ struct SymbolState {
 
 /// The matching engine of one venue: accounts, symbols, orders, fills.
 #[derive(Debug)]
-pub(crate) struct Engine {
+pub struct Engine {
     fees: Fees,
     accounts: Vec<Account>,
     symbols: BTreeMap<String, SymbolState>,
@@ -389,7 +389,7 @@ fn is_multiple(v: Decimal, step: Decimal) -> bool {
 
 impl Engine {
     /// An engine with these fees, no accounts and no symbols. Order and trade ids start at 1.
-    pub(crate) fn new(fees: Fees) -> Self {
+    pub fn new(fees: Fees) -> Self {
         Self {
             fees,
             accounts: Vec::new(),
@@ -406,7 +406,7 @@ impl Engine {
     /// Fault: from the `after`-th fill on, `count` fills (0 = all) are reported and booked `by`
     /// smaller than what matched (a fill not larger than `by` is left alone). The order still
     /// completes when its quantity has matched.
-    pub(crate) fn set_short_fill(&mut self, by: Decimal, after: u64, count: u64) {
+    pub fn set_short_fill(&mut self, by: Decimal, after: u64, count: u64) {
         self.short_fill = Some(ShortFill {
             by,
             skip: after,
@@ -433,12 +433,12 @@ impl Engine {
     }
 
     /// The fees.
-    pub(crate) fn fees(&self) -> Fees {
+    pub fn fees(&self) -> Fees {
         self.fees
     }
 
     /// Adds (or replaces the rules of) a symbol.
-    pub(crate) fn add_symbol(&mut self, rules: SymbolRules) {
+    pub fn add_symbol(&mut self, rules: SymbolRules) {
         let sym = rules.symbol.clone();
         match self.symbols.get_mut(&sym) {
             Some(s) => s.rules = rules,
@@ -456,12 +456,12 @@ impl Engine {
     }
 
     /// A symbol's rules.
-    pub(crate) fn rules(&self, symbol: &str) -> Option<&SymbolRules> {
+    pub fn rules(&self, symbol: &str) -> Option<&SymbolRules> {
         self.symbols.get(symbol).map(|s| &s.rules)
     }
 
     /// Adds an account with free balances; returns its id.
-    pub(crate) fn add_account(&mut self, name: &str, balances: &[(String, Decimal)]) -> AccountId {
+    pub fn add_account(&mut self, name: &str, balances: &[(String, Decimal)]) -> AccountId {
         let balances = balances
             .iter()
             .map(|(a, f)| {
@@ -482,17 +482,17 @@ impl Engine {
     }
 
     /// The id of the account with this name.
-    pub(crate) fn account_id(&self, name: &str) -> Option<AccountId> {
+    pub fn account_id(&self, name: &str) -> Option<AccountId> {
         self.accounts.iter().position(|a| a.name == name)
     }
 
     /// An account's balances by asset (assets ever held, including zero ones).
-    pub(crate) fn balances(&self, account: AccountId) -> Option<&BTreeMap<String, Balance>> {
+    pub fn balances(&self, account: AccountId) -> Option<&BTreeMap<String, Balance>> {
         self.accounts.get(account).map(|a| &a.balances)
     }
 
     /// One balance (zero if the asset was never held).
-    pub(crate) fn balance(&self, account: AccountId, asset: &str) -> Balance {
+    pub fn balance(&self, account: AccountId, asset: &str) -> Balance {
         self.accounts
             .get(account)
             .and_then(|a| a.balances.get(asset).copied())
@@ -500,13 +500,13 @@ impl Engine {
     }
 
     /// An order of the account on this symbol, open or not.
-    pub(crate) fn order(&self, account: AccountId, symbol: &str, r: &OrderRef) -> Option<&Order> {
+    pub fn order(&self, account: AccountId, symbol: &str, r: &OrderRef) -> Option<&Order> {
         let id = self.find(account, symbol, r, false)?;
         self.orders.get(&id)
     }
 
     /// The account's open orders (all symbols with `None`), oldest first.
-    pub(crate) fn open_orders(&self, account: AccountId, symbol: Option<&str>) -> Vec<&Order> {
+    pub fn open_orders(&self, account: AccountId, symbol: Option<&str>) -> Vec<&Order> {
         self.orders
             .values()
             .filter(|o| {
@@ -516,7 +516,7 @@ impl Engine {
     }
 
     /// The account's fills on a symbol, oldest first.
-    pub(crate) fn trades(&self, account: AccountId, symbol: &str) -> Vec<&Fill> {
+    pub fn trades(&self, account: AccountId, symbol: &str) -> Vec<&Fill> {
         self.fills
             .iter()
             .filter(|f| f.account == account && f.symbol == symbol)
@@ -525,7 +525,7 @@ impl Engine {
 
     /// Every fill of one order, oldest first.
     #[cfg(test)]
-    pub(crate) fn order_fills(&self, order_id: u64) -> Vec<&Fill> {
+    pub fn order_fills(&self, order_id: u64) -> Vec<&Fill> {
         self.fills
             .iter()
             .filter(|f| f.order_id == order_id)
@@ -609,7 +609,7 @@ impl Engine {
     /// Places an order against `book` (the symbol's public book now). On success returns the
     /// order's events: `New`, then a `Trade` per fill, then `Expired` for an IOC/FOK/market
     /// remainder.
-    pub(crate) fn place(
+    pub fn place(
         &mut self,
         account: AccountId,
         req: NewOrder,
@@ -720,6 +720,9 @@ impl Engine {
             self.take(id, book, now_ms, &mut ev);
         }
         self.settle_after_taking(id, book, now_ms, &mut ev);
+        // What it took was ahead of our orders resting at those levels: they move up (else a
+        // later trade could fill them for more than it printed).
+        self.recap(&req.symbol, book);
         Ok(ev)
     }
 
@@ -943,7 +946,7 @@ impl Engine {
     }
 
     /// Cancels an open order.
-    pub(crate) fn cancel(
+    pub fn cancel(
         &mut self,
         account: AccountId,
         symbol: &str,
@@ -968,7 +971,7 @@ impl Engine {
     }
 
     /// Cancels every open order of the account on the symbol, oldest first.
-    pub(crate) fn cancel_all(
+    pub fn cancel_all(
         &mut self,
         account: AccountId,
         symbol: &str,
@@ -999,7 +1002,7 @@ impl Engine {
     /// goes to the back of the queue at its (new) price, and a new price that crosses takes
     /// like a new order (a post-only order is refused instead). Returns `Amended` followed by
     /// any fills.
-    pub(crate) fn amend(
+    pub fn amend(
         &mut self,
         account: AccountId,
         symbol: &str,
@@ -1091,7 +1094,7 @@ impl Engine {
     }
 
     /// Renames an open order's client order id (Binance amend with `newClientOrderId`).
-    pub(crate) fn set_client_id(
+    pub fn set_client_id(
         &mut self,
         account: AccountId,
         symbol: &str,
@@ -1132,12 +1135,7 @@ impl Engine {
     /// The tape changed `symbol`'s public book: forgets consumption of levels the tape has
     /// since rewritten, fills resting orders the opposite side has moved through (as maker, at
     /// their own price), and shrinks queues. Returns the fills' executions.
-    pub(crate) fn on_book(
-        &mut self,
-        symbol: &str,
-        book: &Book<Level>,
-        now_ms: u64,
-    ) -> Vec<Execution> {
+    pub fn on_book(&mut self, symbol: &str, book: &Book<Level>, now_ms: u64) -> Vec<Execution> {
         let mut ev = Vec::new();
         let Some(st) = self.symbols.get_mut(symbol) else {
             return ev;
@@ -1190,7 +1188,7 @@ impl Engine {
     /// A public trade printed on `symbol`: resting orders at its price lose queue ahead and then
     /// fill; resting orders it went through fill first (best price, then time). Returns the
     /// fills' executions.
-    pub(crate) fn on_trade(&mut self, symbol: &str, t: PublicTrade, now_ms: u64) -> Vec<Execution> {
+    pub fn on_trade(&mut self, symbol: &str, t: PublicTrade, now_ms: u64) -> Vec<Execution> {
         let mut ev = Vec::new();
         let Some(st) = self.symbols.get(symbol) else {
             return ev;
@@ -1223,14 +1221,17 @@ impl Engine {
         // The trade's quantity is shared by the orders it went through; at its own price each
         // order works through its own queue ahead (which counts our older orders there).
         let mut through_left = [t.qty, t.qty];
-        for (side, px, _, id) in hit {
+        for (side, px, seq, id) in hit {
             let slot = usize::from(side == Side::Sell);
             let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
             let q = if px != t.price {
                 let q = rem.min(through_left[slot]);
                 through_left[slot] -= q;
+                // The trade took everything public at the price; still ahead: our own older
+                // orders there that it did not fill (earlier in this loop).
+                let ours = self.ours_ahead(symbol, side, px, seq);
                 if let Some(o) = self.orders.get_mut(&id) {
-                    o.queue_ahead = Decimal::ZERO;
+                    o.queue_ahead = ours;
                 }
                 q
             } else {
@@ -1251,13 +1252,13 @@ impl Engine {
 
     /// Every order ever accepted, by id (for invariant checks).
     #[cfg(test)]
-    pub(crate) fn orders(&self) -> impl Iterator<Item = &Order> {
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.values()
     }
 
     /// Every fill, oldest first (for invariant checks).
     #[cfg(test)]
-    pub(crate) fn fills(&self) -> &[Fill] {
+    pub fn fills(&self) -> &[Fill] {
         &self.fills
     }
 }

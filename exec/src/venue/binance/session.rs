@@ -19,7 +19,7 @@
 //!
 //! Every connection reconnects with capped, jittered exponential backoff
 //! ([`ReconnectBackoff`]): a failing venue is retried at most every `reconnect.max`, never in a
-//! loop. A request in flight when its connection drops, or unanswered after `ack_timeout`,
+//! loop. A request in flight when its connection drops, or unanswered after `reply_timeout`,
 //! becomes `Unknown` (cause `Disconnect` / `Timeout`); a 5xx reply becomes `Unknown`
 //! (`ServerError`). Each unknown order is then resolved by querying the venue
 //! (`GET /api/v3/order`), never guessed; if it cannot be resolved within the resolver's
@@ -72,6 +72,7 @@ use super::reports::{BinanceReportDecoder, RequestCtx, RequestKind};
 use super::rest_orders::{RestEvent, RestJob, RestOrders};
 use super::worker::{Job, Worker, WorkerEvent};
 use crate::credentials::Credentials;
+use crate::inflight::InFlightTable;
 use crate::latency::ExecLatency;
 use crate::queries::ResolvePolicy;
 use crate::session::{ReportSink, VenueSession};
@@ -142,8 +143,9 @@ pub struct BinanceSessionConfig {
     pub reconnect: ReconnectPolicy,
     /// Unknown-order resolution retries.
     pub resolve: ResolvePolicy,
-    /// A request unanswered this long becomes `Unknown` (`Timeout`).
-    pub ack_timeout: Duration,
+    /// A request unanswered this long becomes `Unknown` (`Timeout`). Config key
+    /// `ack_timeout_ms`.
+    pub reply_timeout: Duration,
     /// listenKey keepalive period.
     pub listen_key_keepalive: Duration,
     /// Clock re-sync period.
@@ -179,7 +181,7 @@ impl BinanceSessionConfig {
             rate_headroom_pct: 10,
             reconnect: ReconnectPolicy::default(),
             resolve: ResolvePolicy::default(),
-            ack_timeout: Duration::from_secs(10),
+            reply_timeout: Duration::from_secs(10),
             listen_key_keepalive: Duration::from_secs(30 * 60),
             time_sync_every: Duration::from_secs(600),
             ws: WsOptions::default(),
@@ -218,15 +220,18 @@ pub struct SessionStats {
 const REQ_BUF: usize = 1024;
 /// Requests in flight at once on the WS-API connection.
 const MAX_IN_FLIGHT: usize = 1024;
+// REST order entry tracks every request its helper holds: the helper's buffers must fit.
+const _: () = assert!(super::rest_orders::REST_POOL <= MAX_IN_FLIGHT);
 
+/// What a request in flight needs when its reply (or its absence) is handled.
 #[derive(Clone, Copy, Debug)]
-struct InFlight {
-    req_id: u64,
+struct Op {
     ctx: RequestCtx,
-    written_ns: u64,
     /// Cancel leg of an amend: the new price and total quantity.
     amend: Option<(tickwire_core::num::Px, Qty)>,
 }
+
+type InFlight = crate::inflight::InFlight<Op>;
 
 /// Where an amend (cancel + new under the same client id) of a live order stands.
 ///
@@ -341,7 +346,7 @@ pub struct BinanceSession {
     sub_req_id: u64,
     worker: Worker,
     rest: Option<RestOrders>,
-    in_flight: Vec<InFlight>,
+    in_flight: InFlightTable<Op>,
     live: Vec<Live>,
     next_req_id: u64,
     buf: Box<[u8; REQ_BUF]>,
@@ -449,7 +454,7 @@ impl BinanceSession {
             sub_req_id: 0,
             worker,
             rest,
-            in_flight: Vec::with_capacity(MAX_IN_FLIGHT),
+            in_flight: InFlightTable::with_capacity(MAX_IN_FLIGHT),
             live: Vec::with_capacity(MAX_IN_FLIGHT),
             next_req_id: 1,
             buf: Box::new([0u8; REQ_BUF]),
@@ -597,9 +602,10 @@ impl BinanceSession {
         };
         let req_id = self.next_req_id;
         self.next_req_id += 1;
-        match self.cfg.order_entry {
+        // When the request left, for the order's written→fill latency.
+        let written_ns = match self.cfg.order_entry {
             OrderEntry::WsApi => {
-                if self.in_flight.len() >= MAX_IN_FLIGHT {
+                if self.in_flight.is_full() {
                     self.reject(meta, id, kind, RejectReason::VenueUnavailable, cmd_ns, out);
                     return false;
                 }
@@ -634,16 +640,24 @@ impl BinanceSession {
                 let sent = ws.send_text(text);
                 let written_ns = (self.cfg.clock)();
                 self.stats.requests += 1;
-                self.in_flight.push(InFlight {
+                let tracked = self.in_flight.insert(InFlight {
                     req_id,
-                    ctx,
                     written_ns,
-                    amend,
+                    op: Op { ctx, amend },
                 });
                 self.latency.record_written(cmd_ns, written_ns);
+                if let Err(f) = tracked {
+                    // Cannot happen (checked above, nothing inserted since), but a request
+                    // written and not tracked would never be answered: unknown, resolved.
+                    self.unanswered(f.op.ctx, UnknownCause::Timeout, written_ns, out);
+                }
                 if sent.is_err() {
                     // Some bytes may have left: the outcome is unknown, not failed.
                     self.api_lost(written_ns, out);
+                    // No reliable write time: the command's stands in.
+                    cmd_ns
+                } else {
+                    written_ns
                 }
             }
             OrderEntry::Rest => {
@@ -675,12 +689,17 @@ impl BinanceSession {
                 }) {
                     Ok(()) => {
                         self.stats.requests += 1;
-                        self.in_flight.push(InFlight {
+                        // Never full: the helper's buffer pool bounds the requests outstanding
+                        // (asserted at `MAX_IN_FLIGHT`). If it were, the request is out and
+                        // untracked: unknown, resolved.
+                        let tracked = self.in_flight.insert(InFlight {
                             req_id,
-                            ctx,
                             written_ns: cmd_ns,
-                            amend,
+                            op: Op { ctx, amend },
                         });
+                        if let Err(f) = tracked {
+                            self.unanswered(f.op.ctx, UnknownCause::Timeout, cmd_ns, out);
+                        }
                     }
                     Err(job) => {
                         rest.put_buf(job.buf);
@@ -688,9 +707,10 @@ impl BinanceSession {
                         return false;
                     }
                 }
+                // Written later, on the helper thread: the command's time stands in.
+                cmd_ns
             }
-        }
-        let written_ns = self.in_flight.last().map_or(cmd_ns, |f| f.written_ns);
+        };
         if let Some(o) = place
             && let Some(l) = self
                 .live
@@ -810,8 +830,8 @@ impl BinanceSession {
         if acked {
             self.latency.record_ack(f.written_ns, recv_ns);
         }
-        if let Some((px, qty)) = f.amend {
-            let id = f.ctx.cl_ord_id;
+        if let Some((px, qty)) = f.op.amend {
+            let id = f.op.ctx.cl_ord_id;
             let cancelled = reports
                 .iter()
                 .any(|r| matches!(r, ExecReport::CancelAck(c) if c.cl_ord_id == id));
@@ -845,7 +865,7 @@ impl BinanceSession {
                     // Nothing left to place (filled meanwhile): the amend ends the order.
                     self.forget(id);
                     out.report(ExecReport::CancelAck(tickwire_core::event::CancelAck {
-                        meta: Meta::new(self.cfg.venue, f.ctx.instrument, recv_ns),
+                        meta: Meta::new(self.cfg.venue, f.op.ctx.instrument, recv_ns),
                         cl_ord_id: id,
                     }));
                 }
@@ -901,18 +921,17 @@ impl BinanceSession {
             }
             return;
         }
-        let Some(i) = self.in_flight.iter().position(|f| f.req_id == req_id) else {
+        let Some(f) = self.in_flight.take(req_id) else {
             // A late reply to a request already reported Unknown: the resolver decides.
             return;
         };
-        let f = self.in_flight.swap_remove(i);
         if status == 400 && scan_i64(data, b"\"code\":") == Some(-1021) {
             self.worker.send(Job::SyncTime);
         }
         let mut reports = mem::take(&mut self.scratch);
         let r =
             self.decoder
-                .decode_ws_api_response(data, f.ctx, &self.symbols, recv_ns, &mut |r| {
+                .decode_ws_api_response(data, f.op.ctx, &self.symbols, recv_ns, &mut |r| {
                     reports.push(r)
                 });
         self.scratch = reports;
@@ -920,8 +939,8 @@ impl BinanceSession {
             self.stats.decode_errors += 1;
             // A reply we cannot read: what happened is unknown.
             self.scratch.push(ExecReport::Unknown(Unknown::new(
-                Meta::new(self.cfg.venue, f.ctx.instrument, recv_ns),
-                f.ctx.cl_ord_id,
+                Meta::new(self.cfg.venue, f.op.ctx.instrument, recv_ns),
+                f.op.ctx.cl_ord_id,
                 UnknownCause::ServerError,
             )));
         }
@@ -979,22 +998,9 @@ impl BinanceSession {
             self.stats.disconnects += 1;
         }
         if self.cfg.order_entry == OrderEntry::WsApi {
+            // Lent out so `self` can handle each entry (routing a report never touches the table).
             let mut lost = mem::take(&mut self.in_flight);
-            for f in lost.drain(..) {
-                if let Some(l) = self
-                    .live
-                    .iter_mut()
-                    .find(|l| l.order.cl_ord_id == f.ctx.cl_ord_id)
-                {
-                    l.amend = AmendPhase::Idle;
-                }
-                let u = Unknown::new(
-                    Meta::new(self.cfg.venue, f.ctx.instrument, now_ns),
-                    f.ctx.cl_ord_id,
-                    UnknownCause::Disconnect,
-                );
-                self.route(ExecReport::Unknown(u), out);
-            }
+            lost.drain(|f| self.unanswered(f.op.ctx, UnknownCause::Disconnect, now_ns, out));
             self.in_flight = lost;
         }
     }
@@ -1209,10 +1215,9 @@ impl BinanceSession {
                     if let Some(rest) = self.rest.as_mut() {
                         rest.put_buf(buf);
                     }
-                    let Some(i) = self.in_flight.iter().position(|f| f.req_id == req_id) else {
+                    let Some(mut f) = self.in_flight.take(req_id) else {
                         continue;
                     };
-                    let mut f = self.in_flight.swap_remove(i);
                     // Command→written spans the queue hop to the helper.
                     self.latency.record_written(f.written_ns, written_ns);
                     f.written_ns = written_ns;
@@ -1232,29 +1237,37 @@ impl BinanceSession {
             // REST requests end with the HTTP client's own timeouts (→ Unknown).
             return;
         }
-        let limit = self.cfg.ack_timeout.as_nanos() as u64;
-        let mut i = 0;
-        while i < self.in_flight.len() {
-            let f = self.in_flight[i];
-            if now_ns.saturating_sub(f.written_ns) < limit {
-                i += 1;
-                continue;
-            }
-            self.in_flight.swap_remove(i);
-            if let Some(l) = self
-                .live
-                .iter_mut()
-                .find(|l| l.order.cl_ord_id == f.ctx.cl_ord_id)
-            {
-                l.amend = AmendPhase::Idle;
-            }
-            let u = Unknown::new(
-                Meta::new(self.cfg.venue, f.ctx.instrument, now_ns),
-                f.ctx.cl_ord_id,
-                UnknownCause::Timeout,
-            );
-            self.route(ExecReport::Unknown(u), out);
+        let limit = self.cfg.reply_timeout.as_nanos() as u64;
+        // Lent out so `self` can handle each entry (routing a report never touches the table).
+        let mut in_flight = mem::take(&mut self.in_flight);
+        in_flight.sweep_timeouts(now_ns, limit, |f| {
+            self.unanswered(f.op.ctx, UnknownCause::Timeout, now_ns, out)
+        });
+        self.in_flight = in_flight;
+    }
+
+    /// A request that will get no reply (lost with its connection, timed out): the order's
+    /// amend, if any, is over, and its state is unknown until the resolver queries it.
+    fn unanswered(
+        &mut self,
+        ctx: RequestCtx,
+        cause: UnknownCause,
+        now_ns: u64,
+        out: &mut dyn ReportSink,
+    ) {
+        if let Some(l) = self
+            .live
+            .iter_mut()
+            .find(|l| l.order.cl_ord_id == ctx.cl_ord_id)
+        {
+            l.amend = AmendPhase::Idle;
         }
+        let u = Unknown::new(
+            Meta::new(self.cfg.venue, ctx.instrument, now_ns),
+            ctx.cl_ord_id,
+            cause,
+        );
+        self.route(ExecReport::Unknown(u), out);
     }
 
     /// Sends the new legs of amends whose cancel succeeded.

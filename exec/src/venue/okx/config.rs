@@ -6,7 +6,8 @@
 //! ws_url = "wss://ws.okx.com:8443/ws/v5/private"   # default
 //! rest_url = "https://www.okx.com"                  # default
 //! inst_type = "SPOT"                                # SPOT (default) or MARGIN
-//! op_timeout_ms = 5000        # unanswered op → Unknown(Timeout); also login/subscribe limit
+//! op_timeout_ms = 5000        # session `reply_timeout`: unanswered op → Unknown(Timeout);
+//!                             # also the login/subscribe limit
 //! ping_after_ms = 20000       # text `ping` after this long without receiving
 //! rate_limit = 50             # per op kind per instrument per window (OKX allows 60 / 2 s)
 //! rate_window_ms = 2000
@@ -101,7 +102,7 @@ impl OkxTradingConfig {
                 format!("expected SPOT or MARGIN, found {other:?}"),
             ),
         }
-        c.op_timeout = millis(s.int_or("op_timeout_ms", 100, 60_000, ms(d.op_timeout)));
+        c.reply_timeout = millis(s.int_or("op_timeout_ms", 100, 60_000, ms(d.reply_timeout)));
         c.ping_after = millis(s.int_or("ping_after_ms", 1000, 29_000, ms(d.ping_after)));
         c.rate_limit = usize::try_from(s.int_or("rate_limit", 1, 60, d.rate_limit as i64))
             .unwrap_or(d.rate_limit);
@@ -218,15 +219,18 @@ mod tests {
         let (c, errors) = read("");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.session.ws_url, "wss://ws.okx.com:8443/ws/v5/private");
+        assert_eq!(c.session.reply_timeout, Duration::from_secs(5));
         assert_eq!((c.session.rate_limit, c.session.inst_type), (50, "SPOT"));
         assert!(c.credentials_file.is_none());
         let (c, errors) = read(
             "ws_url = \"wss://127.0.0.1:9/ws/v5/private\"\nrest_url = \"https://127.0.0.1:9\"\n\
              rate_limit = 10\nrate_window_ms = 1000\nrest_fallback = false\n\
-             credentials_file = \"okx.keys\"\n",
+             credentials_file = \"okx.keys\"\nop_timeout_ms = 3000\n",
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.session.rest_url, "https://127.0.0.1:9");
+        // The session's `reply_timeout` keeps the key users' configs have.
+        assert_eq!(c.session.reply_timeout, Duration::from_secs(3));
         assert_eq!(c.session.rate_limit, 10);
         assert_eq!(c.session.rate_window, Duration::from_secs(1));
         assert!(!c.session.rest_fallback);

@@ -6,11 +6,11 @@
 //! `Down` → (backoff delay elapsed) connect → `Connecting` → upgrade done: send `login`
 //! (FORMATS §2.5, timestamp in Unix seconds, built right before sending) → `LoggingIn` →
 //! login ok: subscribe `orders` (§2.6, `instType`) → `Subscribing` → subscribe ack → `Ready`.
-//! A failed login or subscribe, a close, an I/O error or a phase that takes longer than the op
-//! timeout drops the connection and schedules the next attempt with [`ReconnectBackoff`]
-//! (capped, jittered, never immediate: the session never spins on a dead venue). While open,
-//! the text `ping` is sent when nothing was received for `ping_after` (OKX drops a connection
-//! silent for 30 s).
+//! A failed login or subscribe, a close, an I/O error or a phase that takes longer than the
+//! reply timeout drops the connection and schedules the next attempt with
+//! [`ReconnectBackoff`] (capped, jittered, never immediate: the session never spins on a dead
+//! venue). While open, the text `ping` is sent when nothing was received for `ping_after` (OKX
+//! drops a connection silent for 30 s).
 //!
 //! # Orders
 //!
@@ -18,19 +18,21 @@
 //! `amend-order`s per 2 s per instrument; a configurable share of it is used, and after an
 //! `50011` refusal nothing is sent for `rate_backoff`): over budget → `Reject(RateLimited)`.
 //! When `Ready` the request is encoded into a fixed buffer and written on the WebSocket, and
-//! remembered in a fixed-capacity in-flight table under its request id. The op reply
-//! (`sCode` → [`map_okx_code`]) and the `orders` pushes become reports through
+//! remembered in a fixed-capacity in-flight table ([`InFlightTable`]) under its request id.
+//! The op reply (`sCode` → [`map_okx_code`]) and the `orders` pushes become reports through
 //! [`OkxReportDecoder`]. When the WebSocket is not ready the command goes to the REST
 //! fallback on the helper thread (if enabled), else it is rejected (`VenueUnavailable`).
 //!
 //! **Never guessed:** an op still in flight when the connection drops, or unanswered after the
-//! op timeout, becomes `Unknown` (`Disconnect` / `Timeout`) and is resolved on the helper thread
-//! by querying the order (status, then its fills) over REST — whatever the WebSocket does.
+//! reply timeout, becomes `Unknown` (`Disconnect` / `Timeout`) and is resolved on the helper
+//! thread by querying the order (status, then its fills) over REST — whatever the WebSocket
+//! does.
 //!
 //! The hot path (`submit` when ready) encodes into a stack buffer with no allocation of its
 //! own; `WsClient::send_text` copies the text into a tungstenite message (documented in
 //! `tickwire_net::ws`).
 
+use std::mem;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -52,6 +54,7 @@ use super::queries::OkxQueries;
 use super::rate::{RateBudgets, RateOp};
 use super::reports::{OkxReportDecoder, map_okx_code};
 use super::rest::{OkxMarket, OkxRest, symbol_table, wall_ms};
+use crate::inflight::InFlightTable;
 use crate::latency::ExecLatency;
 use crate::session::{ReportSink, VenueSession};
 use crate::venue::scan::str_after;
@@ -83,8 +86,8 @@ pub struct OkxSessionConfig {
     /// Reconnect delays.
     pub reconnect: ReconnectPolicy,
     /// A request unanswered this long becomes `Unknown(Timeout)`; also the limit for the login
-    /// and subscribe phases.
-    pub op_timeout: Duration,
+    /// and subscribe phases. Config key `op_timeout_ms`.
+    pub reply_timeout: Duration,
     /// Send the text `ping` after this long without receiving anything.
     pub ping_after: Duration,
     /// Requests per operation per instrument per `rate_window` (OKX allows 60 per 2 s; keep
@@ -118,7 +121,7 @@ impl OkxSessionConfig {
             ws: WsOptions::default(),
             http: HttpOptions::default(),
             reconnect: ReconnectPolicy::default(),
-            op_timeout: Duration::from_secs(5),
+            reply_timeout: Duration::from_secs(5),
             ping_after: Duration::from_secs(20),
             rate_limit: 50,
             rate_window: Duration::from_secs(2),
@@ -183,14 +186,15 @@ enum OpKind {
     Amend,
 }
 
+/// What an op in flight needs when its reply (or its absence) is handled.
 #[derive(Clone, Copy, Debug)]
-struct InFlight {
-    req_id: u64,
+struct Op {
     kind: OpKind,
     id: ClientOrderId,
     inst: InstrumentId,
-    written_ns: u64,
 }
+
+type InFlight = crate::inflight::InFlight<Op>;
 
 /// OKX order entry. See the [module docs](self).
 pub struct OkxSession {
@@ -206,7 +210,7 @@ pub struct OkxSession {
     backoff: ReconnectBackoff,
     last_ping_ns: u64,
     next_req_id: u64,
-    in_flight: Vec<InFlight>,
+    in_flight: InFlightTable<Op>,
     fill_watch: [(ClientOrderId, u64); FILL_WATCH],
     fill_watch_next: usize,
     rates: RateBudgets,
@@ -320,7 +324,7 @@ impl OkxSession {
             phase_since_ns: 0,
             last_ping_ns: 0,
             next_req_id: 1,
-            in_flight: Vec::with_capacity(MAX_IN_FLIGHT),
+            in_flight: InFlightTable::with_capacity(MAX_IN_FLIGHT),
             fill_watch: [(ClientOrderId::default(), 0); FILL_WATCH],
             fill_watch_next: 0,
             rates,
@@ -379,22 +383,22 @@ impl OkxSession {
             },
             now_ns,
         );
-        let lost: Vec<InFlight> = self.in_flight.drain(..).collect();
-        for f in lost {
-            self.unknown(f, cause, now_ns, out);
-        }
+        // Lent out so `self` can handle each entry (reporting never touches the table).
+        let mut lost = mem::take(&mut self.in_flight);
+        lost.drain(|f| self.unknown(f.op, cause, now_ns, out));
+        self.in_flight = lost;
     }
 
-    fn unknown(&mut self, f: InFlight, cause: UnknownCause, now_ns: u64, out: &mut dyn ReportSink) {
+    fn unknown(&mut self, op: Op, cause: UnknownCause, now_ns: u64, out: &mut dyn ReportSink) {
         self.stats.unknowns += 1;
         out.report(ExecReport::Unknown(Unknown::new(
-            Meta::new(self.cfg.venue, f.inst, now_ns),
-            f.id,
+            Meta::new(self.cfg.venue, op.inst, now_ns),
+            op.id,
             cause,
         )));
         self.job(Job::Resolve {
-            inst: f.inst,
-            id: f.id,
+            inst: op.inst,
+            id: op.id,
         });
     }
 
@@ -506,8 +510,7 @@ impl OkxSession {
         let op_is_amend = str_after(data, b"\"op\":\"") == Some(b"amend-order");
         let amend_failed =
             op_is_amend && str_after(data, b"\"sCode\":\"").is_some_and(|c| c != b"0");
-        let entry = req.and_then(|r| self.in_flight.iter().position(|f| f.req_id == r));
-        let entry = entry.map(|i| self.in_flight.swap_remove(i));
+        let entry = req.and_then(|r| self.in_flight.take(r));
         let mut rate_refused = false;
         let mut fills_seen = [ClientOrderId::default(); 4];
         let mut n_fills = 0;
@@ -543,12 +546,12 @@ impl OkxSession {
                     // A format error: no per-order entry, so fail the request by its id.
                     rate_refused |= map_okx_code(code) == RejectReason::RateLimited;
                     let r = Reject::new(
-                        Meta::new(venue, f.inst, recv_ns),
-                        f.id,
+                        Meta::new(venue, f.op.inst, recv_ns),
+                        f.op.id,
                         map_okx_code(code),
                         code,
                     );
-                    out.report(match f.kind {
+                    out.report(match f.op.kind {
                         OpKind::Order => ExecReport::Reject(r),
                         OpKind::Cancel | OpKind::Amend => ExecReport::CancelReject(r),
                     });
@@ -613,29 +616,29 @@ impl OkxSession {
             _ => Err(NetError::NotOpen),
         };
         let written = (self.clock)();
-        let f = InFlight {
+        // Tracked even when the write failed: it may have left before the failure, so the
+        // drop below makes it unknown, resolved by query.
+        let tracked = self.in_flight.insert(InFlight {
             req_id,
-            kind,
-            id,
-            inst,
             written_ns: written,
-        };
-        match sent {
-            Ok(()) => {
-                self.stats.ws_requests += 1;
-                self.latency
-                    .record_written(if cmd_ns == 0 { now_ns } else { cmd_ns }, written);
-                if kind == OpKind::Order {
-                    self.fill_watch[self.fill_watch_next] = (id, written);
-                    self.fill_watch_next = (self.fill_watch_next + 1) % FILL_WATCH;
-                }
-                self.in_flight.push(f);
+            op: Op { kind, id, inst },
+        });
+        if sent.is_ok() {
+            self.stats.ws_requests += 1;
+            self.latency
+                .record_written(if cmd_ns == 0 { now_ns } else { cmd_ns }, written);
+            if kind == OpKind::Order {
+                self.fill_watch[self.fill_watch_next] = (id, written);
+                self.fill_watch_next = (self.fill_watch_next + 1) % FILL_WATCH;
             }
-            Err(_) => {
-                // It may have left before the failure: unknown, resolved by query.
-                self.in_flight.push(f);
-                self.drop_connection(written, UnknownCause::Disconnect, out);
-            }
+        }
+        if let Err(f) = tracked {
+            // Cannot happen (`submit` refuses when full), but an op written and not tracked
+            // would never be answered: unknown, resolved by query.
+            self.unknown(f.op, UnknownCause::Timeout, written, out);
+        }
+        if sent.is_err() {
+            self.drop_connection(written, UnknownCause::Disconnect, out);
         }
     }
 }
@@ -678,7 +681,7 @@ impl VenueSession for OkxSession {
             self.reject(cmd, RejectReason::InvalidOrder, now_ns, out);
             return;
         };
-        if self.in_flight.len() >= MAX_IN_FLIGHT || !self.rates.try_take(m, op, now_ns) {
+        if self.in_flight.is_full() || !self.rates.try_take(m, op, now_ns) {
             self.stats.rate_rejects += 1;
             self.reject(cmd, RejectReason::RateLimited, now_ns, out);
             return;
@@ -774,8 +777,8 @@ impl VenueSession for OkxSession {
             self.set_phase(Phase::Ready, now_ns);
             worked = true;
         }
-        // Phases that must finish within the op timeout.
-        let timeout = ns(self.cfg.op_timeout);
+        // Phases that must finish within the reply timeout.
+        let timeout = ns(self.cfg.reply_timeout);
         if matches!(self.phase, Phase::LoggingIn | Phase::Subscribing)
             && now_ns.saturating_sub(self.phase_since_ns) > timeout
         {
@@ -794,17 +797,14 @@ impl VenueSession for OkxSession {
                 return true;
             }
         }
-        // Unanswered requests.
-        let mut i = 0;
-        while i < self.in_flight.len() {
-            if now_ns.saturating_sub(self.in_flight[i].written_ns) > timeout {
-                let f = self.in_flight.swap_remove(i);
-                self.unknown(f, UnknownCause::Timeout, now_ns, out);
-                worked = true;
-            } else {
-                i += 1;
-            }
-        }
+        // Unanswered requests. Lent out so `self` can handle each entry (reporting never
+        // touches the table).
+        let mut in_flight = mem::take(&mut self.in_flight);
+        in_flight.sweep_timeouts(now_ns, timeout, |f| {
+            self.unknown(f.op, UnknownCause::Timeout, now_ns, out);
+            worked = true;
+        });
+        self.in_flight = in_flight;
         worked
     }
 

@@ -6,7 +6,7 @@
 //! skipped, but any key the validating path reads and this type does not (or a key that would
 //! change the frame's classification), a duplicate, an escape, whitespace, a number outside the
 //! plain subset, or an unknown symbol makes it return `None`, and simd-json takes the frame.
-//! `tests/binance_decode.rs` checks the equivalence on every real frame and under fuzzing.
+//! `tests/feeds/binance_decode.rs` checks the equivalence on every real frame and under fuzzing.
 
 use tickwire_core::book::Level;
 use tickwire_core::num::{Px, Qty};

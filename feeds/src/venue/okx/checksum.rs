@@ -5,7 +5,7 @@
 //! The strings are rewritten from each level's fixed-point value and the decimal count it had
 //! on the wire ([`WireLevel`]), which reproduces them byte for byte (the decoder refuses the
 //! few shapes that could not be: leading zeros, more than 9 decimals); the real capture's
-//! 290/290 checksums are verified in `tests/okx.rs`. Nothing is allocated: each number is
+//! 290/290 checksums are verified in `tests/feeds/okx.rs`. Nothing is allocated: each number is
 //! formatted into a stack buffer and fed to the CRC incrementally.
 
 use tickwire_core::num::write_nanos;

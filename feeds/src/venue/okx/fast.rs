@@ -3,7 +3,7 @@
 //! One strict pass over the bytes (see [`crate::venue::scan`]) using the same field converters
 //! as the validating path. It requires `arg` first (as OKX sends it) and gives up (`None`, so
 //! simd-json decides) on anything outside the plain subset, a duplicate, an `event`/`code` key,
-//! a channel it does not decode, or an unknown instrument. `tests/okx.rs` checks it against
+//! a channel it does not decode, or an unknown instrument. `tests/feeds/okx.rs` checks it against
 //! the validating path and the reference decoder on every real frame and under fuzzing.
 
 use tickwire_core::book::Level;

@@ -3,8 +3,10 @@
 //! `order.cancel`) and the signed REST endpoints the session queries, each request's HMAC
 //! checked against the test secret. Orders rest until cancelled unless `fill_on_place` is set;
 //! faults are armed per test (drop the connection instead of replying, answer 5xx with the
-//! order live, answer 429). It is deliberately small; the simulator's private side replaces it
-//! in `tools/tests/exec_binance*.rs`.
+//! order live, answer 429). It stays beside the simulator (`tickwire-sim`, which
+//! `venue_sim/` drives the same session against) for one thing the simulator does not offer:
+//! the order of pushes against replies is the test's to choose ([`PushTiming`]), so every
+//! interleaving of a reply and its user-data pushes is tested deterministically.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -568,7 +568,7 @@ fn ws_api_disconnect_before_placing_is_unknown_then_not_found() {
 fn slow_ack_times_out_to_unknown_then_resolves() {
     let v = Venue::start(&fault("slow_ack", "ms = 1500\ncount = 1"));
     let mut cfg = v.config(OrderEntry::WsApi, UserData::WsApi);
-    cfg.ack_timeout = Duration::from_millis(300);
+    cfg.reply_timeout = Duration::from_millis(300);
     let mut h = Harness::new(cfg);
     h.submit(buy(1, "95", "1"));
     h.until("timeout", |h| {

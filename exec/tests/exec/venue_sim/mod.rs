@@ -1,5 +1,5 @@
 //! The exec sessions and the reconciliation poller against the venue simulator
-//! (`tickwire-sim`): real TLS on loopback, each venue's own protocol, one test binary.
+//! (`tickwire-sim`): real TLS on loopback, each venue's own protocol.
 
 mod binance;
 mod okx;

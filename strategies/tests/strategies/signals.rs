@@ -1,7 +1,7 @@
 //! Trend following and mean reversion: their signals on constructed closes, and the orders
 //! they send when bars built from trades cross the signal.
 
-mod support;
+use crate::support;
 
 use support::*;
 use tickwire_core::engine::Engine;

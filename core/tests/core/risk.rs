@@ -1,7 +1,7 @@
 //! Risk on constructed input sequences: pre-trade refusals (journaled with the request),
 //! data anomalies vs risk events, breakers, fill health, and the kill switch.
 
-mod risk_support;
+use crate::risk_support;
 
 use risk_support::*;
 use tickwire_core::engine::PlaceError;

@@ -1,6 +1,6 @@
 //! The per-connection handlers as a feed loop drives them: actions, emitted events, errors.
 
-mod common;
+use crate::common;
 
 use tickwire_core::book::L2Book;
 use tickwire_core::event::{FeedState, MarketEvent, Meta, Side};

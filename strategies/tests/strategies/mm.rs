@@ -1,7 +1,7 @@
 //! The market maker on hand-built books: inventory skew, queue priority, the action budget,
 //! and pulling quotes on stale data, gaps and volatility spikes.
 
-mod support;
+use crate::support;
 
 use support::*;
 use tickwire_core::engine::Engine;

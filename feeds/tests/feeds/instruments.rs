@@ -1,6 +1,6 @@
 //! Instrument specs from the real Binance exchangeInfo and OKX instruments responses.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use tickwire_core::ids::{InstrumentId, VenueId};

@@ -4,7 +4,7 @@
 //! the fill recovered exactly once), a 5xx with the order live, a 429, and the local rate
 //! budget refusing before the venue would.
 
-mod binance_support;
+use crate::binance_support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

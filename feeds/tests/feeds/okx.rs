@@ -2,7 +2,7 @@
 //! books sync on the real capture (290/290 checksums, final books equal a simple reference
 //! book); the documented sequence rules; gaps and checksum mismatches.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

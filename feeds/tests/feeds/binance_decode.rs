@@ -1,7 +1,7 @@
 //! Binance decoders against the independent serde_json reference, on every real frame, and
 //! under fuzzing: the fast path, the simd-json path and the reference must agree.
 
-mod common;
+use crate::common;
 
 use common::Frame;
 use common::fuzz::{mutate, mutation};

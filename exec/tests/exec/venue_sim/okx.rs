@@ -3,7 +3,7 @@
 //! budget, a disconnect with an order in flight (unknown → resolved by query), and the REST
 //! fallback while the WebSocket cannot connect.
 
-use crate::okx_support::*;
+use super::okx_support::*;
 use serde_json::Value;
 use tickwire_core::event::{
     AmendOrder, CancelOrder, ExecReport, Liquidity, Meta, NewOrder, OrderCommand, OrderStatus,

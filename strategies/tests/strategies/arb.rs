@@ -1,7 +1,7 @@
 //! Cross-venue arbitrage on hand-built books: when it fires, how it sizes, and how an unhedged
 //! leg is hedged or flattened within its bounds.
 
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::okx_support::*;
+use super::okx_support::*;
 use serde_json::Value;
 use tickwire_core::engine::runner::{CoreIo, run_core};
 use tickwire_core::engine::{Ctx, Engine, EngineConfig, Strategy};

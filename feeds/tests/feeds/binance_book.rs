@@ -1,7 +1,7 @@
 //! Binance book sync on the real captures, against `vectors/book_expectations.json`, plus
 //! gap handling on the real stream with one diff removed.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

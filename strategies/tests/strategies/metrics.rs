@@ -1,6 +1,6 @@
 //! Strategy metrics on a constructed fill sequence: every figure checked exactly.
 
-mod support;
+use crate::support;
 
 use rust_decimal::Decimal;
 use support::*;
