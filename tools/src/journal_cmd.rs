@@ -286,8 +286,15 @@ pub fn verify(dir: &Path) -> Result<(), Failure> {
         r.bytes
     );
     if let Some(c) = r.corruption {
+        let keep = match r.last_seq {
+            Some(seq) => format!(
+                "; every record up to seq {seq} is intact (`tickwire journal repair {} --to {seq}` cuts after it, keeping a backup)",
+                dir.display()
+            ),
+            None => "; no record before it is intact".to_owned(),
+        };
         return Err(Failure::new(format!(
-            "CORRUPT: segment {} offset {}: {}",
+            "CORRUPT: segment {} offset {}: {}{keep}",
             c.segment, c.offset, c.reason
         )));
     }
@@ -298,5 +305,51 @@ pub fn verify(dir: &Path) -> Result<(), Failure> {
         ),
         None => println!("OK: every record intact, sequence continuous"),
     }
+    Ok(())
+}
+
+/// `journal repair DIR --to SEQ [--backup PATH]`: copies the journal to the backup directory,
+/// then cuts it after record SEQ so a run can resume from there.
+pub fn repair(dir: &Path, to_seq: u64, backup: Option<&Path>) -> Result<(), Failure> {
+    let r = verify_report(dir)?;
+    match r.last_seq {
+        Some(last) if to_seq <= last => {}
+        Some(last) => {
+            return Err(Failure::new(format!(
+                "seq {to_seq} is past the last intact record ({last}): repair keeps only intact records"
+            )));
+        }
+        None => return Err(Failure::new("the journal holds no intact record to keep")),
+    }
+    if to_seq == 0 {
+        return Err(Failure::new("--to must name a record (seqs start at 1)"));
+    }
+    let backup = match backup {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let name = dir
+                .file_name()
+                .map_or_else(|| "journal".into(), |n| n.to_string_lossy().into_owned());
+            dir.with_file_name(format!("{name}.backup-{secs}"))
+        }
+    };
+    if backup.exists() {
+        return Err(Failure::new(format!(
+            "backup {} already exists: name another with --backup",
+            backup.display()
+        )));
+    }
+    let rep = journal::repair(dir, to_seq, &backup).map_err(|e| Failure::new(e.to_string()))?;
+    let dropped = r.records.saturating_sub(to_seq);
+    println!(
+        "repaired {}: kept seq 1..={}, cut {dropped} intact record(s) after it and everything damaged, removed {} segment file(s); the journal as it was is in {}",
+        dir.display(),
+        rep.kept_to_seq,
+        rep.removed_segments,
+        rep.backup.display()
+    );
     Ok(())
 }

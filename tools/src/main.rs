@@ -172,6 +172,18 @@ enum JournalCommand {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Cut a damaged journal after its last good record, keeping a backup copy first.
+    Repair {
+        /// Journal directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The last record to keep (every record up to it must be intact).
+        #[arg(long, value_name = "SEQ")]
+        to: u64,
+        /// Where to copy the journal first (must not exist; default `DIR.backup-<unix secs>`).
+        #[arg(long, value_name = "PATH")]
+        backup: Option<PathBuf>,
+    },
 }
 
 /// A command's failure: one line for the operator; the process exits 1.
@@ -264,6 +276,9 @@ fn main() -> ExitCode {
             } => journal_cmd::tail(&dir, &kind, json, idle_exit),
             JournalCommand::Stats { dir } => journal_cmd::stats(&dir),
             JournalCommand::Verify { dir } => journal_cmd::verify(&dir),
+            JournalCommand::Repair { dir, to, backup } => {
+                journal_cmd::repair(&dir, to, backup.as_deref())
+            }
         },
         Command::Replay {
             dir,

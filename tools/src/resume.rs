@@ -32,14 +32,43 @@ pub fn read_log(dir: &Path) -> Result<Option<RestoreLog>, Failure> {
     if !has_segments {
         return Ok(None);
     }
-    let mut reader =
-        Reader::open(dir).map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))?;
-    RestoreLog::read(&mut reader).map(Some).map_err(|e| {
-        Failure::new(format!(
-            "journal {}: cannot rebuild the state to resume from: {e}",
-            dir.display()
-        ))
-    })
+    let mut reader = Reader::open(dir).map_err(|e| refuse_open(dir, &e))?;
+    RestoreLog::read(&mut reader)
+        .map(Some)
+        .map_err(|e| match e {
+            tickwire_core::engine::replay::ReplayError::Journal(j) => refuse_open(dir, &j),
+            other => Failure::new(format!(
+                "journal {}: cannot rebuild the state to resume from: {other}",
+                dir.display()
+            )),
+        })
+}
+
+/// Why a journal could not be opened for a run, and, for damage, how to recover: the run
+/// never resumes over corruption (committed records would be cut or state forgotten).
+pub(crate) fn refuse_open(dir: &Path, e: &tickwire_core::journal::JournalError) -> Failure {
+    use tickwire_core::journal::JournalError as E;
+    let damaged = matches!(
+        e,
+        E::Corrupt { .. } | E::BadHeader { .. } | E::Truncated { .. }
+    );
+    if !damaged {
+        return Failure::new(format!("journal {}: {e}", dir.display()));
+    }
+    let intact = tickwire_core::journal::verify(dir)
+        .ok()
+        .and_then(|r| r.last_seq);
+    let how = match intact {
+        Some(seq) => format!(
+            "copy it aside, then `tickwire journal repair {d} --to {seq}` keeps every intact record (seq 1..={seq}) and a backup, or start a new journal directory",
+            d = dir.display()
+        ),
+        None => "start a new journal directory (no intact record to keep)".to_owned(),
+    };
+    Failure::new(format!(
+        "journal {}: {e}: refusing to resume over damaged records (nothing was changed); {how}",
+        dir.display()
+    ))
 }
 
 /// Rebuilds `engine` from `log`, journals the `resume` input and its outputs as the first input

@@ -40,8 +40,8 @@ fn open_journal(dir: &Path, cfg: &RunConfig) -> Result<Writer, Failure> {
         flush_interval: cfg.journal.flush_interval,
         ..JournalConfig::default()
     };
-    let (mut writer, report) = Writer::open(dir, jcfg)
-        .map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))?;
+    let (mut writer, report) =
+        Writer::open(dir, jcfg).map_err(|e| crate::resume::refuse_open(dir, &e))?;
     if let Some(t) = report.torn_tail {
         println!(
             "journal: cut a torn tail of {} bytes at segment {} offset {} (an unfinished append)",

@@ -163,6 +163,18 @@ pub(crate) fn list_contiguous(dir: &Path) -> Result<Vec<u32>, JournalError> {
             reason: "no segment files (NNNNNNNN.twj)",
         });
     }
+    if segs[0] != 0 {
+        // The journal starts in segment 0 (seq 1): without it the sessions, configs and
+        // positions it held are gone, and whatever follows cannot be trusted as a whole.
+        return Err(JournalError::Corrupt {
+            segment: 0,
+            offset: 0,
+            reason: format!(
+                "segment file {:08}.twj missing: the journal starts at segment {:08}",
+                0, segs[0]
+            ),
+        });
+    }
     for w in segs.windows(2) {
         if w[1] != w[0] + 1 {
             return Err(JournalError::Corrupt {
@@ -698,39 +710,74 @@ impl SegMap {
 /// Classifies the end of the data in `seg` at `off`, where the slot is empty (`bad` is `None`)
 /// or holds a record that does not validate (`bad` says why).
 ///
-/// Nonzero bytes that all lie within one maximal record of `off` are an unfinished append: a
-/// torn tail. Anything beyond that cannot come from one interrupted append, so it is corruption.
+/// An interrupted append leaves the bytes of *one* record and nothing after it: the record is
+/// published by its length word, stored last, so a process crash leaves either a whole record
+/// or one without a length; a power cut may also leave a record whose length reached the disk
+/// before the rest of it. Such bytes are a torn tail, cut when the journal is next opened for
+/// append. Anything else is damage to committed data, reported as corruption and never cut:
+/// - a valid record anywhere after `off` (committed data follows the hole);
+/// - for a record whose length word is intact, any nonzero byte past that record's own span;
+/// - otherwise, nonzero bytes beyond one maximal record of `off`.
 pub(crate) fn end_state(
     seg: &SegMap,
     off: usize,
     bad: Option<&'static str>,
 ) -> Result<Option<TornTail>, JournalError> {
-    let window_end = off.saturating_add(seg.max_span()).min(seg.size);
-    match seg.last_nonzero(off, seg.size) {
-        None => Ok(None),
-        Some(last) if last < window_end => Ok(Some(TornTail {
+    let Some(last) = seg.last_nonzero(off, seg.size) else {
+        return Ok(None);
+    };
+    let what = bad.unwrap_or("bytes of an unpublished record");
+    if let Some(at) = valid_record_after(seg, off, last) {
+        return Err(JournalError::Corrupt {
+            segment: seg.index,
+            offset: off as u64,
+            reason: format!(
+                "{what}, followed by a valid record at offset {at}: committed data, not an unfinished append"
+            ),
+        });
+    }
+    // With an intact length word the torn record's extent is known.
+    let own_span = seg
+        .load_head(off)
+        .map(|(lw, _)| lw as usize)
+        .filter(|&lw| lw >= REC_HEADER && lw - REC_HEADER <= seg.max_record as usize)
+        .map(|lw| span(lw - REC_HEADER));
+    let window_end = off
+        .saturating_add(own_span.unwrap_or_else(|| seg.max_span()))
+        .min(seg.size);
+    if last < window_end {
+        return Ok(Some(TornTail {
             segment: seg.index,
             offset: off as u64,
             bytes: (last + 1 - off) as u64,
-        })),
-        Some(_) => Err(match bad {
-            Some(reason) => JournalError::Corrupt {
-                segment: seg.index,
-                offset: off as u64,
-                reason: format!("{reason} (with more data after it)"),
-            },
-            None => {
-                let at = seg
-                    .first_nonzero(window_end, seg.size)
-                    .unwrap_or(window_end);
-                JournalError::Corrupt {
-                    segment: seg.index,
-                    offset: at as u64,
-                    reason: format!("nonzero bytes {} past the end of the records", at - off),
-                }
-            }
-        }),
+        }));
     }
+    Err(match bad {
+        Some(reason) => JournalError::Corrupt {
+            segment: seg.index,
+            offset: off as u64,
+            reason: format!("{reason} (with more data after it)"),
+        },
+        None => {
+            let at = seg
+                .first_nonzero(window_end, seg.size)
+                .unwrap_or(window_end);
+            JournalError::Corrupt {
+                segment: seg.index,
+                offset: at as u64,
+                reason: format!("nonzero bytes {} past the end of the records", at - off),
+            }
+        }
+    })
+}
+
+/// The first 8-aligned offset in `(off, last]` holding a record that validates, if any. Only
+/// read on the recovery and verify paths, over at most the bytes after the end of the records.
+fn valid_record_after(seg: &SegMap, off: usize, last: usize) -> Option<usize> {
+    let limit = last.min(seg.size.saturating_sub(REC_HEADER));
+    (off + 8..=limit)
+        .step_by(8)
+        .find(|&o| matches!(seg.slot(o), Slot::Record(_)))
 }
 
 /// Reserves disk blocks for `[offset, offset + len)` of `file` (Linux `fallocate`, mode 0: no

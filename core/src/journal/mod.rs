@@ -95,6 +95,7 @@
 mod error;
 mod format;
 mod reader;
+mod repair;
 mod verify;
 mod writer;
 
@@ -102,6 +103,7 @@ use std::time::Duration;
 
 pub use error::JournalError;
 pub use reader::{Reader, RecordRef};
+pub use repair::{RepairReport, repair};
 pub use verify::{Corruption, VerifyReport, verify};
 pub use writer::{OpenReport, Writer, WriterStats};
 

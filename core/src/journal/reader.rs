@@ -57,11 +57,22 @@ impl Reader {
                 reason: "no segment files (NNNNNNNN.twj)",
             });
         };
+        if first != 0 {
+            // Reading from a later segment would replay a journal without its start (the
+            // sessions, configs and positions of segment 0): refuse it, as verify does.
+            return Err(JournalError::Corrupt {
+                segment: 0,
+                offset: 0,
+                reason: format!(
+                    "segment file 00000000.twj missing: the journal starts at segment {first:08}"
+                ),
+            });
+        }
         let seg = SegMap::open(&segment_path(dir, first), first, false)?;
         let fs = seg.first_seq();
         // A writer sets first_seq before a segment can hold records, and segment 0 starts
         // the journal at seq 1.
-        if fs == 0 || (first == 0 && fs != 1) {
+        if fs != 1 {
             return Err(JournalError::Corrupt {
                 segment: first,
                 offset: H_FIRST_SEQ as u64,

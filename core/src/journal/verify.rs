@@ -179,9 +179,20 @@ fn walk(
             continue;
         }
         if k == 0 {
+            // The journal starts in segment 0: a missing first segment takes the sessions,
+            // configs and positions it held with it.
+            if idx != 0 {
+                return Err(corrupt(
+                    0,
+                    0,
+                    format!(
+                        "segment file 00000000.twj missing: the journal starts at segment {idx:08}"
+                    ),
+                ));
+            }
             // A writer sets first_seq before a segment can hold records, and segment 0 starts
             // the journal at seq 1.
-            if fs == 0 || (idx == 0 && fs != 1) {
+            if fs == 0 || fs != 1 {
                 return Err(corrupt(
                     idx,
                     H_FIRST_SEQ,

@@ -16,7 +16,8 @@ use super::format::{
 use super::{JournalConfig, JournalError, Position, TornTail};
 
 /// Name of the lock file that keeps a second writer out.
-const LOCK_FILE: &str = "writer.lock";
+/// The writer's lock file in a journal directory (held by the writer and by `repair`).
+pub(crate) const LOCK_FILE: &str = "writer.lock";
 
 /// How long a rollover waits for a segment the preparer has claimed (it is only renaming and
 /// syncing the directory by then) before adopting or creating it itself.

@@ -795,3 +795,174 @@ fn verify_and_readers_agree_with_a_live_writer() {
     assert!(v.is_clean(), "{v:?}");
     assert_eq!(v.last_seq, Some(last));
 }
+
+/// A damaged record followed by intact ones is corruption, not a torn tail, wherever it is in
+/// the active segment: verify reports it (exit 1 for the CLI), readers stop at it with an
+/// error, and the writer refuses to open — nothing is cut, not one byte changes.
+#[test]
+fn damage_followed_by_valid_records_is_never_cut_as_a_torn_tail() {
+    for back in [1u64, 2, 10, 50, 120] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = open(dir.path(), cfg());
+        append_range(&mut w, 1, 400);
+        let active = w.position().segment;
+        drop(w);
+        let (recs, _) = read_all(dir.path());
+        let in_active: Vec<&Rec> = recs
+            .iter()
+            .filter(|r| r.pos.segment == active && !r.payload.is_empty())
+            .collect();
+        // `back` records before the last one (the last one alone would be a torn tail).
+        let Some(victim) = in_active.iter().rev().nth(back as usize).copied() else {
+            continue;
+        };
+        let victim = victim.clone();
+        let path = seg_path(dir.path(), active);
+        flip(&path, victim.pos.offset + 32);
+        let before = std::fs::read(&path).unwrap();
+
+        let v = verify(dir.path()).unwrap();
+        assert_eq!(v.torn_tail, None, "{back} back: {v:?}");
+        let c = v.corruption.expect("corruption");
+        assert_eq!(
+            (c.segment, c.offset),
+            (active, victim.pos.offset),
+            "{back} back"
+        );
+        assert!(
+            c.reason.contains("followed by a valid record"),
+            "{}",
+            c.reason
+        );
+
+        let (got, err) = read_all(dir.path());
+        check_records(&got, 1, victim.seq - 1);
+        assert!(matches!(err, Some(JournalError::Corrupt { .. })), "{err:?}");
+
+        match Writer::open(dir.path(), cfg()) {
+            Err(JournalError::Corrupt {
+                segment, offset, ..
+            }) => {
+                assert_eq!((segment, offset), (active, victim.pos.offset))
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("{back} back: opened for append over committed records"),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "nothing was cut");
+    }
+}
+
+/// A record whose length word is intact but whose bytes fail, with stray bytes past its own
+/// extent, is damage too (an unfinished append writes within its own record).
+#[test]
+fn bytes_past_a_bad_records_own_span_are_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = open(dir.path(), cfg());
+    append_range(&mut w, 1, 30);
+    assert_eq!(w.append(3, 1, &[1, 2, 3, 4, 5]).unwrap(), 31);
+    let end = w.position();
+    drop(w);
+    let (recs, _) = read_all(dir.path());
+    let last = recs[30].pos;
+    let path = seg_path(dir.path(), last.segment);
+    flip(&path, last.offset + 32 + 2);
+    // Within one maximal record of the bad one, but past its own 40 bytes.
+    poke(&path, end.offset + 256, &[7]);
+    let v = verify(dir.path()).unwrap();
+    assert_eq!(v.torn_tail, None);
+    assert!(v.corruption.is_some(), "{v:?}");
+    assert!(Writer::open(dir.path(), cfg()).is_err());
+}
+
+/// Without segment 0 the journal has lost its start (sessions, configs, positions): verify,
+/// readers and the writer all refuse it, naming the missing file.
+#[test]
+fn a_missing_first_segment_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = open(dir.path(), cfg());
+    append_range(&mut w, 1, 800);
+    assert!(w.position().segment >= 2);
+    drop(w);
+    std::fs::remove_file(seg_path(dir.path(), 0)).unwrap();
+    let v = verify(dir.path()).unwrap();
+    let c = v.corruption.expect("corruption");
+    assert!(c.reason.contains("00000000.twj missing"), "{}", c.reason);
+    assert_eq!(v.records, 0);
+    let (recs, err) = read_all(dir.path());
+    assert!(recs.is_empty());
+    assert!(err.is_some_and(|e| e.to_string().contains("00000000.twj missing")));
+    let e = Writer::open(dir.path(), cfg()).err().expect("refused");
+    assert!(e.to_string().contains("00000000.twj missing"), "{e}");
+}
+
+/// `repair` cuts after the chosen record, keeps a byte-identical backup, and the journal then
+/// verifies clean and continues from there; it refuses to run beside a writer or past the
+/// readable part, changing nothing.
+#[test]
+fn repair_cuts_after_the_last_good_record_and_keeps_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("J");
+    let mut w = open(&j, cfg());
+    append_range(&mut w, 1, 400);
+    let active = w.position().segment;
+    // Not while a writer has it open.
+    let e = tickwire_core::journal::repair(&j, 10, &dir.path().join("early")).unwrap_err();
+    assert!(matches!(e, JournalError::Locked { .. }), "{e}");
+    assert!(!dir.path().join("early").exists());
+    drop(w);
+    let (recs, _) = read_all(&j);
+    let victim = recs
+        .iter()
+        .rev()
+        .filter(|r| r.pos.segment == active && !r.payload.is_empty())
+        .nth(5)
+        .unwrap()
+        .clone();
+    flip(&seg_path(&j, active), victim.pos.offset + 32);
+    let damaged: Vec<(String, Vec<u8>)> = list_files(&j);
+    assert!(Writer::open(&j, cfg()).is_err());
+
+    // Past the readable part: refused, nothing copied or changed.
+    let e = tickwire_core::journal::repair(&j, victim.seq, &dir.path().join("b0")).unwrap_err();
+    assert!(
+        e.to_string().contains("not in the journal's readable part"),
+        "{e}"
+    );
+    assert!(!dir.path().join("b0").exists());
+    assert_eq!(list_files(&j), damaged);
+
+    let backup = dir.path().join("backup");
+    let rep = tickwire_core::journal::repair(&j, victim.seq - 1, &backup).unwrap();
+    assert_eq!(rep.kept_to_seq, victim.seq - 1);
+    assert_eq!(
+        list_files(&backup),
+        damaged,
+        "the backup is the journal as it was"
+    );
+    let v = verify(&j).unwrap();
+    assert!(v.is_clean(), "{v:?}");
+    assert_eq!(v.last_seq, Some(victim.seq - 1));
+    let (mut w, rep) = Writer::open(&j, cfg()).unwrap();
+    assert_eq!(rep.next_seq, victim.seq);
+    append_range(&mut w, victim.seq, victim.seq + 20);
+    drop(w);
+    let (recs, err) = read_all(&j);
+    assert!(err.is_none());
+    assert_eq!(recs.last().map(|r| r.seq), Some(victim.seq + 20));
+}
+
+/// The journal files of a directory (not the lock file), by name, with their bytes.
+fn list_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".twj"))
+        .map(|n| {
+            let bytes = std::fs::read(dir.join(&n)).unwrap();
+            (n, bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}

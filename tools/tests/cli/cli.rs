@@ -379,3 +379,118 @@ fn counterfactual_replay_reports_the_first_decision_that_differs() {
     ]);
     assert!(!o.status.success(), "conflicting flags are refused");
 }
+
+/// The positions of a closed journal's records, read with the core's reader.
+fn record_positions(dir: &Path) -> Vec<(u64, tickwire_core::journal::Position, usize)> {
+    let mut r = tickwire_core::journal::Reader::open(dir).expect("reader");
+    let mut v = Vec::new();
+    while let Some(rec) = r.next().expect("intact journal") {
+        v.push((rec.seq, rec.pos, rec.payload.len()));
+    }
+    v
+}
+
+/// A flipped byte in a committed record near the end of a closed journal: `journal verify`
+/// exits 1 naming it and the last intact seq, `run` refuses to resume over it (nothing is
+/// cut), `journal repair` keeps a backup and cuts after the last intact record, and `run`
+/// then resumes. A deleted first segment is refused the same way.
+#[test]
+fn damage_is_never_resumed_over_and_repair_is_explicit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    let js = j.to_str().expect("utf-8 path");
+    run_synthetic(&j, "3000");
+    let recs = record_positions(&j);
+    let (victim_seq, pos, _) = recs
+        .iter()
+        .rev()
+        .filter(|r| r.2 > 0)
+        .nth(20)
+        .copied()
+        .expect("a record with a payload");
+    let seg = j.join(format!("{:08}.twj", pos.segment));
+    let mut bytes = std::fs::read(&seg).expect("segment");
+    bytes[pos.offset as usize + 32] ^= 0x41;
+    std::fs::write(&seg, &bytes).expect("flip a payload byte");
+
+    let o = tw(&["journal", "verify", js]);
+    assert!(!o.status.success(), "corruption is exit 1");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("CORRUPT") && err.contains(&format!("offset {}", pos.offset)),
+        "{err}"
+    );
+    assert!(err.contains(&format!("--to {}", victim_seq - 1)), "{err}");
+
+    let o = tw(&[
+        "run",
+        "--config",
+        example().to_str().expect("utf-8 path"),
+        "--events",
+        "100",
+        "--journal",
+        js,
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("refusing to resume over damaged records"),
+        "{err}"
+    );
+    assert!(err.contains("journal repair"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        std::fs::read(&seg).expect("segment"),
+        bytes,
+        "nothing was cut"
+    );
+
+    let backup = tmp.path().join("backup");
+    let out = ok(&[
+        "journal",
+        "repair",
+        js,
+        "--to",
+        &(victim_seq - 1).to_string(),
+        "--backup",
+        backup.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.contains(&format!("kept seq 1..={}", victim_seq - 1)),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(backup.join(seg.file_name().expect("name"))).expect("backup"),
+        bytes
+    );
+    assert!(ok(&["journal", "verify", js]).contains("OK: every record intact"));
+    let out = run_synthetic(&j, "1000");
+    assert!(out.contains("appending to"), "{out}");
+
+    // Without its first segment the journal is refused everywhere.
+    let k = tmp.path().join("K");
+    run_synthetic(&k, "200000");
+    assert!(
+        k.join("00000001.twj").exists(),
+        "the run used more than one segment"
+    );
+    std::fs::remove_file(k.join("00000000.twj")).expect("delete segment 0");
+    let ks = k.to_str().expect("utf-8 path");
+    let o = tw(&["journal", "verify", ks]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("00000000.twj missing"));
+    let o = tw(&[
+        "run",
+        "--config",
+        example().to_str().expect("utf-8 path"),
+        "--events",
+        "100",
+        "--journal",
+        ks,
+    ]);
+    assert!(
+        !o.status.success(),
+        "a run must not resume without the journal's start"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("00000000.twj missing"));
+}
