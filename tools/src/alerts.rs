@@ -185,7 +185,7 @@ impl Alerter {
             return;
         }
         self.last.insert(key, now);
-        eprintln!("alert: {text}");
+        errln!("alert: {text}");
         self.stats.logged += 1;
         while self
             .recent
@@ -291,7 +291,7 @@ impl Webhook {
             match self.post(body.as_bytes()) {
                 Ok(()) => sent += 1,
                 // The URL is a secret: name the host only.
-                Err(e) => eprintln!("alerts: webhook post to {} failed: {e}", self.host),
+                Err(e) => errln!("alerts: webhook post to {} failed: {e}", self.host),
             }
         }
         sent

@@ -135,7 +135,7 @@ pub fn serve(mut plan: OpsPlan) -> AlertStats {
                     Ok((stream, _)) => handle(stream, &plan.names, &latest, &plan.requests),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => {
-                        eprintln!("control socket: accept failed: {e}");
+                        errln!("control socket: accept failed: {e}");
                         break;
                     }
                 }
@@ -294,6 +294,6 @@ pub fn ctl(socket: &Path, command: CtlCommand, strategy: Option<&str>) -> Result
     if let Some(msg) = reply.strip_prefix("error: ") {
         return Err(Failure::new(msg.trim_end().to_owned()));
     }
-    print!("{reply}");
+    out!("{reply}");
     Ok(())
 }

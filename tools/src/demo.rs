@@ -87,18 +87,18 @@ pub fn demo(duration: f64, journal: Option<&Path>) -> Result<(), Failure> {
         "{DEMO_TOML}\n[control]\nsocket = {:?}\nstatus_every_ticks = 5\n",
         socket.display().to_string()
     );
-    println!(
+    outln!(
         "tickwire demo: {duration} s on the embedded venue simulator, journal {}",
         journal.display()
     );
-    println!(
+    outln!(
         "Binance replays the real BTCUSDT capture ../shared/data/binance/btcusdt_20240808.gz at its recorded pace"
     );
-    println!("{}", derived_line(&text)?);
-    println!(
+    outln!("{}", derived_line(&text)?);
+    outln!(
         "strategies: arb (OKX BTC-USDT vs Binance BTCUSDT, IOC legs), mm (post-only quotes on Binance); risk on; reconciliation poller on"
     );
-    println!("loading the capture into the simulator and connecting (seconds in a debug build)...");
+    outln!("loading the capture into the simulator and connecting (seconds in a debug build)...");
     let result = crate::run::run_text(
         &text,
         "demo config",
@@ -109,7 +109,7 @@ pub fn demo(duration: f64, journal: Option<&Path>) -> Result<(), Failure> {
     );
     let _ = std::fs::remove_file(&socket);
     result?;
-    println!(
+    outln!(
         "next: tickwire replay {} --verify   (replays the journal through the engine and checks every decision)",
         journal.display()
     );

@@ -190,7 +190,7 @@ impl Progress {
             Some(_) => line.push_str(" (no snapshot yet)"),
             None => line.push_str(" (no control socket)"),
         }
-        println!("{line}");
+        outln!("{line}");
     }
 }
 

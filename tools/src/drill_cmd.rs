@@ -5,7 +5,7 @@ use crate::Failure;
 /// Prints every drill and what it proves.
 pub fn list() -> Result<(), Failure> {
     for (name, what) in tickwire::drill::DRILLS {
-        println!("{name:<22} {what}");
+        outln!("{name:<22} {what}");
     }
     Ok(())
 }
@@ -21,12 +21,12 @@ pub fn run(name: Option<&str>) -> Result<(), Failure> {
     let mut passed = 0;
     for n in &names {
         let outcome = tickwire::drill::run(n, &bin).map_err(Failure::new)?;
-        print!("{}", outcome.report());
+        out!("{}", outcome.report());
         if outcome.passed() {
             passed += 1;
         }
     }
-    println!("{passed}/{} drills passed", names.len());
+    outln!("{passed}/{} drills passed", names.len());
     if passed == names.len() {
         Ok(())
     } else {

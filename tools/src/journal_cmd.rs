@@ -166,9 +166,7 @@ pub fn inspect(
     }
     let _ = out.flush();
     if reader.torn_tail().is_some() {
-        eprintln!(
-            "note: the journal ends in a torn record (an unfinished append); it is not shown"
-        );
+        errln!("note: the journal ends in a torn record (an unfinished append); it is not shown");
     }
     Ok(())
 }
@@ -226,33 +224,36 @@ pub fn stats(dir: &Path) -> Result<(), Failure> {
         (Some(a), Some(b)) => b.saturating_sub(a),
         _ => 0,
     };
-    println!("journal   {}", dir.display());
-    println!(
+    outln!("journal   {}", dir.display());
+    outln!(
         "segments  {} ({} bytes written)",
-        report.segments, report.bytes
+        report.segments,
+        report.bytes
     );
-    println!(
+    outln!(
         "records   {} (seq {}..={}), {} session(s)",
         report.records,
         opt(report.first_seq),
         opt(report.last_seq),
         sessions
     );
-    println!("span      {:.6} s of event time", span_ns as f64 / 1e9);
+    outln!("span      {:.6} s of event time", span_ns as f64 / 1e9);
     if span_ns > 0 {
-        println!(
+        outln!(
             "rate      {:.0} records/s of event time",
             report.records as f64 * 1e9 / span_ns as f64
         );
     }
-    println!("{:<14} {:>12} {:>14}", "kind", "records", "payload bytes");
+    outln!("{:<14} {:>12} {:>14}", "kind", "records", "payload bytes");
     for (kind, (n, bytes)) in counts {
-        println!("{:<14} {n:>12} {bytes:>14}", kind_name(kind));
+        outln!("{:<14} {n:>12} {bytes:>14}", kind_name(kind));
     }
     if let Some(t) = report.torn_tail {
-        println!(
+        outln!(
             "torn tail  segment {} offset {} ({} bytes), cut when the journal is next opened for append",
-            t.segment, t.offset, t.bytes
+            t.segment,
+            t.offset,
+            t.bytes
         );
     }
     if let Some(c) = report.corruption {
@@ -277,7 +278,7 @@ fn verify_report(dir: &Path) -> Result<journal::VerifyReport, Failure> {
 /// `journal verify`: exit 0 for a clean journal or a torn tail, 1 for corruption.
 pub fn verify(dir: &Path) -> Result<(), Failure> {
     let r = verify_report(dir)?;
-    println!(
+    outln!(
         "{} segment(s), {} records, seq {}..={}, {} bytes",
         r.segments,
         r.records,
@@ -299,11 +300,13 @@ pub fn verify(dir: &Path) -> Result<(), Failure> {
         )));
     }
     match r.torn_tail {
-        Some(t) => println!(
+        Some(t) => outln!(
             "OK with torn tail: segment {} offset {} ({} bytes of an unfinished append); every record before it is intact",
-            t.segment, t.offset, t.bytes
+            t.segment,
+            t.offset,
+            t.bytes
         ),
-        None => println!("OK: every record intact, sequence continuous"),
+        None => outln!("OK: every record intact, sequence continuous"),
     }
     Ok(())
 }
@@ -344,7 +347,7 @@ pub fn repair(dir: &Path, to_seq: u64, backup: Option<&Path>) -> Result<(), Fail
     }
     let rep = journal::repair(dir, to_seq, &backup).map_err(|e| Failure::new(e.to_string()))?;
     let dropped = r.records.saturating_sub(to_seq);
-    println!(
+    outln!(
         "repaired {}: kept seq 1..={}, cut {dropped} intact record(s) after it and everything damaged, removed {} segment file(s); the journal as it was is in {}",
         dir.display(),
         rep.kept_to_seq,

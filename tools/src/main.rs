@@ -1,5 +1,8 @@
 //! `tickwire`: run the engine, and inspect, verify and replay its journals.
 
+#[macro_use]
+mod out;
+
 mod alerts;
 mod clock;
 mod config;
@@ -301,7 +304,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            errln!("error: {}", f.message);
             ExitCode::FAILURE
         }
     }

@@ -41,7 +41,7 @@ fn print_markets(markets: &tickwire_core::market::Markets) {
             .best_ask()
             .map(|l| pair(l.px, l.qty))
             .or_else(|| view.top.map(|t| pair(t.ask_px, t.ask_qty)));
-        println!(
+        outln!(
             "book {} {}: bid {} | ask {} | levels {bids}/{asks} | update id {} | feed {}",
             view.spec.venue,
             view.spec.symbol,
@@ -134,22 +134,23 @@ pub fn replay(
     })
     .map_err(|e| Failure::new(e.to_string()))?;
     if let Some(line) = last {
-        println!("{line}");
+        outln!("{line}");
     }
-    println!(
+    outln!(
         "replayed {} session(s) to seq {}: {} inputs, {} outputs identical",
-        report.sessions, report.last_seq, report.inputs, report.outputs_matched
+        report.sessions,
+        report.last_seq,
+        report.inputs,
+        report.outputs_matched
     );
     if report.unjournaled_tail > 0 {
-        println!(
+        outln!(
             "note: {} output(s) of a session's last input were never journaled (the writer stopped first)",
             report.unjournaled_tail
         );
     }
     if reader.torn_tail().is_some() {
-        println!(
-            "note: the journal ends in a torn record (an unfinished append); replayed up to it"
-        );
+        outln!("note: the journal ends in a torn record (an unfinished append); replayed up to it");
     }
     if report.sessions == 0 {
         return Err(Failure::new(format!(
@@ -159,13 +160,13 @@ pub fn replay(
     }
     if let ReplayMode::With(path) = mode {
         match report.divergence {
-            None => println!(
+            None => outln!(
                 "counterfactual {}: no decision differs from the recorded session(s)",
                 path.display()
             ),
             // The inputs after it (fills of orders one side never sent) no longer describe
             // what the other engine would have seen, so the replay stops at the first one.
-            Some(d) => println!(
+            Some(d) => outln!(
                 "counterfactual {}: the first decision that differs is at seq {}: {}",
                 path.display(),
                 d.seq,
@@ -177,13 +178,13 @@ pub fn replay(
     match report.divergence {
         None => {
             if verify {
-                println!("verify: OK, every output identical");
+                outln!("verify: OK, every output identical");
             }
             Ok(())
         }
         Some(d) if verify => Err(Failure::new(format!("verify FAILED: {d}"))),
         Some(d) => {
-            println!("warning: {d}");
+            outln!("warning: {d}");
             Ok(())
         }
     }
@@ -215,9 +216,11 @@ pub fn replay_raw(dir: &Path, config: &Path, venue: &str) -> Result<(), Failure>
     })
     .map_err(Failure::new)?;
     print_markets(&markets);
-    println!(
+    outln!(
         "re-parsed {} frame(s) and {} snapshot(s), {} malformed",
-        stats.frames, stats.snapshots, stats.malformed
+        stats.frames,
+        stats.snapshots,
+        stats.malformed
     );
     Ok(())
 }

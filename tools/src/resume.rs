@@ -86,7 +86,7 @@ pub fn resume(
     // Restored orders are unverified: the engine refuses every order of their strategies,
     // so this input cannot produce a command.
     let _ = process_journaled(engine, journal, &input)?;
-    println!(
+    outln!(
         "resume: rebuilt from {} earlier session(s): {open} open order(s) to verify",
         log.sessions()
     );
@@ -97,10 +97,10 @@ pub fn resume(
         for spec in &specs {
             let pos = engine.position(sid, spec.id);
             if !pos.is_zero() {
-                println!("resume: position {name} {} {pos}", spec.symbol);
+                outln!("resume: position {name} {} {pos}", spec.symbol);
             }
         }
-        println!(
+        outln!(
             "resume: {name} next order seq {}",
             engine.next_order_seq(sid).unwrap_or(1)
         );
@@ -203,7 +203,7 @@ pub fn verify_on_venues(
             0,
         ));
         sent.extend(process_journaled(engine, journal, &done)?);
-        println!(
+        outln!(
             "resume: {venue} verified {} restored order(s) with the venue ({} report(s), {} request(s))",
             restored.len(),
             reports.len(),

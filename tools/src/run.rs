@@ -43,13 +43,15 @@ fn open_journal(dir: &Path, cfg: &RunConfig) -> Result<Writer, Failure> {
     let (mut writer, report) =
         Writer::open(dir, jcfg).map_err(|e| crate::resume::refuse_open(dir, &e))?;
     if let Some(t) = report.torn_tail {
-        println!(
+        outln!(
             "journal: cut a torn tail of {} bytes at segment {} offset {} (an unfinished append)",
-            t.bytes, t.segment, t.offset
+            t.bytes,
+            t.segment,
+            t.offset
         );
     }
     if !report.created {
-        println!(
+        outln!(
             "journal: appending to {} from seq {}",
             dir.display(),
             report.next_seq
@@ -221,7 +223,7 @@ pub fn run_text(
     roles.push((Role::Ops, WaitPolicy::spin_then_park()));
     let plan = plan_for_this_host(cfg.engine.topology, &roles);
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     let stop = StopFlag::new();
     let started = Instant::now();
@@ -290,7 +292,7 @@ pub fn run_text(
                 stop.clone(),
                 mono_ns,
                 backoff,
-                Box::new(|a| eprintln!("{a}")),
+                Box::new(|a| errln!("{a}")),
             )
             .map_err(spawn_err)?;
             poller = Some(started);
@@ -428,7 +430,7 @@ pub fn run_text(
     let elapsed = started.elapsed();
     let summary = core_result.map_err(|e| Failure::new(e.to_string()))?;
     for line in feed_lines {
-        println!("{line}");
+        outln!("{line}");
     }
     print_summary(
         &cfg,
@@ -490,7 +492,16 @@ fn ops_loop(
             }
         }
         let now = Instant::now();
+        // Nobody reads the run's output any more (`| head` exited): stop the normal way,
+        // cancelling and journaling, rather than trade on unwatched.
+        let unwatched = crate::out::stdout_lost();
+        if unwatched && !stop.is_set() {
+            errln!(
+                "stdout closed: stopping the run safely (open orders are cancelled, the shutdown is journaled)"
+            );
+        }
         if signals.load(Ordering::Relaxed)
+            || unwatched
             || deadline.is_some_and(|d| now >= d)
             || venues.capture_done()
             || venues.any_exited()
@@ -522,20 +533,20 @@ fn ops_loop(
 }
 
 fn print_poller(p: &PollerSummary) {
-    println!(
+    outln!(
         "reconcile: {} reports forwarded, {} alerts{}",
         p.reports,
         p.alerts,
         if p.core_gone { " (core gone)" } else { "" }
     );
     for v in &p.venues {
-        println!("reconcile: {} {:?}", v.venue, v.stats);
+        outln!("reconcile: {} {:?}", v.venue, v.stats);
     }
 }
 
 fn print_risk(engine: &tickwire_core::engine::Engine, alerts: &AlertStats) {
     let (checks, refused) = engine.risk().counts();
-    println!(
+    outln!(
         "risk: {checks} pre-trade checks, {refused} refused; alerts: {} logged, {} posted, {} deduplicated, {} rate-limited{}",
         alerts.logged,
         alerts.posted,
@@ -553,7 +564,7 @@ fn print_risk(engine: &tickwire_core::engine::Engine, alerts: &AlertStats) {
     for (sid, name) in engine.strategy_names().enumerate() {
         let sid = tickwire_core::ids::StrategyId(sid as u16);
         let split = engine.risk().attribution(sid);
-        println!(
+        outln!(
             "risk: {name} level {}, net P&L {} from the strategy, {} during incidents",
             engine.risk().level(sid),
             split.strategy.round_dp(6),
@@ -576,14 +587,14 @@ fn print_summary(
     let secs = elapsed.as_secs_f64();
     let stats = engine.stats();
     if sent > 0 {
-        println!(
+        outln!(
             "run: {sent} synthetic market events in {secs:.2} s ({:.0} events/s), {ticks} timer ticks",
             sent as f64 / secs.max(1e-9)
         );
     } else {
-        println!("run: {secs:.2} s, {ticks} timer ticks");
+        outln!("run: {secs:.2} s, {ticks} timer ticks");
     }
-    println!(
+    outln!(
         "engine: {} inputs, {} outputs, {} order commands ({} sent), {} fills ({} duplicates ignored), {} alerts",
         stats.inputs,
         stats.outputs,
@@ -597,7 +608,7 @@ fn print_summary(
         ExecSummary::Sim(e) => (e.commands, e.reports, e.undelivered),
         ExecSummary::Venue(e) => (e.commands, e.reports, e.undelivered),
     };
-    println!(
+    outln!(
         "exec: {commands} commands handled, {reports} reports sent{}",
         if undelivered > 0 {
             format!(", {undelivered} UNDELIVERED")
@@ -607,19 +618,19 @@ fn print_summary(
     );
     if let ExecSummary::Venue(e) = exec {
         if e.unroutable > 0 {
-            println!(
+            outln!(
                 "exec: {} command(s) for venues without order entry, rejected",
                 e.unroutable
             );
         }
         for table in &e.latency {
             for line in table.lines() {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
     }
     if core.unsent_after_close > 0 {
-        println!(
+        outln!(
             "note: {} command(s) produced after the command ring closed were journaled but not sent",
             core.unsent_after_close
         );
@@ -629,12 +640,12 @@ fn print_summary(
         for spec in &specs {
             let pos = engine.position(tickwire_core::ids::StrategyId(sid as u16), spec.id);
             if !pos.is_zero() {
-                println!("position: {name} {} {pos}", spec.symbol);
+                outln!("position: {name} {} {pos}", spec.symbol);
             }
         }
         let sid = tickwire_core::ids::StrategyId(sid as u16);
         let pnl = engine.strategy_pnl(sid);
-        println!(
+        outln!(
             "pnl: {name} realized {} unrealized {} fees {} net {}",
             pnl.realized.round_dp(6),
             pnl.unrealized.round_dp(6),
@@ -642,26 +653,26 @@ fn print_summary(
             pnl.net().round_dp(6)
         );
     }
-    println!("open orders at exit: {}", engine.orders().len());
+    outln!("open orders at exit: {}", engine.orders().len());
     let rows: Vec<(&str, tickwire_core::metrics::StrategyMetrics)> = engine
         .strategy_metrics()
         .filter_map(|(name, m)| m.map(|m| (name, m)))
         .collect();
     if !rows.is_empty() {
-        println!("strategies:");
+        outln!("strategies:");
         for line in tickwire_strategies::metrics::table(&rows).lines() {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
-    println!("tick-to-trade latency per stage, from the records' monotonic stamps:");
-    println!("  {}", tickwire_core::latency::StageHistogram::header());
+    outln!("tick-to-trade latency per stage, from the records' monotonic stamps:");
+    outln!("  {}", tickwire_core::latency::StageHistogram::header());
     for stage in core.latency.stages() {
         if !stage.is_empty() {
-            println!("  {}", stage.summary());
+            outln!("  {}", stage.summary());
         }
     }
     if let (Some(dir), Some(w)) = (journal_dir, core.journal.as_ref()) {
-        println!(
+        outln!(
             "journal: {} (next seq {}) — check it with `tickwire journal verify {0}` and `tickwire replay {0} --verify`",
             dir.display(),
             w.next_seq()

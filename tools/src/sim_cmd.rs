@@ -35,11 +35,11 @@ pub fn announce(sim: &SimHandle) {
             EndpointKind::Ws => "ws",
             EndpointKind::Rest => "rest",
         };
-        println!("READY {} {kind} {}", e.venue, e.url);
+        outln!("READY {} {kind} {}", e.venue, e.url);
     }
-    println!("CA {}", sim.ca_path().display());
+    outln!("CA {}", sim.ca_path().display());
     for w in sim.warnings() {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
 }
 
@@ -60,6 +60,6 @@ pub fn sim(path: &Path, until_finished: bool) -> Result<(), Failure> {
         std::thread::sleep(Duration::from_millis(20));
     }
     handle.shutdown();
-    println!("simulator stopped");
+    outln!("simulator stopped");
     Ok(())
 }

@@ -386,7 +386,7 @@ fn binance_queries(t: &TradingSetup<'_>, creds: &Credentials) -> Result<BinanceQ
     )
     .map_err(|e| e.to_string())?;
     if let Err(e) = q.sync_time() {
-        eprintln!("warning: venue {}: server time: {e}", v.venue);
+        errln!("warning: venue {}: server time: {e}", v.venue);
     }
     Ok(q)
 }

@@ -108,3 +108,51 @@ fn demo_trades_both_strategies_and_its_journal_verifies() {
         output(&again)
     );
 }
+
+/// `tickwire demo | head -3`: the reader goes away mid-run. The engine must not panic on the
+/// closed stdout; it stops the normal way — a journaled shutdown, open orders cancelled — and
+/// exits 0, and the journal verifies.
+#[test]
+fn a_closed_stdout_stops_the_demo_safely() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("demo-journal");
+    let j = journal.display().to_string();
+    let mut child = Command::new(BIN)
+        .current_dir(&root)
+        .args(["demo", "--duration", "40", "--journal", &j])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tickwire demo starts");
+    {
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        for _ in 0..3 {
+            let line = lines.next().expect("a line").expect("utf-8");
+            assert!(!line.is_empty());
+        }
+        // Dropping the reader closes the pipe, as `head -3` exiting does.
+    }
+    let o = child.wait_with_output().expect("demo exits");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "exit {:?}: {err}", o.status.code());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("stdout closed: stopping the run safely"),
+        "{err}"
+    );
+    let inspect = Command::new(BIN)
+        .args(["journal", "inspect", &j, "--kind", "operator", "--json"])
+        .output()
+        .expect("inspect");
+    let ops = String::from_utf8_lossy(&inspect.stdout);
+    assert!(ops.contains("\"shutdown\""), "a journaled shutdown: {ops}");
+    let verify = Command::new(BIN)
+        .args(["journal", "verify", &j])
+        .output()
+        .expect("verify");
+    assert!(verify.status.success(), "{}", output(&verify));
+}
