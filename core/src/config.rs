@@ -37,8 +37,9 @@ impl<'a> Section<'a> {
 
     /// The full path of `key` in this section (`venue[0].symbol`), for messages.
     pub fn key_path(&self, key: &str) -> String {
+        let key = shown(key);
         if self.path.is_empty() {
-            key.to_owned()
+            key
         } else {
             format!("{}.{key}", self.path)
         }
@@ -271,8 +272,9 @@ impl<'a> Section<'a> {
         let mut errors = self.errors;
         for key in self.table.keys() {
             if !self.used.contains(&key.as_str()) {
+                let key = shown(key);
                 let p = if self.path.is_empty() {
-                    key.clone()
+                    key
                 } else {
                     format!("{}.{key}", self.path)
                 };
@@ -280,6 +282,16 @@ impl<'a> Section<'a> {
             }
         }
         errors
+    }
+}
+
+/// A key as shown in a message: at most 64 characters, so a hostile or mistaken 10 MB key
+/// name does not become a 10 MB error line.
+fn shown(key: &str) -> String {
+    const MAX: usize = 64;
+    match key.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &key[..cut], key.len()),
+        None => key.to_owned(),
     }
 }
 
@@ -320,6 +332,20 @@ mod tests {
                 "sub.typo: unknown key",
                 "tick: \"0.0x\" is not a valid decimal: invalid character at byte 3",
             ]
+        );
+    }
+
+    #[test]
+    fn a_huge_key_name_is_not_echoed_whole() {
+        let name = "k".repeat(1 << 20);
+        let table: toml::Table = format!("{name} = 1").parse().expect("toml");
+        let errors = Section::new("", &table).finish();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].len() < 200, "{} bytes", errors[0].len());
+        assert!(
+            errors[0].contains("(1048576 bytes)"),
+            "{}",
+            &errors[0][..100]
         );
     }
 }

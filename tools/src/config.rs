@@ -4,6 +4,7 @@
 //! unknown keys are errors: a typo in a risk limit must not silently fall back to a default.
 //! The exact text is journaled so `replay` rebuilds the same engine.
 
+use std::path::Path;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -134,6 +135,12 @@ fn bps_to_ppb(s: &mut Section<'_>, key: &str, default: i64) -> i64 {
     let Some(d) = s.opt_parsed::<Decimal>(key, "decimal (basis points)") else {
         return default;
     };
+    // No venue charges or rebates 1% of notional per fill; a value past that is a unit
+    // mistake (percent or a fraction typed as basis points) that would make every P&L wrong.
+    if d.abs() > Decimal::from(100) {
+        s.error(key, "must be within ±100 basis points (1% of notional)");
+        return default;
+    }
     match (d * Decimal::from(100_000)).trunc().try_into() {
         Ok(v) if (d * Decimal::from(100_000)).fract().is_zero() => v,
         _ => {
@@ -184,7 +191,9 @@ impl RunConfig {
             engine.max_open_orders = s.int_or("max_open_orders", 1, 1 << 20, 1024) as usize;
             engine.book_depth = s.int_or("book_depth", 1, 1 << 20, 4096) as usize;
             engine.timer_interval =
-                Duration::from_millis(s.int_or("timer_interval_ms", 0, 3_600_000, 100) as u64);
+                // At least 1 ms: the timer drives breakers, leg ages, flattening and status; zero
+                // would switch all of them off without a word.
+                Duration::from_millis(s.int_or("timer_interval_ms", 1, 3_600_000, 100) as u64);
             errors.extend(s.finish());
         }
 
@@ -333,6 +342,9 @@ impl RunConfig {
             if let Some(url) = s.opt_str("webhook_url") {
                 if url.starts_with("http://") || url.starts_with("https://") {
                     alerts.webhook_url = Some(url.to_owned());
+                } else if engine_only && url == REDACTED {
+                    // A journaled config: the secret was never recorded, and a replay sends
+                    // no alert.
                 } else {
                     s.error("webhook_url", "must start with http:// or https://");
                 }
@@ -358,8 +370,20 @@ impl RunConfig {
             r
         });
         let mut strategy_sections = root.tables("strategy");
+        let mut names: Vec<String> = Vec::new();
         for s in &mut strategy_sections {
-            let _ = tickwire_strategies::build(s, &specs);
+            if let Some(built) = tickwire_strategies::build(s, &specs) {
+                let name = built.name().to_owned();
+                if names.contains(&name) {
+                    // Names are how metrics, `ctl --strategy`, alerts and the journal tell
+                    // strategies apart.
+                    s.error(
+                        "name",
+                        format!("{name:?} is already the name of another strategy"),
+                    );
+                }
+                names.push(name);
+            }
         }
         for s in strategy_sections {
             errors.extend(s.finish());
@@ -466,6 +490,97 @@ fn read_instrument(
     })
 }
 
+/// The largest config file accepted: the whole text is journaled as one record (at most
+/// 64 KiB), with room for the redaction of secrets to re-serialise it.
+pub const MAX_CONFIG_BYTES: u64 = 60 << 10;
+
+/// Reads a config file: a regular file of at most [`MAX_CONFIG_BYTES`], UTF-8. Never reads
+/// without bound (`--config /dev/zero`), and says what is wrong in one line.
+pub fn read_config(path: &Path) -> Result<String, crate::Failure> {
+    use std::io::Read;
+    let fail = |what: String| crate::Failure::new(format!("{}: {what}", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(fail(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes (a config is journaled whole, as one record)"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))
+}
+
+/// A command-line number of seconds: positive, finite, and at most a billion (31 years), so
+/// that no later time arithmetic can overflow.
+pub fn seconds(flag: &str, v: f64) -> Result<std::time::Duration, crate::Failure> {
+    if !(v.is_finite() && v > 0.0 && v <= 1e9) {
+        return Err(crate::Failure::new(format!(
+            "{flag} must be a positive number of seconds up to 1e9, got {v}"
+        )));
+    }
+    Ok(std::time::Duration::from_secs_f64(v))
+}
+
+/// Keys whose values are secrets wherever they appear in a config: the alert webhook (Slack's
+/// carry a token) and the simulator accounts' credentials.
+const SECRET_KEYS: &[&str] = &[
+    "webhook_url",
+    "api_key",
+    "secret",
+    "api_secret",
+    "passphrase",
+];
+
+/// What a secret's value becomes in the journal.
+const REDACTED: &str = "<redacted>";
+
+/// What is written into the journal's config record: the config text with every secret value
+/// replaced by [`REDACTED`]. A text without secrets is journaled exactly as written
+/// (comments included); one with secrets is re-serialised, which keeps every value the engine
+/// is rebuilt from. Unparseable text is returned unchanged: it was refused before this point.
+pub fn journaled_text(text: &str) -> String {
+    let Ok(mut table) = text.parse::<toml::Table>() else {
+        return text.to_owned();
+    };
+    if !redact(&mut table) {
+        return text.to_owned();
+    }
+    toml::to_string(&table).unwrap_or_else(|_| text.to_owned())
+}
+
+/// Replaces secret values in `table`, recursively; true if any was replaced.
+fn redact(table: &mut toml::Table) -> bool {
+    let mut changed = false;
+    for (key, value) in table.iter_mut() {
+        changed |= redact_value(key, value);
+    }
+    changed
+}
+
+fn redact_value(key: &str, value: &mut toml::Value) -> bool {
+    match value {
+        toml::Value::String(s) if SECRET_KEYS.contains(&key) && s != REDACTED => {
+            *s = REDACTED.to_owned();
+            true
+        }
+        toml::Value::Table(t) => redact(t),
+        toml::Value::Array(items) => {
+            let mut changed = false;
+            for v in items.iter_mut() {
+                changed |= redact_value(key, v);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +592,59 @@ mod tests {
         let cfg = RunConfig::parse(GOOD).expect("example parses");
         assert!(!cfg.synthetic.instruments.is_empty());
         assert!(cfg.build_engine().strategy_names().count() >= 1);
+    }
+
+    #[test]
+    fn settings_that_would_silently_disable_or_confuse_are_refused() {
+        let with = |extra: &str, from: &str, to: &str| {
+            let text = GOOD.replacen(from, to, 1);
+            assert_ne!(text, GOOD, "the example still has {from:?}");
+            let text = format!("{text}\n{extra}");
+            RunConfig::parse(&text).err().map(|e| e.0.join("\n"))
+        };
+        let e = with("", "timer_interval_ms = 100", "timer_interval_ms = 0").expect("refused");
+        assert!(e.contains("engine.timer_interval_ms"), "{e}");
+        let e = with(
+            "",
+            "maker_fee_bps = \"-0.5\"",
+            "maker_fee_bps = \"-100000\"",
+        )
+        .expect("refused");
+        assert!(
+            e.contains("exchange.maker_fee_bps") && e.contains("100 basis points"),
+            "{e}"
+        );
+        let e = with("", "name = \"probe-eth\"", "name = \"probe-btc\"").expect("refused");
+        assert!(
+            e.contains("strategy[1].name") && e.contains("already the name"),
+            "{e}"
+        );
+        assert!(with("", "taker_fee_bps = \"2.5\"", "taker_fee_bps = \"100\"").is_none());
+    }
+
+    #[test]
+    fn config_files_are_read_with_bounds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; (MAX_CONFIG_BYTES + 1) as usize]).expect("write");
+        let e = read_config(&big).err().expect("too large").message;
+        assert!(e.contains("larger than"), "{e}");
+        let e = read_config(dir.path()).err().expect("a directory").message;
+        assert!(e.contains("not a regular file"), "{e}");
+        #[cfg(unix)]
+        {
+            let e = read_config(std::path::Path::new("/dev/zero"))
+                .err()
+                .expect("a device");
+            assert!(e.message.contains("not a regular file"), "{}", e.message);
+        }
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1.8e19] {
+            assert!(seconds("--duration", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            seconds("--duration", 1.5).ok(),
+            Some(Duration::from_millis(1500))
+        );
     }
 
     #[test]
@@ -561,5 +729,28 @@ mod tests {
         let err = RunConfig::parse("[engine\n").err().expect("invalid");
         assert_eq!(err.0.len(), 1);
         assert!(!err.0[0].contains('\n'));
+    }
+
+    #[test]
+    fn secrets_never_reach_the_journal_and_everything_else_does() {
+        let plain = "# a comment\n[engine]\ntopology = \"shared\"\n";
+        assert_eq!(
+            journaled_text(plain),
+            plain,
+            "no secret: the exact text, comments kept"
+        );
+        let text = "[alerts]\nwebhook_url = \"https://hooks.example/T0/B0/s3cr3t\"\n\
+                    [[sim.venue]]\nvenue = \"binance\"\n[sim.venue.private]\n\
+                    [[sim.venue.private.account]]\nname = \"a\"\napi_key = \"k3y\"\nsecret = \"s3cr3t2\"\n\
+                    [engine]\nring_capacity = 4096\n";
+        let j = journaled_text(text);
+        for leaked in ["s3cr3t", "k3y"] {
+            assert!(!j.contains(leaked), "{leaked} in {j}");
+        }
+        assert!(j.contains("<redacted>"));
+        let t: toml::Table = j.parse().expect("still TOML");
+        assert_eq!(t["engine"]["ring_capacity"].as_integer(), Some(4096));
+        assert_eq!(t["sim"]["venue"][0]["venue"].as_str(), Some("binance"));
+        assert_eq!(journaled_text(&j), j, "redacting twice changes nothing");
     }
 }

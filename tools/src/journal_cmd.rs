@@ -13,6 +13,12 @@ use crate::Failure;
 
 /// Opens a journal for reading, with a clear error for a missing or foreign directory.
 pub fn open_reader(dir: &Path) -> Result<Reader, Failure> {
+    if dir.is_file() {
+        return Err(Failure::new(format!(
+            "{} is a file: a journal is a directory of NNNNNNNN.twj segments",
+            dir.display()
+        )));
+    }
     if !dir.is_dir() {
         return Err(Failure::new(format!(
             "{}: no such journal directory",
@@ -143,6 +149,13 @@ pub fn inspect(
     kinds: &[String],
     json_mode: bool,
 ) -> Result<(), Failure> {
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(Failure::new(format!(
+            "--from {f} is after --to {t}: no record can match"
+        )));
+    }
     let kinds = parse_kinds(kinds)?;
     let mut reader = open_reader(dir)?;
     let stdout = std::io::stdout();
@@ -180,7 +193,9 @@ pub fn tail(
 ) -> Result<(), Failure> {
     let kinds = parse_kinds(kinds)?;
     let mut reader = open_reader(dir)?;
-    let idle_limit = idle_exit.map(Duration::from_secs_f64);
+    let idle_limit = idle_exit
+        .map(|s| crate::config::seconds("--idle-exit", s))
+        .transpose()?;
     let mut last_record = Instant::now();
     let stdout = std::io::stdout();
     loop {
@@ -266,6 +281,12 @@ pub fn stats(dir: &Path) -> Result<(), Failure> {
 }
 
 fn verify_report(dir: &Path) -> Result<journal::VerifyReport, Failure> {
+    if dir.is_file() {
+        return Err(Failure::new(format!(
+            "{} is a file: a journal is a directory of NNNNNNNN.twj segments",
+            dir.display()
+        )));
+    }
     if !dir.is_dir() {
         return Err(Failure::new(format!(
             "{}: no such journal directory",

@@ -106,8 +106,7 @@ pub fn replay(
 ) -> Result<(), Failure> {
     let with_text = match mode {
         ReplayMode::With(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+            let text = crate::config::read_config(path)?;
             // Every problem of the file up front, with its name, before any journal is read.
             RunConfig::parse_for_replay(&text)
                 .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
@@ -193,8 +192,7 @@ pub fn replay(
 /// `tickwire replay-raw DIR --config FILE --venue NAME`: re-parses a raw frame journal through
 /// the venue's decoder and book sync and prints the books it ends with.
 pub fn replay_raw(dir: &Path, config: &Path, venue: &str) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| Failure::new(format!("{}: {e}", config.display())))?;
+    let text = crate::config::read_config(config)?;
     let cfg = RunConfig::parse_for_replay(&text)
         .map_err(|e| Failure::new(format!("{}: {e}", config.display())))?;
     let section = cfg

@@ -40,6 +40,16 @@ fn open_journal(dir: &Path, cfg: &RunConfig) -> Result<Writer, Failure> {
         flush_interval: cfg.journal.flush_interval,
         ..JournalConfig::default()
     };
+    // Secrets (the webhook URL, simulator credentials) never enter the journal.
+    let text = crate::config::journaled_text(&cfg.text);
+    // Checked before anything is created: a config that cannot be journaled leaves nothing.
+    if text.len() > jcfg.max_record_bytes as usize {
+        return Err(Failure::new(format!(
+            "the config is {} bytes as journaled; a journal record holds at most {}",
+            text.len(),
+            jcfg.max_record_bytes
+        )));
+    }
     let (mut writer, report) =
         Writer::open(dir, jcfg).map_err(|e| crate::resume::refuse_open(dir, &e))?;
     if let Some(t) = report.torn_tail {
@@ -63,14 +73,14 @@ fn open_journal(dir: &Path, cfg: &RunConfig) -> Result<Writer, Failure> {
         wall_ns: wall_ns(),
         mono_ns: mono_ns(),
         format_version: FORMAT_VERSION,
-        config_crc: crc32(cfg.text.as_bytes()),
+        config_crc: crc32(text.as_bytes()),
     };
     let append = |w: &mut Writer, kind: Kind, bytes: &[u8]| {
         w.append(kind.code(), session.mono_ns, bytes)
             .map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))
     };
     append(&mut writer, Kind::Session, bytemuck::bytes_of(&session))?;
-    append(&mut writer, Kind::Config, cfg.text.as_bytes())?;
+    append(&mut writer, Kind::Config, text.as_bytes())?;
     Ok(writer)
 }
 
@@ -145,8 +155,7 @@ pub fn run(
     events: Option<u64>,
     duration: Option<f64>,
 ) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(config_path)
-        .map_err(|e| Failure::new(format!("{}: {e}", config_path.display())))?;
+    let text = crate::config::read_config(config_path)?;
     run_text(
         &text,
         &config_path.display().to_string(),
@@ -169,12 +178,8 @@ pub fn run_text(
     progress: bool,
 ) -> Result<(), Failure> {
     let cfg = RunConfig::parse(text).map_err(|e| Failure::new(format!("{label}: {e}")))?;
-    if let Some(d) = duration
-        && !(d.is_finite() && d > 0.0)
-    {
-        return Err(Failure::new(format!(
-            "--duration must be a positive number of seconds, got {d}"
-        )));
+    if let Some(d) = duration {
+        crate::config::seconds("--duration", d)?;
     }
     let synthetic = !cfg.synthetic.instruments.is_empty();
     // One exec thread per run: the in-process exchange (synthetic and paper venues) or the venue
@@ -468,7 +473,10 @@ fn ops_loop(
 ) -> u64 {
     let start = Instant::now();
     let mut next_progress = start + Duration::from_secs(1);
-    let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
+    // Checked by `run_text` (at most 1e9 s): the sum cannot overflow.
+    let deadline = duration
+        .and_then(|d| Duration::try_from_secs_f64(d).ok())
+        .and_then(|d| start.checked_add(d));
     let interval = cfg.engine.timer_interval;
     let mut next_tick = start + interval;
     let mut ticks = 0u64;

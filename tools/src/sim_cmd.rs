@@ -12,8 +12,7 @@ use crate::Failure;
 /// Reads a simulator config: a file whose `[sim]` section describes it (so one file can serve
 /// `run` and `sim`), or a standalone file with the keys at its root.
 pub fn load(path: &Path) -> Result<SimConfig, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    let text = crate::config::read_config(path)?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         Failure::new(format!(
             "{}: {}",

@@ -326,20 +326,23 @@ impl SegMap {
         tag: &str,
     ) -> Result<Self, JournalError> {
         let tmp = dir.join(format!("{:08}.{tag}{TMP_SUFFIX}", hdr.index));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(true);
+        // Journals hold fills, positions and configs: readable by their owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts
             .open(&tmp)
             .map_err(|e| io_err("create segment", &tmp, e))?;
-        if prefault.is_some() {
-            // Off the hot path: reserve the disk blocks now. A full disk is then an error here
-            // instead of a SIGBUS at the first store to a page, and the page faults that
-            // follow are cheaper (no block reservation per page).
-            allocate(&file, 0, hdr.size).map_err(|e| io_err("allocate segment", &tmp, e))?;
+        // Reserve the disk blocks before the file is used, whoever creates it (the first
+        // segment, the preparer, the writer's synchronous fallback): a full disk is then an
+        // error here, never a SIGBUS at the first store to a page of a sparse file.
+        if let Err(e) = allocate(&file, 0, hdr.size) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err("allocate segment", &tmp, e));
         }
-        // Sets the size when blocks could not be allocated (or were not asked for).
+        // Sets the size where blocks cannot be allocated ahead (file systems without
+        // fallocate, other systems).
         file.set_len(hdr.size)
             .map_err(|e| io_err("size segment", &tmp, e))?;
         let size = usize::try_from(hdr.size).map_err(|_| JournalError::InvalidConfig {

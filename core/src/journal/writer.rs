@@ -146,13 +146,20 @@ impl Writer {
     /// another writer has the journal open.
     pub fn open(dir: &Path, cfg: JournalConfig) -> Result<(Writer, OpenReport), JournalError> {
         cfg.validate()?;
-        fs::create_dir_all(dir).map_err(|e| io_err("create directory", dir, e))?;
+        let mut mkdir = fs::DirBuilder::new();
+        mkdir.recursive(true);
+        // The owner's only: a journal holds fills, positions and configs.
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut mkdir, 0o700);
+        mkdir
+            .create(dir)
+            .map_err(|e| io_err("create directory", dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let lock = opts
             .open(&lock_path)
             .map_err(|e| io_err("open lock file", &lock_path, e))?;
         match lock.try_lock() {

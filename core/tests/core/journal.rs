@@ -966,3 +966,25 @@ fn list_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// A journal holds fills, positions and configs: its directory and files are the owner's only.
+#[cfg(unix)]
+#[test]
+fn journal_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("new").join("J");
+    let mut w = open(&j, cfg());
+    append_range(&mut w, 1, 600);
+    drop(w);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&j), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&j)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert!(files.len() >= 3, "segments and the lock file");
+    for f in files {
+        assert_eq!(mode(&f.path()), 0o600, "{}", f.path().display());
+    }
+}

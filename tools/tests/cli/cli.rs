@@ -494,3 +494,47 @@ fn damage_is_never_resumed_over_and_repair_is_explicit() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("00000000.twj missing"));
 }
+
+/// Hostile or mistaken command lines: one clear error line and exit 1, never a panic, never a
+/// read without end, never a silent success.
+#[test]
+fn hostile_command_lines_get_one_clear_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    let js = j.to_str().expect("utf-8 path");
+    run_synthetic(&j, "500");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"not a journal").expect("write");
+    let cfg = example();
+    let cfg = cfg.to_str().expect("utf-8 path");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--config", cfg, "--duration", "18446744073709551615"],
+            "--duration must be a positive number of seconds up to 1e9",
+        ),
+        (
+            vec!["journal", "tail", js, "--idle-exit", "99999999999999999999"],
+            "--idle-exit must be a positive number of seconds up to 1e9",
+        ),
+        (vec!["run", "--config", "/dev/zero"], "not a regular file"),
+        (
+            vec!["journal", "inspect", js, "--from", "100", "--to", "10"],
+            "--from 100 is after --to 10",
+        ),
+        (
+            vec!["journal", "inspect", file.to_str().expect("utf-8")],
+            "is a file: a journal is a directory",
+        ),
+        (
+            vec!["journal", "verify", file.to_str().expect("utf-8")],
+            "is a file: a journal is a directory",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = tw(&args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
