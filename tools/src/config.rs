@@ -627,15 +627,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let big = dir.path().join("big.toml");
         std::fs::write(&big, vec![b'#'; (MAX_CONFIG_BYTES + 1) as usize]).expect("write");
-        let e = read_config(&big).err().expect("too large").message;
+        let e = read_config(&big).expect_err("too large").message;
         assert!(e.contains("larger than"), "{e}");
-        let e = read_config(dir.path()).err().expect("a directory").message;
+        let e = read_config(dir.path()).expect_err("a directory").message;
         assert!(e.contains("not a regular file"), "{e}");
         #[cfg(unix)]
         {
-            let e = read_config(std::path::Path::new("/dev/zero"))
-                .err()
-                .expect("a device");
+            let e = read_config(std::path::Path::new("/dev/zero")).expect_err("a device");
             assert!(e.message.contains("not a regular file"), "{}", e.message);
         }
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1.8e19] {
