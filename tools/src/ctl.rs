@@ -15,7 +15,7 @@
 //! left by a crashed run is detected (nobody accepts on it) and replaced; a live one is an
 //! error, so two engines never share a control path.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -113,10 +113,120 @@ pub struct OpsPlan {
     pub stop: StopFlag,
 }
 
+/// Connections the control socket serves at once. A further connection evicts the one that
+/// has been waiting longest, so idle or hostile clients can never lock an operator out.
+const MAX_CLIENTS: usize = 64;
+
+/// How long a connection may take to send its one request line.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The longest request line read (`VERB [STRATEGY]`).
+const MAX_REQUEST: usize = 1024;
+
+/// One control connection: non-blocking, served a little on every pass of the ops loop, so no
+/// client ever waits behind another (`kill` cannot be delayed by a connection that says
+/// nothing).
+struct Client {
+    stream: UnixStream,
+    request: Vec<u8>,
+    reply: Vec<u8>,
+    written: usize,
+    since: Instant,
+}
+
+/// What one pass over a client did.
+enum Step {
+    /// Still reading its request or writing its reply.
+    Pending,
+    /// Done (answered, failed, or out of time): close it.
+    Done,
+}
+
+impl Client {
+    fn new(stream: UnixStream, now: Instant) -> Option<Self> {
+        stream.set_nonblocking(true).ok()?;
+        Some(Self {
+            stream,
+            request: Vec::with_capacity(64),
+            reply: Vec::new(),
+            written: 0,
+            since: now,
+        })
+    }
+
+    /// Reads what has arrived, answers a complete line, writes what the socket takes.
+    fn step(
+        &mut self,
+        now: Instant,
+        names: &Names,
+        latest: &[Option<StrategyStatus>],
+        requests: &Sender<CtlRequest>,
+    ) -> Step {
+        if self.reply.is_empty() {
+            let mut buf = [0u8; 256];
+            loop {
+                match self.stream.read(&mut buf) {
+                    Ok(0) => {
+                        // Closed before a full line: answer what was sent, if anything.
+                        if self.request.is_empty() {
+                            return Step::Done;
+                        }
+                        break;
+                    }
+                    Ok(n) => {
+                        self.request.extend_from_slice(&buf[..n]);
+                        if self.request.contains(&b'\n') || self.request.len() >= MAX_REQUEST {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if now.duration_since(self.since) > REQUEST_DEADLINE {
+                            self.reply = b"error: no request line within 2 s\n".to_vec();
+                        }
+                        if self.reply.is_empty() {
+                            return Step::Pending;
+                        }
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => return Step::Done,
+                }
+            }
+            if self.reply.is_empty() {
+                let end = self
+                    .request
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(self.request.len())
+                    .min(MAX_REQUEST);
+                let line = String::from_utf8_lossy(&self.request[..end]).into_owned();
+                self.reply = respond(line.trim(), names, latest, requests).into_bytes();
+            }
+        }
+        while self.written < self.reply.len() {
+            match self.stream.write(&self.reply[self.written..]) {
+                Ok(0) => return Step::Done,
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return if now.duration_since(self.since) > 2 * REQUEST_DEADLINE {
+                        Step::Done
+                    } else {
+                        Step::Pending
+                    };
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Step::Done,
+            }
+        }
+        Step::Done
+    }
+}
+
 /// The ops thread: serves the control socket, keeps the latest status rows, logs and sends
 /// alerts. Returns the alert counters when the run stops.
 pub fn serve(mut plan: OpsPlan) -> AlertStats {
     let mut latest: Vec<Option<StrategyStatus>> = vec![None; plan.names.strategies.len()];
+    let mut clients: Vec<Client> = Vec::with_capacity(MAX_CLIENTS);
     loop {
         let stopping = plan.stop.is_set();
         while let Some(row) = plan.status.try_pop() {
@@ -130,9 +240,26 @@ pub fn serve(mut plan: OpsPlan) -> AlertStats {
             }
         }
         if let Some(sock) = &plan.socket {
+            let now = Instant::now();
             loop {
                 match sock.listener.accept() {
-                    Ok((stream, _)) => handle(stream, &plan.names, &latest, &plan.requests),
+                    Ok((stream, _)) => {
+                        if clients.len() == MAX_CLIENTS {
+                            // The oldest connection goes; a new one is as likely to be the
+                            // operator's `kill` as any.
+                            let oldest = clients
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|(_, c)| c.since)
+                                .map(|(i, _)| i);
+                            if let Some(i) = oldest {
+                                clients.swap_remove(i);
+                            }
+                        }
+                        if let Some(c) = Client::new(stream, now) {
+                            clients.push(c);
+                        }
+                    }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => {
                         errln!("control socket: accept failed: {e}");
@@ -140,6 +267,12 @@ pub fn serve(mut plan: OpsPlan) -> AlertStats {
                     }
                 }
             }
+            clients.retain_mut(|c| {
+                matches!(
+                    c.step(now, &plan.names, &latest, &plan.requests),
+                    Step::Pending
+                )
+            });
         }
         if stopping && plan.alerts.is_empty() {
             break;
@@ -147,26 +280,6 @@ pub fn serve(mut plan: OpsPlan) -> AlertStats {
         std::thread::sleep(Duration::from_millis(5));
     }
     plan.alerter.finish()
-}
-
-fn handle(
-    stream: UnixStream,
-    names: &Names,
-    latest: &[Option<StrategyStatus>],
-    requests: &Sender<CtlRequest>,
-) {
-    // A client that connects and says nothing must not hold the ops thread.
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    let mut line = String::new();
-    let mut reader = BufReader::new(stream.take(1024));
-    let reply = match reader.read_line(&mut line) {
-        Ok(_) => respond(line.trim(), names, latest, requests),
-        Err(e) => format!("error: reading the request: {e}\n"),
-    };
-    let mut stream = reader.into_inner().into_inner();
-    let _ = stream.write_all(reply.as_bytes());
 }
 
 fn respond(

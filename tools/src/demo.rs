@@ -99,14 +99,12 @@ pub fn demo(duration: f64, journal: Option<&Path>) -> Result<(), Failure> {
         "strategies: arb (OKX BTC-USDT vs Binance BTCUSDT, IOC legs), mm (post-only quotes on Binance); risk on; reconciliation poller on"
     );
     outln!("loading the capture into the simulator and connecting (seconds in a debug build)...");
-    let result = crate::run::run_text(
-        &text,
-        "demo config",
-        Some(&journal),
-        None,
-        Some(duration),
-        true,
-    );
+    let plan = crate::run::RunPlan {
+        duration: Some(duration),
+        progress: true,
+        ..Default::default()
+    };
+    let result = crate::run::run_text(&text, "demo config", Some(&journal), plan);
     let _ = std::fs::remove_file(&socket);
     result?;
     outln!(

@@ -60,6 +60,10 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long, value_name = "SECS")]
         duration: Option<f64>,
+        /// Resume an existing journal although this config's strategies or venues differ from
+        /// the journal's (a deliberate change; the instrument table must still be the same).
+        #[arg(long)]
+        new_session_config: bool,
     },
     /// Re-parse a raw frame journal (a `[[venue]]`'s `raw_journal`) through the venue's decoder
     /// and book sync, and print the books: replays a parser bug from the exact bytes received.
@@ -252,7 +256,14 @@ fn main() -> ExitCode {
             journal,
             events,
             duration,
-        } => run::run(&config, journal.as_deref(), events, duration),
+            new_session_config,
+        } => run::run(
+            &config,
+            journal.as_deref(),
+            events,
+            duration,
+            new_session_config,
+        ),
         Command::Sim {
             config,
             until_finished,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tickwire_core::engine::Engine;
 use tickwire_core::engine::replay::RestoreLog;
 use tickwire_core::event::{
-    ExecReport, Input, Meta, OrderCommand, Output, SessionAction, SessionCtl,
+    ExecReport, Input, Meta, OrderCommand, Output, Record, SessionAction, SessionCtl,
 };
 use tickwire_core::ids::{ClientOrderId, InstrumentId, StrategyId, VenueId};
 use tickwire_core::journal::{Reader, Writer};
@@ -22,9 +22,17 @@ use crate::Failure;
 use crate::clock::mono_ns;
 use crate::config::RunConfig;
 
+/// What a journal's earlier sessions leave to resume from.
+pub struct Resumable {
+    /// What the engine is rebuilt from.
+    pub log: RestoreLog,
+    /// The config text the last session ran with (as journaled), to check the new one against.
+    pub config: Option<String>,
+}
+
 /// Reads what the journal's earlier sessions need to be resumed; `None` when `dir` holds no
 /// journal yet (the writer will create one there).
-pub fn read_log(dir: &Path) -> Result<Option<RestoreLog>, Failure> {
+pub fn read_log(dir: &Path) -> Result<Option<Resumable>, Failure> {
     let has_segments = std::fs::read_dir(dir)
         .map_err(|e| Failure::new(format!("journal {}: {e}", dir.display())))?
         .filter_map(Result::ok)
@@ -33,15 +41,86 @@ pub fn read_log(dir: &Path) -> Result<Option<RestoreLog>, Failure> {
         return Ok(None);
     }
     let mut reader = Reader::open(dir).map_err(|e| refuse_open(dir, &e))?;
-    RestoreLog::read(&mut reader)
-        .map(Some)
-        .map_err(|e| match e {
-            tickwire_core::engine::replay::ReplayError::Journal(j) => refuse_open(dir, &j),
-            other => Failure::new(format!(
-                "journal {}: cannot rebuild the state to resume from: {other}",
-                dir.display()
-            )),
-        })
+    let mut log = RestoreLog::default();
+    let mut config = None;
+    while let Some(rec) = reader.next().map_err(|e| refuse_open(dir, &e))? {
+        // An undecodable record ends the log there, as in `RestoreLog::read` (what follows
+        // cannot be trusted; `replay --verify` reports it).
+        let Ok(r) = Record::decode(rec.kind, rec.payload) else {
+            break;
+        };
+        if let Record::Config(text) = r {
+            config = Some(String::from_utf8_lossy(text).into_owned());
+        }
+        log.push(&r);
+    }
+    Ok(Some(Resumable { log, config }))
+}
+
+/// Refuses to resume a journal under a config that does not describe the same trading: the
+/// instrument table (ids index every account and position) must be identical; the strategies
+/// (ids index positions and orders, names identify them) and venues must be the same unless
+/// the operator says the change is deliberate (`--new-session-config`; the new session's
+/// config record then journals it).
+pub fn check_compatible(recorded: &str, new: &RunConfig, deliberate: bool) -> Result<(), Failure> {
+    let old = RunConfig::parse_for_replay(recorded).map_err(|e| {
+        Failure::new(format!(
+            "the journal's last config cannot be read ({e}); refusing to resume under a config it cannot be compared with"
+        ))
+    })?;
+    let instruments = |c: &RunConfig| -> Vec<String> {
+        c.instruments()
+            .iter()
+            .map(|i| format!("{} {} tick {} lot {}", i.venue, i.symbol, i.tick, i.lot))
+            .collect()
+    };
+    let (was, now) = (instruments(&old), instruments(new));
+    if was != now {
+        return Err(Failure::new(format!(
+            "refusing to resume: this config trades other instruments than the journal ([{}] recorded, [{}] now); positions are kept by instrument. Use a new journal directory for another instrument table",
+            was.join(", "),
+            now.join(", ")
+        )));
+    }
+    let strategies = |c: &RunConfig| -> Vec<String> {
+        c.build_engine()
+            .strategy_names()
+            .map(str::to_owned)
+            .collect()
+    };
+    let venues =
+        |c: &RunConfig| -> Vec<String> { c.venues.iter().map(|v| v.venue.to_string()).collect() };
+    let mut changes = Vec::new();
+    let (was, now) = (strategies(&old), strategies(new));
+    if was != now {
+        changes.push(format!(
+            "strategies [{}] recorded, [{}] now",
+            was.join(", "),
+            now.join(", ")
+        ));
+    }
+    let (was, now) = (venues(&old), venues(new));
+    if was != now {
+        changes.push(format!(
+            "venues [{}] recorded, [{}] now",
+            was.join(", "),
+            now.join(", ")
+        ));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    if deliberate {
+        outln!(
+            "resume: config changed deliberately (--new-session-config): {}",
+            changes.join("; ")
+        );
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "refusing to resume: this config is not the journal's ({}); strategies' positions and orders would be dropped or given to others. Pass --new-session-config if the change is deliberate",
+        changes.join("; ")
+    )))
 }
 
 /// Why a journal could not be opened for a run, and, for damage, how to recover: the run

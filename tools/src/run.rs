@@ -154,16 +154,30 @@ pub fn run(
     journal_dir: Option<&Path>,
     events: Option<u64>,
     duration: Option<f64>,
+    new_session_config: bool,
 ) -> Result<(), Failure> {
     let text = crate::config::read_config(config_path)?;
-    run_text(
-        &text,
-        &config_path.display().to_string(),
-        journal_dir,
+    let plan = RunPlan {
         events,
         duration,
-        false,
-    )
+        progress: false,
+        new_session_config,
+    };
+    run_text(&text, &config_path.display().to_string(), journal_dir, plan)
+}
+
+/// How one run is bounded and shown, beside its config.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunPlan {
+    /// Stop after this many market events (overrides `synthetic.events`).
+    pub events: Option<u64>,
+    /// Stop after this many seconds.
+    pub duration: Option<f64>,
+    /// Print a progress line every second.
+    pub progress: bool,
+    /// Resuming under a config whose strategies or venues differ from the journal's is
+    /// deliberate.
+    pub new_session_config: bool,
 }
 
 /// Runs the engine per a config `text` (named `label` in errors); with `progress`, prints a
@@ -173,10 +187,14 @@ pub fn run_text(
     text: &str,
     label: &str,
     journal_dir: Option<&Path>,
-    events: Option<u64>,
-    duration: Option<f64>,
-    progress: bool,
+    plan: RunPlan,
 ) -> Result<(), Failure> {
+    let RunPlan {
+        events,
+        duration,
+        progress,
+        new_session_config,
+    } = plan;
     let cfg = RunConfig::parse(text).map_err(|e| Failure::new(format!("{label}: {e}")))?;
     if let Some(d) = duration {
         crate::config::seconds("--duration", d)?;
@@ -202,11 +220,15 @@ pub fn run_text(
         .map(crate::resume::read_log)
         .transpose()?
         .flatten()
-        .filter(|log| log.sessions() > 0);
+        .filter(|r| r.log.sessions() > 0);
+    // Before anything is appended: a resume under an unrelated config is refused.
+    if let Some(recorded) = restore.as_ref().and_then(|r| r.config.as_deref()) {
+        crate::resume::check_compatible(recorded, &cfg, new_session_config)?;
+    }
     let mut journal = journal_dir.map(|d| open_journal(d, &cfg)).transpose()?;
     let mut engine = cfg.build_engine();
     let reconcile = match (&restore, journal.as_mut()) {
-        (Some(log), Some(w)) => crate::resume::resume(&mut engine, log, w, &cfg)?,
+        (Some(r), Some(w)) => crate::resume::resume(&mut engine, &r.log, w, &cfg)?,
         _ => Vec::new(),
     };
     let signals = install_signal_flag()?;
@@ -322,7 +344,7 @@ pub fn run_text(
         );
         if let Some(log) = &restore {
             // Ids unique per session of this journal (2^40 per session).
-            exchange.start_ids_at(u64::from(log.sessions()) << 40);
+            exchange.start_ids_at(u64::from(log.log.sessions()) << 40);
         }
         ExecHandle::Sim(
             spawn(Role::Exec, &plan, move |ctx| {

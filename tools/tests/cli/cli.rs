@@ -538,3 +538,63 @@ fn hostile_command_lines_get_one_clear_line() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// Resuming under an unrelated config is refused before anything is appended; a deliberate
+/// strategy change is accepted with `--new-session-config`; another instrument table never.
+#[test]
+fn resume_under_another_config_is_refused_unless_deliberate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j = tmp.path().join("J");
+    let js = j.to_str().expect("utf-8 path");
+    run_synthetic(&j, "2000");
+    let records = records_in(&j);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let other = root.join("examples/binance-sim.toml");
+    // From the repository root, where its capture paths resolve.
+    let o = Command::new(BIN)
+        .current_dir(&root)
+        .args([
+            "run",
+            "--config",
+            other.to_str().expect("utf-8"),
+            "--journal",
+            js,
+            "--new-session-config",
+        ])
+        .output()
+        .expect("tickwire runs");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success());
+    assert!(err.contains("other instruments"), "{err}");
+    assert_eq!(records_in(&j), records, "nothing appended");
+
+    let renamed = tmp.path().join("renamed.toml");
+    let text = std::fs::read_to_string(example())
+        .expect("example")
+        .replacen("name = \"probe-eth\"", "name = \"probe-eth-v2\"", 1);
+    std::fs::write(&renamed, text).expect("write");
+    let r = renamed.to_str().expect("utf-8");
+    let o = tw(&["run", "--config", r, "--events", "500", "--journal", js]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success());
+    assert!(
+        err.contains("refusing to resume") && err.contains("probe-eth-v2"),
+        "{err}"
+    );
+    assert!(err.contains("--new-session-config"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(records_in(&j), records, "nothing appended");
+
+    let out = ok(&[
+        "run",
+        "--config",
+        r,
+        "--events",
+        "500",
+        "--journal",
+        js,
+        "--new-session-config",
+    ]);
+    assert!(out.contains("config changed deliberately"), "{out}");
+    assert!(records_in(&j) > records);
+}

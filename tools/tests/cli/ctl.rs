@@ -156,8 +156,19 @@ fn ctl_commands_reach_the_journal_and_alerts_reach_the_webhook() {
         t.contains("probe-btc paused").then_some(())
     });
 
+    // Hundreds of connections that never finish a request (idle, or half a line) must not
+    // delay the kill switch: each used to hold the socket for 2 s, so 300 of them outlasted
+    // `ctl`'s 10 s answer deadline.
+    let mut idle: Vec<std::os::unix::net::UnixStream> = (0..300)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).expect("idle connection"))
+        .collect();
+    for c in idle.iter_mut().step_by(3) {
+        use std::io::Write as _;
+        let _ = c.write_all(b"sta");
+    }
     let o = ctl(&socket, &["kill"]);
     assert!(o.status.success(), "{}", text(&o));
+    drop(idle);
     wait_until("the kill switch to take over", 30, || {
         let t = text(&ctl(&socket, &["status"]));
         (t.contains("probe-eth paused flattening") || t.contains("probe-eth paused stopped"))
