@@ -76,7 +76,24 @@ pub struct SyncStats {
     pub unneeded_snapshots: u64,
     /// Times the pre-snapshot buffer overflowed and was emptied.
     pub buffer_overflows: u64,
+    /// Snapshots refused as impossible: crossed, or an update id far beyond the stream.
+    pub bad_snapshots: u64,
+    /// Resyncs forced because every live diff was older than the book (a snapshot from the
+    /// future would otherwise freeze the book while it still looks synced).
+    pub frozen_resyncs: u64,
 }
+
+/// A snapshot's update id may lead the newest buffered diff by at most this much: the updates
+/// made while the REST request was in flight. Beyond it the snapshot is not of this stream.
+const MAX_SNAPSHOT_LEAD: u64 = 1_000_000;
+
+/// Live diffs in a row that are all older than the book before it is declared frozen.
+const MAX_STALE_IN_A_ROW: u32 = 100;
+
+/// Why a snapshot was refused (the `detail2` of its `malformed` feed status).
+const BAD_SNAPSHOT_CROSSED: u64 = 1;
+/// See [`BAD_SNAPSHOT_CROSSED`].
+const BAD_SNAPSHOT_AHEAD: u64 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -107,6 +124,8 @@ pub struct BinanceBookSync {
     state: State,
     /// True once `NeedSnapshot` has been reported for the current need.
     requested: bool,
+    /// Live diffs in a row that were older than the book.
+    stale_in_a_row: u32,
     pending: Vec<Pending>,
     /// Levels of `pending`, in order: each diff's bids then its asks.
     pending_levels: Vec<Level>,
@@ -122,6 +141,7 @@ impl BinanceBookSync {
             config,
             state: State::AwaitingSnapshot,
             requested: false,
+            stale_in_a_row: 0,
             pending: Vec::with_capacity(config.max_buffered_diffs),
             pending_levels: Vec::with_capacity(config.max_buffered_levels),
             stats: SyncStats::default(),
@@ -132,6 +152,7 @@ impl BinanceBookSync {
     pub fn reset(&mut self) {
         self.state = State::AwaitingSnapshot;
         self.requested = false;
+        self.stale_in_a_row = 0;
         self.pending.clear();
         self.pending_levels.clear();
     }
@@ -205,6 +226,18 @@ impl BinanceBookSync {
             return SyncOutcome::Stale;
         }
         let lid = s.last_update_id;
+        if let Some(reason) = implausible(s, self.pending.last().map(|p| p.final_update_id)) {
+            // Never trusted as a book: a data anomaly, and another snapshot is asked for.
+            self.stats.bad_snapshots += 1;
+            emit(MarketEvent::Status(FeedStatus::new(
+                self.meta(recv_ns),
+                FeedState::Malformed,
+                lid,
+                reason,
+            )));
+            self.requested = false;
+            return self.request();
+        }
         // Buffered diffs the snapshot already contains.
         let stale = self
             .pending
@@ -298,8 +331,19 @@ impl BinanceBookSync {
         };
         if p.final_update_id <= last {
             self.stats.dropped_stale += 1;
+            self.stale_in_a_row += 1;
+            if self.stale_in_a_row >= MAX_STALE_IN_A_ROW {
+                // The stream never catches up with the book: the snapshot claimed updates the
+                // venue has not made. Resync rather than show a frozen book as live.
+                self.stats.frozen_resyncs += 1;
+                self.stale_in_a_row = 0;
+                self.gap(last, p, emit);
+                self.buffer(p, bids, asks);
+                return self.request();
+            }
             return SyncOutcome::Stale;
         }
+        self.stale_in_a_row = 0;
         if !continues(last, first, p.first_update_id) {
             self.gap(last, p, emit);
             self.buffer(p, bids, asks);
@@ -414,6 +458,23 @@ fn emit_diff(
         asks.iter().copied(),
         emit,
     );
+}
+
+/// Why a snapshot cannot be a book of this stream, if it cannot: its best bid at or above its
+/// best ask, or an update id further ahead of the newest buffered diff than a REST round trip
+/// explains.
+fn implausible(s: &DepthSnapshot<'_>, newest_buffered: Option<u64>) -> Option<u64> {
+    let best_bid = s.bids.iter().map(|l| l.px).max();
+    let best_ask = s.asks.iter().map(|l| l.px).min();
+    if let (Some(b), Some(a)) = (best_bid, best_ask)
+        && b >= a
+    {
+        return Some(BAD_SNAPSHOT_CROSSED);
+    }
+    if newest_buffered.is_some_and(|n| s.last_update_id > n.saturating_add(MAX_SNAPSHOT_LEAD)) {
+        return Some(BAD_SNAPSHOT_AHEAD);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -544,6 +605,67 @@ mod tests {
             SyncOutcome::Stale
         );
         assert_eq!(m.stats().unneeded_snapshots, 1);
+    }
+
+    #[test]
+    fn a_crossed_snapshot_or_one_far_ahead_of_the_stream_is_refused_as_malformed() {
+        let mut m = machine(SyncConfig::default());
+        let mut sink = |_| {};
+        assert_eq!(
+            m.on_depth(&diff(20, 25, &[], &[]), 1, &mut sink),
+            SyncOutcome::NeedSnapshot
+        );
+        // Best bid 101 above best ask 100: no venue's book looks like that.
+        let (bids, asks) = ([lv(101, 1), lv(99, 1)], [lv(100, 1), lv(102, 1)]);
+        let evs = collect(|e| {
+            assert_eq!(
+                m.on_snapshot(&snap(22, &bids, &asks), 2, &mut |ev| e(ev)),
+                SyncOutcome::NeedSnapshot
+            );
+        });
+        assert_eq!(states(&evs), [Some(FeedState::Malformed)]);
+        assert!(flags(&evs).is_empty(), "nothing of it reached the book");
+        assert!(!m.is_synced());
+        // An update id a million past the newest diff is not a snapshot of this stream.
+        let evs = collect(|e| {
+            assert_eq!(
+                m.on_snapshot(&snap(u64::MAX, &[], &[]), 3, &mut |ev| e(ev)),
+                SyncOutcome::NeedSnapshot
+            );
+        });
+        assert_eq!(states(&evs), [Some(FeedState::Malformed)]);
+        assert_eq!(m.stats().bad_snapshots, 2);
+        assert_eq!(
+            m.buffered(),
+            1,
+            "the buffered diff is kept for a good snapshot"
+        );
+        assert_eq!(
+            m.on_snapshot(&snap(22, &[lv(99, 1)], &[lv(100, 1)]), 4, &mut sink),
+            SyncOutcome::Applied
+        );
+        assert_eq!(m.last_update_id(), Some(25));
+    }
+
+    #[test]
+    fn a_book_that_every_diff_is_older_than_is_resynced_not_frozen() {
+        let mut m = machine(SyncConfig::default());
+        let mut sink = |_| {};
+        // No diff buffered yet, so nothing to compare the id with: applied...
+        assert_eq!(
+            m.on_snapshot(&snap(u64::MAX - 10, &[], &[]), 1, &mut sink),
+            SyncOutcome::Applied
+        );
+        // ...but the stream never reaches it: after enough stale diffs, a gap and a resync.
+        let mut last = Vec::new();
+        for i in 0..MAX_STALE_IN_A_ROW as u64 {
+            last = collect(|e| {
+                m.on_depth(&diff(100 + i, 100 + i, &[], &[]), 2 + i, &mut |ev| e(ev));
+            });
+        }
+        assert_eq!(states(&last), [Some(FeedState::Gap)]);
+        assert!(!m.is_synced());
+        assert_eq!(m.stats().frozen_resyncs, 1);
     }
 
     #[test]
