@@ -359,6 +359,25 @@ impl<Q: QueueModel> Engine<Q> {
             .filter_map(|&slot| self.slots[slot as usize].as_ref())
     }
 
+    /// Calls `f(px, qty)` for the opposite levels an order of `side` limited at `limit` (`None`:
+    /// a market order) would take on `instrument` now, best first, with the quantity visible in
+    /// the engine's view (the public quantity less what our orders consumed): what
+    /// [`Engine::place`] would walk. A caller with checks of its own that depend on it (a
+    /// venue's balances: a market buy's cost, a post-only order that would take) can make them
+    /// before placing, in the venue's order of checks. Changes nothing.
+    pub fn takeable<B: PublicBook + ?Sized>(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+        limit: Option<Px>,
+        book: &B,
+        f: &mut impl FnMut(Px, Qty),
+    ) {
+        if let Some(sym) = self.symbols.get(instrument.0 as usize) {
+            each_takeable(sym, book, side, limit, f);
+        }
+    }
+
     /// Places an order against `book` (the instrument's public book now). Events go to `out`:
     /// `New`, a `Trade` per fill, then `Expired` for an IOC/FOK/market remainder.
     pub fn place<B: PublicBook + ?Sized>(
@@ -883,6 +902,17 @@ fn takeable<B: PublicBook + ?Sized>(
     out: &mut Vec<(Px, Qty)>,
 ) {
     out.clear();
+    each_takeable(sym, book, side, limit, &mut |px, qty| out.push((px, qty)));
+}
+
+/// Calls `f(px, qty)` for what [`takeable`] collects.
+fn each_takeable<B: PublicBook + ?Sized>(
+    sym: &SymbolState,
+    book: &B,
+    side: Side,
+    limit: Option<Px>,
+    f: &mut impl FnMut(Px, Qty),
+) {
     let level_side = side.opposite();
     book.each_level(level_side, &mut |px, qty| {
         let within = match (side, limit) {
@@ -895,7 +925,7 @@ fn takeable<B: PublicBook + ?Sized>(
         }
         let v = overlay(sym, level_side, px, qty);
         if v.is_positive() {
-            out.push((px, v));
+            f(px, v);
         }
         true
     });

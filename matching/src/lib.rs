@@ -1,6 +1,6 @@
 //! tickwire-matching: the one matching engine of tickwire's venue models — the in-process
-//! exchange, paper mode and the backtest use it (the TLS simulator's own engine is checked
-//! against it by a differential test, and moves onto it next).
+//! exchange, paper mode, the backtest and the TLS simulator (under its venue account layer)
+//! use it.
 //!
 //! Our orders match, in price-time priority, against a **public book** that someone else moves
 //! (a recorded capture, a live feed): the rest of the market. Our orders are not in that book,

@@ -157,6 +157,38 @@ fn market_impact_lasts_until_the_feed_rewrites_the_level() {
 }
 
 #[test]
+fn takeable_shows_what_an_order_would_walk_after_our_consumption() {
+    let mut e = engine(0, 0);
+    let b = book(&[("99", "1")], &[("100", "1"), ("101", "2"), ("102", "3")]);
+    let walk = |e: &Engine, side, limit| {
+        let mut v = Vec::new();
+        e.takeable(I, side, limit, &b, &mut |p, q| v.push((p, q)));
+        v
+    };
+    assert_eq!(
+        walk(&e, Side::Buy, Some(px("101"))),
+        [(px("100"), qty("1")), (px("101"), qty("2"))]
+    );
+    assert_eq!(walk(&e, Side::Sell, None), [(px("99"), qty("1"))]);
+    assert!(walk(&e, Side::Sell, Some(px("99.5"))).is_empty());
+    let _ = place(
+        &mut e,
+        &order(Side::Buy, Kind::Limit, Tif::Ioc, "100", "1"),
+        &b,
+    );
+    // The level we took is gone from our view; a market order walks the rest.
+    assert_eq!(
+        walk(&e, Side::Buy, None),
+        [(px("101"), qty("2")), (px("102"), qty("3"))]
+    );
+    let mut none = Vec::new();
+    e.takeable(InstrumentId(9), Side::Buy, None, &b, &mut |p, q| {
+        none.push((p, q))
+    });
+    assert!(none.is_empty(), "unknown instrument");
+}
+
+#[test]
 fn fok_is_all_or_nothing_and_market_expires_its_rest() {
     let mut e = engine(0, 0);
     let b = book(&[("99", "1")], &[("100", "1"), ("101", "1")]);

@@ -1075,6 +1075,7 @@ fn reject_outcome(r: &Reject) -> Outcome {
             "Invalid API-key, IP, or permissions for action.",
         ),
         Reject::UnknownOrder | Reject::BadAmend => Outcome::err(400, -2011, "Unknown order sent."),
+        Reject::TooManyOrders => Outcome::err(400, -2010, "Filter failure: MAX_NUM_ORDERS"),
     }
 }
 

@@ -35,7 +35,8 @@
 //! secret and starting balances, maker/taker fees (negative maker = rebate), request-weight and
 //! order-rate limits, base latency, and private faults (`[[venue.private.fault]]`).
 //!
-//! * Matching (`matching.rs`, venue-neutral): price-time priority per symbol against the book
+//! * Matching (`matching.rs`, venue-neutral): the venue's account layer over tickwire's one
+//!   matching engine (`tickwire-matching`, one per symbol), price-time priority against the book
 //!   the tape moves. Taking orders walk the visible levels (one fill per level) and consume them
 //!   in a private overlay until the tape rewrites the level; resting orders get a queue position
 //!   (visible size at their price on arrival) that public trades at their price eat first, and
@@ -76,8 +77,9 @@
 
 mod binance;
 mod binance_private;
-// Public (hidden) only so the matching benchmark can put this Decimal engine beside the
-// fixed-point one (`benches/benches/matching.rs`); not an API.
+// Public (hidden) only so the matching benchmark can put the simulator's matching (Decimal
+// book and accounts over the one engine) beside the bare engine (`benches/benches/matching.rs`);
+// not an API.
 #[doc(hidden)]
 pub mod book;
 mod capture;

@@ -1,33 +1,44 @@
-//! Venue-neutral matching of the simulator's private orders against the public book the tape
-//! moves.
+//! The simulator's matching: the venue's account layer over the one matching engine
+//! (`tickwire-matching`), with `rust_decimal` at the boundary the protocol modules use.
 //!
-//! The public book (the capture) is the rest of the market; our orders are not in it. The
-//! engine keeps a private overlay so our orders interact with it plausibly:
+//! **Matching** is the one engine's ([`tickwire_matching::Engine`], see its crate docs): our
+//! orders match against the public book the tape moves (the capture is the rest of the
+//! market; our orders are not in it). Taking walks the visible levels and consumes them in a
+//! private overlay until the tape rewrites the level; resting orders keep a queue position
+//! that public trades at their price eat first; trades at or through their price and the
+//! opposite side reaching it fill them as maker; GTC/IOC/FOK, post-only and market orders;
+//! amend priority. Each symbol has its own engine (one instrument); the book is given to it
+//! as the simulator's own [`Book<Level>`] (see its [`PublicBook`] impl below), so the wire
+//! strings the protocol modules serve and the levels orders meet are one and the same.
 //!
-//! * **Taking.** An order that crosses walks the visible opposite levels best first, one fill
-//!   per level at that level's price, and *consumes* what it took in our private view: the
-//!   consumed quantity stays subtracted from that level until the tape changes the level's
-//!   quantity (the market has then moved on and the capture's number is the truth again).
-//! * **Resting.** A resting order's queue position (`queue_ahead`) is the visible quantity at
-//!   its price when it arrived plus our own earlier orders resting there. Public trades at its
-//!   price first eat the queue ahead, then fill it; a trade *through* its price (a buy resting
-//!   at 100 and a trade at 99) fills it without queue. When the tape shrinks the level, the
-//!   queue ahead shrinks with it (cancellations ahead of us). When the opposite side reaches
-//!   its price (asks at or below a resting buy), it fills as maker at its own price against
-//!   that visible quantity; a level exactly at its price first eats its queue ahead.
-//! * **Balances.** Spot-style per account and asset, `free` + `locked`. A limit order locks
-//!   `price × qty` quote (buy) or `qty` base (sell) on arrival; a market buy must be able to pay
-//!   for what it would take. Commission is charged in the received asset (`qty × rate` for a
-//!   buy, `quote × rate` for a sell), rounded to 8 decimals; a negative maker rate is a rebate.
+//! **What the venue adds**, here:
 //!
-//! Our orders never trade with each other (they are invisible to one another's taking).
-//! Everything is deterministic: no clock (callers pass `now_ms`), no randomness, ordered maps.
-//! Venue adapters (Binance, OKX) map [`Reject`] to their own error codes and
-//! [`Execution`]s to their own push messages.
+//! * Accounts and spot balances per asset, `free` + `locked`. A limit order locks
+//!   `price × qty` quote (buy) or `qty` base (sell) on arrival, released on cancel or expiry;
+//!   a market buy must be able to pay for what it would take. Each fill pays and receives;
+//!   commission is charged in the received asset (`qty × rate` for a buy, `quote × rate` for
+//!   a sell), rounded to 8 decimals; a negative maker rate is a rebate. (The engine runs with
+//!   zero fees: its quote-currency fee is not the venue's.)
+//! * The venue's checks, in its order: symbol, price (tick), quantity (lot), market
+//!   liquidity, minimum notional, post-only, duplicate client order id, balance. Prices and
+//!   quantities must convert exactly to the engine's 9-decimal fixed point: one that needs
+//!   more decimals (or does not fit) is refused as a price or lot-size failure, never rounded.
+//! * String client order ids, venue order and trade ids (unique, increasing from 1), the
+//!   order history and fills for the query endpoints, and the short-fill fault.
+//!
+//! Deterministic: no clock (callers pass `now_ms`), no randomness, ordered maps. Venue
+//! adapters (Binance, OKX) map [`Reject`] to their own error codes and [`Execution`]s to
+//! their own push messages. The engine this replaced is kept as the test-only reference model
+//! (`reference.rs`); the differential test holds this adapter to it.
 
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
+use tickwire_core::event::Side as CoreSide;
+use tickwire_core::ids::{InstrumentId, VenueId};
+use tickwire_core::num::{InstrumentSpec, Px, Qty};
+use tickwire_matching as one;
+use tickwire_matching::PublicBook;
 
 use super::book::{Book, Level};
 
@@ -171,9 +182,11 @@ pub enum Reject {
     UnknownSymbol,
     /// Limit order without a price.
     PriceRequired,
-    /// Price not positive or not a multiple of the tick.
+    /// Price not positive, not a multiple of the tick, or finer than 9 decimals (or too large)
+    /// for the matching engine's fixed point.
     PriceFilter,
-    /// Quantity not positive or not a multiple of the lot.
+    /// Quantity not positive, not a multiple of the lot, or finer than 9 decimals (or too
+    /// large) for the matching engine's fixed point.
     LotSize,
     /// Notional below the minimum.
     MinNotional,
@@ -189,6 +202,8 @@ pub enum Reject {
     UnknownOrder,
     /// Amend that changes nothing, or a new quantity at or below the executed quantity.
     BadAmend,
+    /// The symbol already has [`MAX_OPEN_PER_SYMBOL`] open orders (across accounts).
+    TooManyOrders,
 }
 
 /// An amend: a new total quantity and/or a new price (`None`: unchanged).
@@ -326,19 +341,32 @@ pub struct PublicTrade {
     pub taker_side: Option<Side>,
 }
 
+/// Each symbol's engine holds that one instrument, at this index.
+const INST: InstrumentId = InstrumentId(0);
+
+/// Open orders one symbol holds at most, across accounts: the engine sizes its tables when
+/// the symbol is added and never allocates afterwards. Far above what a venue allows one
+/// account (Binance's `MAX_NUM_ORDERS` is 200 a symbol, OKX allows 500); beyond it new orders
+/// are refused with [`Reject::TooManyOrders`].
+pub const MAX_OPEN_PER_SYMBOL: usize = 4096;
+
+/// Commission decimals.
+const FEE_DP: u32 = 8;
+
 #[derive(Debug)]
 struct Account {
     name: String,
     balances: BTreeMap<String, Balance>,
 }
 
+/// One symbol: the venue's rules (checked here, in its decimals) and the engine that matches
+/// its orders. An engine per symbol because the engine's instruments are fixed when it is
+/// built while a venue adds symbols one at a time; the numbering clients see (order and trade
+/// ids, time priority) stays the venue's, across its symbols.
 #[derive(Debug)]
 struct SymbolState {
     rules: SymbolRules,
-    /// (side of the level, price) → (public qty when consumed, consumed qty).
-    consumed: BTreeMap<(Side, Decimal), (Decimal, Decimal)>,
-    /// Resting order ids, in time priority.
-    resting: Vec<u64>,
+    engine: one::Engine,
 }
 
 /// The matching engine of one venue: accounts, symbols, orders, fills.
@@ -347,12 +375,18 @@ pub struct Engine {
     fees: Fees,
     accounts: Vec<Account>,
     symbols: BTreeMap<String, SymbolState>,
+    /// Every order ever accepted, by venue id.
     orders: BTreeMap<u64, Order>,
+    /// The open ones: venue id → the id its symbol's engine gave it.
+    open: BTreeMap<u64, one::OrderId>,
     fills: Vec<Fill>,
     next_order_id: u64,
     next_trade_id: u64,
     next_seq: u64,
     short_fill: Option<ShortFill>,
+    /// Open orders a symbol added from now on holds at most ([`MAX_OPEN_PER_SYMBOL`]; tests
+    /// fill a small one).
+    max_open: usize,
 }
 
 /// The short-fill fault: fills reported (and booked) `by` smaller than matched.
@@ -365,26 +399,145 @@ struct ShortFill {
     left: u64,
 }
 
-/// Commission decimals.
-const FEE_DP: u32 = 8;
+/// The simulator's book as the one engine reads it, converted exactly level by level (both
+/// sides are 9-decimal fixed point there). A level that does not convert — a price or
+/// quantity with more than 9 decimals, or beyond the fixed-point range — is absent to the
+/// engine: it cannot trade at a price it cannot name, and rounding a quantity would change
+/// the market silently. (Binance and OKX strings carry at most 8 decimals.)
+impl PublicBook for Book<Level> {
+    fn qty_at(&self, side: CoreSide, px: Px) -> Qty {
+        let levels = match side {
+            CoreSide::Buy => &self.bids,
+            CoreSide::Sell => &self.asks,
+        };
+        levels
+            .get(&px.to_decimal())
+            .and_then(level_qty)
+            .unwrap_or(Qty::ZERO)
+    }
 
-/// Visible quantity of a public level (`[price, qty, ..]` strings).
-fn level_qty(l: &Level) -> Decimal {
-    l.get(1)
-        .and_then(|q| q.parse::<Decimal>().ok())
-        .unwrap_or(Decimal::ZERO)
+    fn each_level(&self, side: CoreSide, f: &mut dyn FnMut(Px, Qty) -> bool) {
+        // Bids best (highest) first, asks lowest first.
+        match side {
+            CoreSide::Buy => each_exact(self.bids.iter().rev(), f),
+            CoreSide::Sell => each_exact(self.asks.iter(), f),
+        }
+    }
 }
 
-fn public_qty(book: &Book<Level>, side: Side, px: Decimal) -> Decimal {
-    let levels = match side {
-        Side::Buy => &book.bids,
-        Side::Sell => &book.asks,
-    };
-    levels.get(&px).map_or(Decimal::ZERO, level_qty)
+/// Calls `f` for the levels that convert exactly, in order, until it returns false.
+fn each_exact<'a>(
+    levels: impl Iterator<Item = (&'a Decimal, &'a Level)>,
+    f: &mut dyn FnMut(Px, Qty) -> bool,
+) {
+    for (px, level) in levels {
+        let (Ok(px), Some(qty)) = (Px::from_decimal(*px), level_qty(level)) else {
+            continue;
+        };
+        if !f(px, qty) {
+            return;
+        }
+    }
+}
+
+/// The quantity of a public level (`[price, qty, ..]` strings) in fixed point, if exact.
+fn level_qty(l: &Level) -> Option<Qty> {
+    Qty::from_decimal(l.get(1)?.parse::<Decimal>().ok()?).ok()
 }
 
 fn is_multiple(v: Decimal, step: Decimal) -> bool {
     step.is_zero() || (v % step).is_zero()
+}
+
+/// A venue price as the engine's: positive, on the tick, and exact in fixed point.
+fn venue_px(p: Decimal, rules: &SymbolRules) -> Result<Px, Reject> {
+    if p <= Decimal::ZERO || !is_multiple(p, rules.tick) {
+        return Err(Reject::PriceFilter);
+    }
+    Px::from_decimal(p).map_err(|_| Reject::PriceFilter)
+}
+
+/// A venue quantity as the engine's: positive, on the lot, and exact in fixed point.
+fn venue_qty(q: Decimal, rules: &SymbolRules) -> Result<Qty, Reject> {
+    if q <= Decimal::ZERO || !is_multiple(q, rules.lot) {
+        return Err(Reject::LotSize);
+    }
+    Qty::from_decimal(q).map_err(|_| Reject::LotSize)
+}
+
+fn dec_px(p: Px) -> Decimal {
+    p.to_decimal().normalize()
+}
+
+fn dec_qty(q: Qty) -> Decimal {
+    q.to_decimal().normalize()
+}
+
+fn core_side(s: Side) -> CoreSide {
+    match s {
+        Side::Buy => CoreSide::Buy,
+        Side::Sell => CoreSide::Sell,
+    }
+}
+
+fn status_of(s: one::Status) -> OrderStatus {
+    match s {
+        one::Status::New => OrderStatus::New,
+        one::Status::PartiallyFilled => OrderStatus::PartiallyFilled,
+        one::Status::Filled => OrderStatus::Filled,
+        one::Status::Canceled => OrderStatus::Canceled,
+        one::Status::Expired => OrderStatus::Expired,
+    }
+}
+
+/// The venue's reason for an engine refusal. The venue checks everything the engine checks
+/// first (its instrument rules are the finest grid), so only a full table reaches a client.
+fn engine_reject(r: one::Reject) -> Reject {
+    match r {
+        one::Reject::UnknownInstrument => Reject::UnknownSymbol,
+        one::Reject::PriceFilter => Reject::PriceFilter,
+        one::Reject::LotSize => Reject::LotSize,
+        one::Reject::MinNotional => Reject::MinNotional,
+        one::Reject::WouldTake => Reject::WouldTake,
+        one::Reject::NoLiquidity => Reject::NoLiquidity,
+        one::Reject::TableFull => Reject::TooManyOrders,
+        one::Reject::UnknownOrder => Reject::UnknownOrder,
+        one::Reject::BadAmend => Reject::BadAmend,
+    }
+}
+
+/// A symbol's engine. Its instrument rules are the finest the fixed point holds, with no
+/// minimums: the venue's own rules are checked before an order reaches it, in the venue's
+/// decimals and order of checks.
+fn symbol_engine(symbol: &str, max_orders: usize) -> one::Engine {
+    one::Engine::new(one::EngineConfig {
+        instruments: vec![InstrumentSpec {
+            id: INST,
+            venue: VenueId::SYNTHETIC,
+            symbol: symbol.to_owned(),
+            tick: Px::from_raw(1),
+            lot: Qty::from_raw(1),
+            min_qty: Qty::from_raw(1),
+            min_notional: Px::ZERO,
+        }],
+        max_orders,
+        fees: one::Fees::default(),
+    })
+}
+
+/// The opposite levels an order of `side` limited at `limit` would take now, best first, with
+/// the quantity the engine's view shows (after our consumption).
+fn takeable(
+    engine: &one::Engine,
+    book: &Book<Level>,
+    side: Side,
+    limit: Option<Px>,
+) -> Vec<(Decimal, Decimal)> {
+    let mut levels = Vec::new();
+    engine.takeable(INST, core_side(side), limit, book, &mut |p, q| {
+        levels.push((dec_px(p), dec_qty(q)));
+    });
+    levels
 }
 
 impl Engine {
@@ -395,11 +548,13 @@ impl Engine {
             accounts: Vec::new(),
             symbols: BTreeMap::new(),
             orders: BTreeMap::new(),
+            open: BTreeMap::new(),
             fills: Vec::new(),
             next_order_id: 1,
             next_trade_id: 1,
             next_seq: 1,
             short_fill: None,
+            max_open: MAX_OPEN_PER_SYMBOL,
         }
     }
 
@@ -437,20 +592,16 @@ impl Engine {
         self.fees
     }
 
-    /// Adds (or replaces the rules of) a symbol.
+    /// Adds (or replaces the rules of) a symbol. A new symbol gets its own engine, sized for
+    /// [`MAX_OPEN_PER_SYMBOL`] open orders.
     pub fn add_symbol(&mut self, rules: SymbolRules) {
-        let sym = rules.symbol.clone();
-        match self.symbols.get_mut(&sym) {
+        match self.symbols.get_mut(&rules.symbol) {
+            // The engine knows no rules of the venue's, so its state stays valid.
             Some(s) => s.rules = rules,
             None => {
-                self.symbols.insert(
-                    sym,
-                    SymbolState {
-                        rules,
-                        consumed: BTreeMap::new(),
-                        resting: Vec::new(),
-                    },
-                );
+                let engine = symbol_engine(&rules.symbol, self.max_open);
+                self.symbols
+                    .insert(rules.symbol.clone(), SymbolState { rules, engine });
             }
         }
     }
@@ -507,11 +658,10 @@ impl Engine {
 
     /// The account's open orders (all symbols with `None`), oldest first.
     pub fn open_orders(&self, account: AccountId, symbol: Option<&str>) -> Vec<&Order> {
-        self.orders
-            .values()
-            .filter(|o| {
-                o.account == account && o.status.is_open() && symbol.is_none_or(|s| s == o.symbol)
-            })
+        self.open
+            .keys()
+            .filter_map(|id| self.orders.get(id))
+            .filter(|o| o.account == account && symbol.is_none_or(|s| s == o.symbol))
             .collect()
     }
 
@@ -546,59 +696,6 @@ impl Engine {
         }
     }
 
-    /// Visible quantity of a level in our private view (public minus what we consumed, unless
-    /// the tape has changed the level since).
-    fn visible(st: &SymbolState, book: &Book<Level>, side: Side, px: Decimal) -> Decimal {
-        let public = public_qty(book, side, px);
-        match st.consumed.get(&(side, px)) {
-            Some((at, used)) if *at == public => (public - used).max(Decimal::ZERO),
-            _ => public,
-        }
-    }
-
-    /// Opposite levels an order of `side` limited at `limit` could take, best first, with their
-    /// visible quantity in our view.
-    fn takeable(
-        st: &SymbolState,
-        book: &Book<Level>,
-        side: Side,
-        limit: Option<Decimal>,
-    ) -> Vec<(Decimal, Decimal)> {
-        let level_side = side.opposite();
-        let prices: Vec<Decimal> = match side {
-            Side::Buy => book
-                .asks
-                .keys()
-                .copied()
-                .take_while(|p| limit.is_none_or(|l| *p <= l))
-                .collect(),
-            Side::Sell => book
-                .bids
-                .keys()
-                .rev()
-                .copied()
-                .take_while(|p| limit.is_none_or(|l| *p >= l))
-                .collect(),
-        };
-        prices
-            .into_iter()
-            .map(|p| (p, Self::visible(st, book, level_side, p)))
-            .filter(|(_, q)| !q.is_zero())
-            .collect()
-    }
-
-    fn consume(st: &mut SymbolState, book: &Book<Level>, side: Side, px: Decimal, qty: Decimal) {
-        let public = public_qty(book, side, px);
-        let e = st
-            .consumed
-            .entry((side, px))
-            .or_insert((public, Decimal::ZERO));
-        if e.0 != public {
-            *e = (public, Decimal::ZERO);
-        }
-        e.1 += qty;
-    }
-
     fn balance_mut(&mut self, account: AccountId, asset: &str) -> &mut Balance {
         self.accounts[account]
             .balances
@@ -620,20 +717,16 @@ impl Engine {
             return Err(Reject::UnknownAccount);
         }
         let st = self.symbols.get(&req.symbol).ok_or(Reject::UnknownSymbol)?;
-        let rules = st.rules.clone();
+        let rules = &st.rules;
         let price = match req.kind {
             OrderType::Market => None,
             _ => Some(req.price.ok_or(Reject::PriceRequired)?),
         };
-        if let Some(p) = price
-            && (p <= Decimal::ZERO || !is_multiple(p, rules.tick))
-        {
-            return Err(Reject::PriceFilter);
-        }
-        if req.qty <= Decimal::ZERO || !is_multiple(req.qty, rules.lot) {
-            return Err(Reject::LotSize);
-        }
-        let takeable = Self::takeable(st, book, req.side, price);
+        let limit = price.map(|p| venue_px(p, rules)).transpose()?;
+        let qty = venue_qty(req.qty, rules)?;
+        // What the engine would take decides the checks that follow; it is not placed yet,
+        // because the venue's own checks (client id, balance) come after those.
+        let takeable = takeable(&st.engine, book, req.side, limit);
         let ref_price = match price {
             Some(p) => p,
             None => takeable.first().map(|l| l.0).ok_or(Reject::NoLiquidity)?,
@@ -645,16 +738,17 @@ impl Engine {
             return Err(Reject::WouldTake);
         }
         if self
-            .orders
-            .values()
-            .any(|o| o.account == account && o.status.is_open() && o.client_id == req.client_id)
+            .open
+            .keys()
+            .filter_map(|id| self.orders.get(id))
+            .any(|o| o.account == account && o.client_id == req.client_id)
         {
             return Err(Reject::DuplicateClientId);
         }
         // What it must reserve (limit) or be able to pay (market).
         let (lock_asset, lock) = match (req.side, price) {
-            (Side::Buy, Some(p)) => (&rules.quote, p * req.qty),
-            (Side::Sell, _) => (&rules.base, req.qty),
+            (Side::Buy, Some(p)) => (rules.quote.clone(), p * req.qty),
+            (Side::Sell, _) => (rules.base.clone(), req.qty),
             (Side::Buy, None) => {
                 let mut left = req.qty;
                 let mut cost = Decimal::ZERO;
@@ -666,26 +760,53 @@ impl Engine {
                         break;
                     }
                 }
-                (&rules.quote, cost)
+                (rules.quote.clone(), cost)
             }
         };
-        if self.balance(account, lock_asset).free < lock {
+        if self.balance(account, &lock_asset).free < lock {
             return Err(Reject::InsufficientBalance);
         }
-        let reserve = price.is_some() || req.side == Side::Sell;
-        if reserve {
-            let b = self.balance_mut(account, &lock_asset.clone());
-            b.free -= lock;
-            b.locked += lock;
-        }
-        let id = self.next_order_id;
-        self.next_order_id += 1;
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let tif = match req.kind {
             OrderType::LimitMaker => TimeInForce::Gtc,
             _ => req.tif,
         };
+        let id = self.next_order_id;
+        let spec = one::OrderSpec {
+            instrument: INST,
+            // Every event of the order carries its venue id.
+            client: id,
+            side: core_side(req.side),
+            kind: match req.kind {
+                OrderType::Limit => one::Kind::Limit,
+                OrderType::Market => one::Kind::Market,
+                OrderType::LimitMaker => one::Kind::PostOnly,
+            },
+            tif: match tif {
+                TimeInForce::Gtc => one::Tif::Gtc,
+                TimeInForce::Ioc => one::Tif::Ioc,
+                TimeInForce::Fok => one::Tif::Fok,
+            },
+            px: limit.unwrap_or(Px::ZERO),
+            qty,
+        };
+        let mut got = Vec::new();
+        let engine_id = self
+            .symbols
+            .get_mut(&req.symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .engine
+            .place(&spec, book, now_ms, &mut |e| got.push(*e))
+            .map_err(engine_reject)?;
+        // Accepted: reserve, record, then book what the engine did.
+        self.next_order_id += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let reserve = price.is_some() || req.side == Side::Sell;
+        if reserve {
+            let b = self.balance_mut(account, &lock_asset);
+            b.free -= lock;
+            b.locked += lock;
+        }
         let order = Order {
             id,
             account,
@@ -707,100 +828,63 @@ impl Engine {
             locked: if reserve { lock } else { Decimal::ZERO },
             working: false,
         };
-        self.orders.insert(id, order.clone());
-        let mut ev = vec![Execution {
-            kind: ExecKind::New,
-            order,
-            fill: None,
-        }];
-        let fok_short = tif == TimeInForce::Fok
-            && req.kind == OrderType::Limit
-            && takeable.iter().map(|l| l.1).sum::<Decimal>() < req.qty;
-        if !fok_short {
-            self.take(id, book, now_ms, &mut ev);
-        }
-        self.settle_after_taking(id, book, now_ms, &mut ev);
-        // What it took was ahead of our orders resting at those levels: they move up (else a
-        // later trade could fill them for more than it printed).
-        self.recap(&req.symbol, book);
+        self.orders.insert(id, order);
+        self.open.insert(id, engine_id);
+        let mut ev = Vec::with_capacity(got.len());
+        self.apply(&got, now_ms, &mut ev);
+        self.sync_queues(&req.symbol);
         Ok(ev)
     }
 
-    /// Crosses order `id` against the visible opposite levels within its limit.
-    fn take(&mut self, id: u64, book: &Book<Level>, now_ms: u64, ev: &mut Vec<Execution>) {
-        let Some(o) = self.orders.get(&id) else {
-            return;
-        };
-        let (side, price, symbol) = (o.side, o.price, o.symbol.clone());
-        let Some(st) = self.symbols.get(&symbol) else {
-            return;
-        };
-        let levels = Self::takeable(st, book, side, price);
-        for (px, avail) in levels {
-            let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
-            if rem.is_zero() {
-                break;
+    /// Books the engine's events `got` (their orders carry the venue id as the engine's
+    /// client id) and appends the venue's executions to `ev`.
+    fn apply(&mut self, got: &[one::Event], now_ms: u64, ev: &mut Vec<Execution>) {
+        for e in got {
+            let id = e.order.client;
+            match e.kind {
+                one::EventKind::Trade => {
+                    if let Some(f) = &e.fill {
+                        self.fill(id, f, &e.order, now_ms, ev);
+                    }
+                }
+                one::EventKind::Canceled => {
+                    self.close(id, OrderStatus::Canceled, ExecKind::Canceled, now_ms, ev);
+                }
+                one::EventKind::Expired => {
+                    self.close(id, OrderStatus::Expired, ExecKind::Expired, now_ms, ev);
+                }
+                one::EventKind::New | one::EventKind::Amended => {
+                    let kind = if e.kind == one::EventKind::New {
+                        ExecKind::New
+                    } else {
+                        ExecKind::Amended
+                    };
+                    if let Some(o) = self.orders.get_mut(&id) {
+                        o.queue_ahead = dec_qty(e.order.queue_ahead);
+                        o.working = e.order.working;
+                        ev.push(Execution {
+                            kind,
+                            order: o.clone(),
+                            fill: None,
+                        });
+                    }
+                }
             }
-            let q = rem.min(avail);
-            if let Some(st) = self.symbols.get_mut(&symbol) {
-                Self::consume(st, book, side.opposite(), px, q);
-            }
-            self.fill(id, px, q, false, now_ms, ev);
         }
     }
 
-    /// After taking: rests the remainder (GTC) or expires it (IOC/FOK/market).
-    fn settle_after_taking(
-        &mut self,
-        id: u64,
-        book: &Book<Level>,
-        now_ms: u64,
-        ev: &mut Vec<Execution>,
-    ) {
-        let Some(o) = self.orders.get(&id) else {
-            return;
-        };
-        if !o.status.is_open() {
-            return;
-        }
-        let rests = o.kind != OrderType::Market && o.tif == TimeInForce::Gtc;
-        if rests {
-            let (side, px, symbol, seq) =
-                (o.side, o.price.unwrap_or_default(), o.symbol.clone(), o.seq);
-            let ours = self.ours_ahead(&symbol, side, px, seq);
-            let ahead = self
-                .symbols
-                .get(&symbol)
-                .map_or(Decimal::ZERO, |st| Self::visible(st, book, side, px))
-                + ours;
-            if let Some(st) = self.symbols.get_mut(&symbol)
-                && !st.resting.contains(&id)
-            {
-                st.resting.push(id);
-                let orders = &self.orders;
-                st.resting
-                    .sort_by_key(|i| orders.get(i).map_or(u64::MAX, |o| o.seq));
-            }
-            if let Some(o) = self.orders.get_mut(&id) {
-                o.queue_ahead = ahead;
-                o.working = true;
-            }
-        } else {
-            self.close(id, OrderStatus::Expired, ExecKind::Expired, now_ms, ev);
-        }
-    }
-
-    /// Remaining quantity of our resting orders on `side` at `px` older than `seq`.
-    fn ours_ahead(&self, symbol: &str, side: Side, px: Decimal, seq: u64) -> Decimal {
+    /// Copies the engine's queue positions (which move without events: orders ahead leave,
+    /// levels shrink, trades eat the queue) to the symbol's resting orders.
+    fn sync_queues(&mut self, symbol: &str) {
         let Some(st) = self.symbols.get(symbol) else {
-            return Decimal::ZERO;
+            return;
         };
-        st.resting
-            .iter()
-            .filter_map(|i| self.orders.get(i))
-            .filter(|o| o.side == side && o.price == Some(px) && o.seq < seq)
-            .map(Order::remaining)
-            .sum()
+        for r in st.engine.resting(INST) {
+            if let Some(o) = self.orders.get_mut(&r.client) {
+                o.queue_ahead = dec_qty(r.queue_ahead);
+                o.working = r.working;
+            }
+        }
     }
 
     /// Ends an open order (cancel or expiry): releases its reservation.
@@ -812,6 +896,7 @@ impl Engine {
         now_ms: u64,
         ev: &mut Vec<Execution>,
     ) {
+        self.open.remove(&id);
         let Some(o) = self.orders.get_mut(&id) else {
             return;
         };
@@ -821,9 +906,6 @@ impl Engine {
         o.updated_ms = now_ms;
         let (account, side, symbol) = (o.account, o.side, o.symbol.clone());
         let snapshot = o.clone();
-        if let Some(st) = self.symbols.get_mut(&symbol) {
-            st.resting.retain(|i| *i != id);
-        }
         if let Some(rules) = self.symbols.get(&symbol).map(|s| s.rules.clone()) {
             let asset = match side {
                 Side::Buy => rules.quote,
@@ -840,13 +922,13 @@ impl Engine {
         });
     }
 
-    /// Records a fill of `qty` at `px` for order `id`, moving balances.
+    /// Books the engine's fill `f` of order `id` (`after`: the engine's order after it):
+    /// reported quantity (the short-fill fault), commission, balances, the fill record.
     fn fill(
         &mut self,
         id: u64,
-        px: Decimal,
-        qty: Decimal,
-        maker: bool,
+        f: &one::Fill,
+        after: &one::Order,
         now_ms: u64,
         ev: &mut Vec<Execution>,
     ) {
@@ -857,7 +939,7 @@ impl Engine {
             return;
         };
         let (account, side, limit) = (o.account, o.side, o.price);
-        let matched = qty;
+        let (px, matched, maker) = (dec_px(f.px), dec_qty(f.qty), f.maker);
         let qty = self.booked(matched);
         let quote_qty = px * qty;
         let rate = if maker {
@@ -901,11 +983,8 @@ impl Engine {
         o.matched += matched;
         o.cum_quote += quote_qty;
         o.updated_ms = now_ms;
-        o.status = if o.matched >= o.qty {
-            OrderStatus::Filled
-        } else {
-            OrderStatus::PartiallyFilled
-        };
+        o.status = status_of(after.status);
+        o.queue_ahead = dec_qty(after.queue_ahead);
         let filled = o.status == OrderStatus::Filled;
         let fill = Fill {
             trade_id,
@@ -924,6 +1003,7 @@ impl Engine {
         let snapshot = o.clone();
         self.fills.push(fill.clone());
         if filled {
+            self.open.remove(&id);
             // A buy that filled below its limit may keep a reservation rounding residue: none
             // exists with exact decimals, but release whatever is left so nothing stays locked.
             let residue = self.orders.get_mut(&id).map_or(Decimal::ZERO, |o| {
@@ -933,9 +1013,6 @@ impl Engine {
                 let b = self.balance_mut(account, pay_asset);
                 b.locked -= residue;
                 b.free += residue;
-            }
-            if let Some(st) = self.symbols.get_mut(&snapshot.symbol) {
-                st.resting.retain(|i| *i != id);
             }
         }
         ev.push(Execution {
@@ -957,16 +1034,16 @@ impl Engine {
         let id = self
             .find(account, symbol, r, true)
             .ok_or(Reject::UnknownOrder)?;
+        let engine_id = *self.open.get(&id).ok_or(Reject::UnknownOrder)?;
+        let st = self.symbols.get_mut(symbol).ok_or(Reject::UnknownOrder)?;
+        let mut got = Vec::with_capacity(1);
+        // The engine moves the orders behind it at its price up.
+        st.engine
+            .cancel(engine_id, book, now_ms, &mut |e| got.push(*e))
+            .map_err(engine_reject)?;
         let mut ev = Vec::with_capacity(1);
-        self.close(
-            id,
-            OrderStatus::Canceled,
-            ExecKind::Canceled,
-            now_ms,
-            &mut ev,
-        );
-        // Orders behind it at its price move up.
-        self.recap(symbol, book);
+        self.apply(&got, now_ms, &mut ev);
+        self.sync_queues(symbol);
         ev.pop().ok_or(Reject::UnknownOrder)
     }
 
@@ -978,22 +1055,22 @@ impl Engine {
         book: &Book<Level>,
         now_ms: u64,
     ) -> Vec<Execution> {
-        let ids: Vec<u64> = self
+        let ids: Vec<one::OrderId> = self
             .open_orders(account, Some(symbol))
             .iter()
-            .map(|o| o.id)
+            .filter_map(|o| self.open.get(&o.id).copied())
             .collect();
-        let mut ev = Vec::with_capacity(ids.len());
-        for id in ids {
-            self.close(
-                id,
-                OrderStatus::Canceled,
-                ExecKind::Canceled,
-                now_ms,
-                &mut ev,
-            );
+        let mut got = Vec::with_capacity(ids.len());
+        if let Some(st) = self.symbols.get_mut(symbol) {
+            for id in ids {
+                // Open here is open in the engine: a refusal is not possible, and would mean
+                // there is nothing to cancel.
+                let _ = st.engine.cancel(id, book, now_ms, &mut |e| got.push(*e));
+            }
         }
-        self.recap(symbol, book);
+        let mut ev = Vec::with_capacity(got.len());
+        self.apply(&got, now_ms, &mut ev);
+        self.sync_queues(symbol);
         ev
     }
 
@@ -1014,25 +1091,24 @@ impl Engine {
         let id = self
             .find(account, symbol, r, true)
             .ok_or(Reject::UnknownOrder)?;
-        let o = self.orders.get(&id).ok_or(Reject::UnknownOrder)?.clone();
+        let o = self.orders.get(&id).ok_or(Reject::UnknownOrder)?;
         let st = self.symbols.get(symbol).ok_or(Reject::UnknownSymbol)?;
-        let rules = st.rules.clone();
+        let rules = &st.rules;
         let old_px = o.price.ok_or(Reject::BadAmend)?;
         let qty = change.qty.unwrap_or(o.qty);
         let px = change.price.unwrap_or(old_px);
         if (qty == o.qty && px == old_px) || qty <= o.matched {
             return Err(Reject::BadAmend);
         }
-        if px <= Decimal::ZERO || !is_multiple(px, rules.tick) {
-            return Err(Reject::PriceFilter);
-        }
+        let fixed_px = venue_px(px, rules)?;
         if !is_multiple(qty, rules.lot) {
             return Err(Reject::LotSize);
         }
+        let fixed_qty = Qty::from_decimal(qty).map_err(|_| Reject::LotSize)?;
         if px * qty < rules.min_notional {
             return Err(Reject::MinNotional);
         }
-        let crosses = !Self::takeable(st, book, o.side, Some(px)).is_empty();
+        let crosses = !takeable(&st.engine, book, o.side, Some(fixed_px)).is_empty();
         if o.kind == OrderType::LimitMaker && crosses {
             return Err(Reject::WouldTake);
         }
@@ -1048,48 +1124,48 @@ impl Engine {
         if self.balance(account, &asset).free < extra {
             return Err(Reject::InsufficientBalance);
         }
+        let engine_id = *self.open.get(&id).ok_or(Reject::UnknownOrder)?;
+        let engine = &mut self
+            .symbols
+            .get_mut(symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .engine;
+        let seq_before = engine.order(engine_id).map(|e| e.seq);
+        let mut got = Vec::new();
+        engine
+            .amend(
+                engine_id,
+                Some(fixed_qty),
+                Some(fixed_px),
+                book,
+                now_ms,
+                &mut |e| got.push(*e),
+            )
+            .map_err(engine_reject)?;
+        // The engine decides priority; the venue numbers it.
+        let lost_priority = got.first().is_some_and(|e| Some(e.order.seq) != seq_before);
         {
             let b = self.balance_mut(account, &asset);
             b.free -= extra;
             b.locked += extra;
         }
-        let keeps_priority = px == old_px && qty <= o.qty;
-        let seq = if keeps_priority {
-            o.seq
-        } else {
+        let seq = if lost_priority {
             let s = self.next_seq;
             self.next_seq += 1;
-            s
+            Some(s)
+        } else {
+            None
         };
         if let Some(m) = self.orders.get_mut(&id) {
             m.qty = qty;
             m.price = Some(px);
             m.locked = new_lock;
-            m.seq = seq;
+            m.seq = seq.unwrap_or(m.seq);
             m.updated_ms = now_ms;
         }
-        let mut ev = Vec::new();
-        if !keeps_priority {
-            if let Some(st) = self.symbols.get_mut(symbol) {
-                st.resting.retain(|i| *i != id);
-            }
-            let snapshot = self.orders.get(&id).cloned().ok_or(Reject::UnknownOrder)?;
-            ev.push(Execution {
-                kind: ExecKind::Amended,
-                order: snapshot,
-                fill: None,
-            });
-            self.take(id, book, now_ms, &mut ev);
-            self.settle_after_taking(id, book, now_ms, &mut ev);
-        } else {
-            let snapshot = self.orders.get(&id).cloned().ok_or(Reject::UnknownOrder)?;
-            ev.push(Execution {
-                kind: ExecKind::Amended,
-                order: snapshot,
-                fill: None,
-            });
-        }
-        self.recap(symbol, book);
+        let mut ev = Vec::with_capacity(got.len());
+        self.apply(&got, now_ms, &mut ev);
+        self.sync_queues(symbol);
         Ok(ev)
     }
 
@@ -1109,144 +1185,46 @@ impl Engine {
         Ok(())
     }
 
-    /// Caps each resting order's queue ahead at what is there now (public level plus our older
-    /// orders at the price): cancellations ahead of us move us up.
-    fn recap(&mut self, symbol: &str, book: &Book<Level>) {
-        let Some(st) = self.symbols.get(symbol) else {
-            return;
-        };
-        let ids = st.resting.clone();
-        for id in ids {
-            let Some(o) = self.orders.get(&id) else {
-                continue;
-            };
-            let (side, px, seq) = (o.side, o.price.unwrap_or_default(), o.seq);
-            let ours = self.ours_ahead(symbol, side, px, seq);
-            let visible = self
-                .symbols
-                .get(symbol)
-                .map_or(Decimal::ZERO, |st| Self::visible(st, book, side, px));
-            if let Some(o) = self.orders.get_mut(&id) {
-                o.queue_ahead = o.queue_ahead.min(visible + ours);
-            }
-        }
-    }
-
-    /// The tape changed `symbol`'s public book: forgets consumption of levels the tape has
-    /// since rewritten, fills resting orders the opposite side has moved through (as maker, at
-    /// their own price), and shrinks queues. Returns the fills' executions.
+    /// The tape changed `symbol`'s public book: the engine forgets consumption of levels the
+    /// tape has since rewritten, fills resting orders the opposite side has moved through (as
+    /// maker, at their own price), and shrinks queues. Returns the fills' executions.
     pub fn on_book(&mut self, symbol: &str, book: &Book<Level>, now_ms: u64) -> Vec<Execution> {
-        let mut ev = Vec::new();
         let Some(st) = self.symbols.get_mut(symbol) else {
-            return ev;
+            return Vec::new();
         };
-        st.consumed
-            .retain(|(side, px), (at, _)| public_qty(book, *side, *px) == *at);
-        let ids = st.resting.clone();
-        for id in ids {
-            let Some(o) = self.orders.get(&id) else {
-                continue;
-            };
-            if !o.status.is_open() {
-                continue;
-            }
-            let (side, px) = (o.side, o.price.unwrap_or_default());
-            let Some(st) = self.symbols.get(symbol) else {
-                break;
-            };
-            for (lpx, avail) in Self::takeable(st, book, side, Some(px)) {
-                let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
-                if rem.is_zero() {
-                    break;
-                }
-                // A level *at* our price is a counterparty at our price: like a trade there it
-                // reaches us only after the queue ahead; one *through* our price reaches us
-                // first. (The same rule as tickwire-matching; its differential test holds
-                // the two to it.)
-                let (ahead_used, q) = match self.orders.get_mut(&id) {
-                    Some(o) if lpx == px => {
-                        let used = o.queue_ahead.min(avail);
-                        o.queue_ahead -= used;
-                        (used, rem.min(avail - used))
-                    }
-                    _ => (Decimal::ZERO, rem.min(avail)),
-                };
-                if let Some(st) = self.symbols.get_mut(symbol)
-                    && !(ahead_used + q).is_zero()
-                {
-                    Self::consume(st, book, side.opposite(), lpx, ahead_used + q);
-                }
-                if !q.is_zero() {
-                    self.fill(id, px, q, true, now_ms, &mut ev);
-                }
-            }
-        }
-        self.recap(symbol, book);
+        let mut got = Vec::new();
+        st.engine.on_book(INST, book, now_ms, &mut |e| got.push(*e));
+        let mut ev = Vec::with_capacity(got.len());
+        self.apply(&got, now_ms, &mut ev);
+        self.sync_queues(symbol);
         ev
     }
 
     /// A public trade printed on `symbol`: resting orders at its price lose queue ahead and then
     /// fill; resting orders it went through fill first (best price, then time). Returns the
-    /// fills' executions.
+    /// fills' executions. A trade whose price or quantity does not convert exactly to fixed
+    /// point (more than 9 decimals, or out of range) reaches no order: the engine cannot
+    /// represent it without rounding. (Binance and OKX strings carry at most 8 decimals.)
     pub fn on_trade(&mut self, symbol: &str, t: PublicTrade, now_ms: u64) -> Vec<Execution> {
-        let mut ev = Vec::new();
-        let Some(st) = self.symbols.get(symbol) else {
-            return ev;
+        let (Some(st), Ok(px), Ok(qty)) = (
+            self.symbols.get_mut(symbol),
+            Px::from_decimal(t.price),
+            Qty::from_decimal(t.qty),
+        ) else {
+            return Vec::new();
         };
-        // Resting orders the trade reaches: a buy at or above the price (sell aggressor), a
-        // sell at or below it (buy aggressor).
-        let mut hit: Vec<(Side, Decimal, u64, u64)> = st
-            .resting
-            .iter()
-            .filter_map(|i| self.orders.get(i))
-            .filter(|o| o.status.is_open())
-            .filter(|o| t.taker_side.is_none_or(|s| s == o.side.opposite()))
-            .filter_map(|o| {
-                let px = o.price?;
-                let reached = match o.side {
-                    Side::Buy => px >= t.price,
-                    Side::Sell => px <= t.price,
-                };
-                reached.then_some((o.side, px, o.seq, o.id))
-            })
-            .collect();
-        // Best price first (furthest through the trade), then time.
-        hit.sort_by(|a, b| {
-            let by_px = match a.0 {
-                Side::Buy => b.1.cmp(&a.1),
-                Side::Sell => a.1.cmp(&b.1),
-            };
-            a.0.cmp(&b.0).then(by_px).then(a.2.cmp(&b.2))
-        });
-        // The trade's quantity is shared by the orders it went through; at its own price each
-        // order works through its own queue ahead (which counts our older orders there).
-        let mut through_left = [t.qty, t.qty];
-        for (side, px, seq, id) in hit {
-            let slot = usize::from(side == Side::Sell);
-            let rem = self.orders.get(&id).map_or(Decimal::ZERO, Order::remaining);
-            let q = if px != t.price {
-                let q = rem.min(through_left[slot]);
-                through_left[slot] -= q;
-                // The trade took everything public at the price; still ahead: our own older
-                // orders there that it did not fill (earlier in this loop).
-                let ours = self.ours_ahead(symbol, side, px, seq);
-                if let Some(o) = self.orders.get_mut(&id) {
-                    o.queue_ahead = ours;
-                }
-                q
-            } else {
-                let Some(o) = self.orders.get_mut(&id) else {
-                    continue;
-                };
-                let avail = through_left[slot];
-                let used = o.queue_ahead.min(avail);
-                o.queue_ahead -= used;
-                rem.min(avail - used)
-            };
-            if !q.is_zero() {
-                self.fill(id, px, q, true, now_ms, &mut ev);
-            }
-        }
+        let mut got = Vec::new();
+        st.engine.on_trade(
+            INST,
+            px,
+            qty,
+            t.taker_side.map(core_side),
+            now_ms,
+            &mut |e| got.push(*e),
+        );
+        let mut ev = Vec::with_capacity(got.len());
+        self.apply(&got, now_ms, &mut ev);
+        self.sync_queues(symbol);
         ev
     }
 
@@ -1263,5 +1241,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

@@ -20,8 +20,9 @@
 //! Order checks and their `sCode`: 51000 parameter error (`sMsg` names the field), 51001
 //! unknown instrument, 51006 limit price beyond 5 % of the opposite best (OKX's price limit),
 //! 51008 insufficient balance, 51016 duplicate `clOrdId`, 51020 below the minimum size, 51121
-//! not a multiple of the lot size, 51400 cancel of an unknown or finished order, 51503 amend of
-//! one. A `post_only` order that would take is refused with 51000. `tdMode` must be `cash`
+//! not a multiple of the lot size, 51174 too many pending orders on the instrument, 51400
+//! cancel of an unknown or finished order, 51503 amend of one. A `post_only` order that would
+//! take is refused with 51000. `tdMode` must be `cash`
 //! (spot). A market buy's `sz` is in quote currency unless `tgtCcy` is `base_ccy`, as on OKX.
 //!
 //! Fees are configured as rates charged (positive) or rebated (negative), like the engine; on
@@ -48,8 +49,8 @@ use serde_json::{Map, Value};
 use super::book::{Book, Level};
 use super::config::{PrivateConfig, PrivateFault, PrivateFaultKind};
 use super::matching::{
-    AccountId, Amend, Engine, ExecKind, Execution, Fees, Fill, NewOrder, Order, OrderRef,
-    OrderStatus, OrderType, PublicTrade, Reject, Side, SymbolRules, TimeInForce,
+    AccountId, Amend, Engine, ExecKind, Execution, Fees, Fill, MAX_OPEN_PER_SYMBOL, NewOrder,
+    Order, OrderRef, OrderStatus, OrderType, PublicTrade, Reject, Side, SymbolRules, TimeInForce,
 };
 use super::okx::{Market, OkxBook};
 use super::okx_auth;
@@ -1361,5 +1362,12 @@ fn reject_code(r: &Reject, rules: &SymbolRules, side: Side, amend: bool) -> (&'s
             }
         }
         Reject::BadAmend => ("51000", "Parameter newSz error".into()),
+        Reject::TooManyOrders => (
+            "51174",
+            format!(
+                "The number of pending orders reached the upper limit of {MAX_OPEN_PER_SYMBOL} \
+                 (orders)."
+            ),
+        ),
     }
 }

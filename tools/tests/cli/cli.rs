@@ -1,56 +1,11 @@
 //! The `tickwire` binary end to end: run → verify → stats → inspect → replay, crash recovery
 //! after SIGKILL, live tailing, and the errors an operator sees.
 
+use crate::support::{BIN, example, ok, ok_stdout, tw};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/synthetic.toml")
-}
-
-fn tw(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = tw(args);
-    assert!(
-        o.status.success(),
-        "tickwire {args:?} failed:\n{}",
-        text(&o)
-    );
-    text(&o)
-}
-
-/// Like [`ok`], but only standard output: `journal inspect` notes a torn tail (left by a
-/// SIGKILL mid-append) on stderr, which is not a record.
-fn ok_stdout(args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs");
-    assert!(
-        o.status.success(),
-        "tickwire {args:?} failed:\n{}",
-        text(&o)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn run_synthetic(journal: &Path, events: &str) -> String {
     ok(&[

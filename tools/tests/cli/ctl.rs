@@ -2,6 +2,7 @@
 //! webhook, driven by `tickwire ctl`; the commands must appear in the journal as operator
 //! inputs, the alerts at the webhook, and `replay --verify` must reproduce every decision.
 
+use crate::support::{BIN, text};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -10,16 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn ctl(socket: &Path, args: &[&str]) -> Output {
     Command::new(BIN)

@@ -3,10 +3,9 @@
 //! exec thread with both venue sessions, reconciliation poller, risk). Both strategies must
 //! trade, both tables must be printed, and the journal must replay and verify.
 
+use crate::support::BIN;
 use std::path::Path;
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
 
 fn output(o: &Output) -> String {
     format!(

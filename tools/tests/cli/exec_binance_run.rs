@@ -3,19 +3,12 @@
 //! the probe strategy's orders reach the simulated venue, and the run summary prints the
 //! venue's exec latency. Also: the exec keys are validated with clear one-line errors.
 
+use crate::support::{BIN, tw};
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
 const KEY: &str = "runTestKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
 const SECRET: &str = "runTestSecret9876543210zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONM";
-
-fn tw(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs")
-}
 
 /// A TESTUSDT capture: a snapshot, then `n` diffs moving the best bid back and forth, so the
 /// probe strategy sees many book updates.

@@ -4,10 +4,10 @@
 //! `../shared/data/okx/`, with the reconciliation poller beside it on its own REST clients.
 //! Also: the OKX exec keys are validated with clear one-line errors.
 
+use crate::support::BIN;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
 const KEY: &str = "okxRunKey-0123456789abcdef";
 const SECRET: &str = "okxRunSecret-FEDCBA9876543210zyxwvu";
 const PASS: &str = "okxRunPass-42";

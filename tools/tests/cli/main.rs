@@ -10,4 +10,5 @@ mod exec_okx_run;
 mod paper;
 mod restart;
 mod restart_venue;
+mod support;
 mod venue_feeds;

@@ -3,36 +3,8 @@
 //! are filled in-process by the paper model (maker and taker), nothing goes to the venue, and
 //! the journal replays. Also: paper's config errors are one clear line.
 
+use crate::support::{data, ok, text, tw};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
-}
-
-fn tw(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = tw(args);
-    let all = text(&o);
-    assert!(o.status.success(), "tickwire {args:?} failed:\n{all}");
-    all
-}
 
 /// A paper BTCUSDT venue on the embedded simulator (which has no private side: an order that
 /// left the process would have nowhere to go), with extra venue keys.

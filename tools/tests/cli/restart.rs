@@ -4,55 +4,14 @@
 //! sessions.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, example, ok, ok_stdout};
 use tickwire_core::num::Qty;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
 /// Strategy names in the example config, by strategy id.
 const STRATEGIES: [&str; 2] = ["probe-btc", "probe-eth"];
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/synthetic.toml")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs");
-    assert!(
-        o.status.success(),
-        "tickwire {args:?} failed:\n{}",
-        text(&o)
-    );
-    text(&o)
-}
-
-/// Like [`ok`], but only standard output: `journal inspect` notes a torn tail (left by a
-/// SIGKILL mid-append) on stderr, which is not a record.
-fn ok_stdout(args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs");
-    assert!(
-        o.status.success(),
-        "tickwire {args:?} failed:\n{}",
-        text(&o)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn run_args<'a>(journal: &'a str, events: &'a str, cfg: &'a str) -> [&'a str; 7] {
     [

@@ -3,32 +3,9 @@
 //! (as `replay --print-books` shows them) must equal the oracles in
 //! `vectors/book_expectations.json`, also after injected faults.
 
+use crate::support::{BIN, data, ok};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickwire");
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
-}
-
-fn tw(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("tickwire binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = tw(args);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "tickwire {args:?} failed:\n{all}");
-    all
-}
+use std::process::Command;
 
 /// The oracle line `replay --print-books` must print for BTCUSDT.
 fn btcusdt_oracle() -> String {
