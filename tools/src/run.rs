@@ -473,6 +473,12 @@ pub fn run_text(
         print_poller(p);
     }
     print_risk(&engine, &alert_stats);
+    if let Some(e) = &summary.journal_lost {
+        let open = engine.orders().len();
+        return Err(Failure::new(format!(
+            "the journal could not be written ({e}): the engine stopped the safe way, unjournaled from there on (orders cancelled; {open} still open in the engine at exit). Free space or fix the directory, then run again on the same journal to resume"
+        )));
+    }
     Ok(())
 }
 

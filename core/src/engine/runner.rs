@@ -73,8 +73,13 @@ pub struct CoreSummary {
     /// Commands the engine produced after the command ring was closed at shutdown (journaled,
     /// never sent).
     pub unsent_after_close: usize,
-    /// The journal, handed back for a final report (flushed when dropped).
+    /// The journal, handed back for a final report (flushed when dropped); `None` after a
+    /// failed append.
     pub journal: Option<Writer>,
+    /// The append that failed (a full disk, a read-only directory), if one did. The engine
+    /// then stopped the safe way — a shutdown, every order cancelled, reports drained — with
+    /// nothing more journaled: it could not be. The run must exit non-zero and say so.
+    pub journal_lost: Option<JournalError>,
     /// Latency per stage, from the records' stamps.
     pub latency: CoreLatency,
 }
@@ -125,8 +130,6 @@ impl CoreLatency {
 /// Why the core thread stopped early.
 #[derive(Debug)]
 pub enum CoreError {
-    /// An append failed: the engine stops rather than trade unjournaled.
-    Journal(JournalError),
     /// The exec thread went away with commands still undelivered.
     ExecGone {
         /// Commands that could not be delivered.
@@ -137,7 +140,6 @@ pub enum CoreError {
 impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Journal(e) => write!(f, "journal append failed, engine stopped: {e}"),
             Self::ExecGone { undelivered } => write!(
                 f,
                 "exec thread exited with {undelivered} order command(s) undelivered"
@@ -151,6 +153,7 @@ impl std::error::Error for CoreError {}
 struct Core<'e> {
     engine: &'e mut Engine,
     journal: Option<Writer>,
+    journal_lost: Option<JournalError>,
     commands: Option<Producer<OrderCommand>>,
     pending: VecDeque<OrderCommand>,
     clock: fn() -> u64,
@@ -171,17 +174,17 @@ impl Core<'_> {
             Input::Exec(_) => lat.report_to_core.record_span(st.recv_ns, st.core_in_ns),
             Input::Timer(_) | Input::Operator(_) | Input::Session(_) => {}
         }
-        if let Some(j) = self.journal.as_mut() {
-            let (kind, bytes) = input.encode();
-            j.append(kind.code(), input.meta().event_time(), bytes)
-                .map_err(CoreError::Journal)?;
-        }
+        let (kind, bytes) = input.encode();
+        self.append(kind.code(), input.meta().event_time(), bytes);
         let now = self.engine.now().max(input.meta().event_time());
         for out in self.engine.process(&input) {
             if let Some(j) = self.journal.as_mut() {
                 let (kind, bytes) = out.encode();
-                j.append(kind.code(), now, bytes)
-                    .map_err(CoreError::Journal)?;
+                if let Err(e) = j.append(kind.code(), now, bytes) {
+                    // As `lose_journal` (field by field: the engine's outputs are borrowed).
+                    self.journal = None;
+                    self.journal_lost.get_or_insert(e);
+                }
             }
             if let Output::Command(cmd) = out {
                 let mut cmd = *cmd;
@@ -196,6 +199,23 @@ impl Core<'_> {
             }
         }
         self.flush_commands()
+    }
+
+    /// Journals one record, unless the journal was lost.
+    fn append(&mut self, kind: u16, ts: u64, bytes: &[u8]) {
+        if let Some(j) = self.journal.as_mut()
+            && let Err(e) = j.append(kind, ts, bytes)
+        {
+            self.lose_journal(e);
+        }
+    }
+
+    /// An append failed. The engine keeps processing — a fill must still move the position,
+    /// and the shutdown that follows must cancel what is open — but nothing is journaled any
+    /// more (the journal cannot take it) and the main loop stops the run at once.
+    fn lose_journal(&mut self, e: JournalError) {
+        self.journal = None;
+        self.journal_lost.get_or_insert(e);
     }
 
     /// Moves queued commands into the exec ring while it has room.
@@ -238,6 +258,7 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
     let mut core = Core {
         engine,
         journal,
+        journal_lost: None,
         commands: Some(commands),
         pending: VecDeque::with_capacity(capacity),
         clock,
@@ -269,7 +290,8 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
         }
 
         let markets_done = market.iter().all(Consumer::is_finished);
-        if !shutdown_done && (stop.is_set() || markets_done || core.engine.is_shutting_down()) {
+        let stopping = stop.is_set() || markets_done || core.journal_lost.is_some();
+        if !shutdown_done && (stopping || core.engine.is_shutting_down()) {
             if !core.engine.is_shutting_down() {
                 let meta = Meta::new(VenueId::SYNTHETIC, InstrumentId(u32::MAX), clock());
                 let cmd =
@@ -303,5 +325,6 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
     let mut summary = core.summary;
     summary.unsent_after_close = core.pending.len();
     summary.journal = core.journal;
+    summary.journal_lost = core.journal_lost;
     Ok(summary)
 }

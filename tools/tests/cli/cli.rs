@@ -553,3 +553,74 @@ fn resume_under_another_config_is_refused_unless_deliberate() {
     assert!(out.contains("config changed deliberately"), "{out}");
     assert!(records_in(&j) > records);
 }
+
+/// A full disk mid-run (a 3 MiB tmpfs for 1 MiB segments): no SIGBUS, no panic — the engine
+/// stops the safe way, the run exits 1 saying why, everything journaled before the fault
+/// verifies, and the same journal on a bigger disk resumes. Needs the right to mount a tmpfs
+/// (root on the test machines and in CI); where it is missing the test says so and passes.
+#[test]
+fn a_full_disk_stops_the_run_safely_and_the_journal_resumes_elsewhere() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mnt = tmp.path().join("small-disk");
+    std::fs::create_dir(&mnt).expect("mount point");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs CAP_SYS_ADMIN)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let cfg = tmp.path().join("small-segments.toml");
+    let text = std::fs::read_to_string(example())
+        .expect("example")
+        .replacen("segment_mb = 64", "segment_mb = 1", 1);
+    std::fs::write(&cfg, text).expect("config");
+    let j = mnt.join("J");
+    let o = tw(&[
+        "run",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--events",
+        "2000000",
+        "--journal",
+        j.to_str().expect("utf-8"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a clean failure, not a signal: {err}"
+    );
+    assert!(err.contains("the journal could not be written"), "{err}");
+    assert!(err.contains("stopped the safe way"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let verify = ok(&["journal", "verify", j.to_str().expect("utf-8")]);
+    assert!(verify.contains("OK"), "{verify}");
+
+    // A bigger disk: the journal is copied there and resumed.
+    let big = tmp.path().join("J");
+    std::fs::create_dir(&big).expect("dir");
+    for e in std::fs::read_dir(&j).expect("journal") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), big.join(e.file_name())).expect("copy");
+    }
+    let out = ok(&[
+        "run",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--events",
+        "2000",
+        "--journal",
+        big.to_str().expect("utf-8"),
+    ]);
+    assert!(out.contains("appending to"), "{out}");
+}
