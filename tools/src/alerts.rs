@@ -30,6 +30,19 @@ pub struct AlertKey {
     strategy: u16,
 }
 
+impl AlertKey {
+    /// An alert about the host rather than a record of the core (kind 3; `code` tells them
+    /// apart): the journal disk running low.
+    pub fn host(code: u8) -> Self {
+        Self {
+            kind: 3,
+            code,
+            instrument: u32::MAX,
+            strategy: u16::MAX,
+        }
+    }
+}
+
 /// Names for the text: strategies and instrument symbols by id.
 #[derive(Clone, Debug, Default)]
 pub struct Names {

@@ -29,7 +29,7 @@ use tickwire_core::ids::StrategyId;
 use tickwire_core::ring::{Consumer, StopFlag};
 
 use crate::Failure;
-use crate::alerts::{AlertStats, Alerter, Names, describe};
+use crate::alerts::{AlertKey, AlertStats, Alerter, Names, describe};
 
 /// An operator request for the main thread to turn into a core input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +111,8 @@ pub struct OpsPlan {
     pub requests: Sender<CtlRequest>,
     /// Set when the run is over.
     pub stop: StopFlag,
+    /// The journal's disk headroom, when the run journals.
+    pub disk: Option<crate::disk::DiskWatch>,
 }
 
 /// Connections the control socket serves at once. A further connection evicts the one that
@@ -273,6 +275,9 @@ pub fn serve(mut plan: OpsPlan) -> AlertStats {
                     Step::Pending
                 )
             });
+        }
+        if let Some(text) = plan.disk.as_mut().and_then(|d| d.check(Instant::now())) {
+            plan.alerter.raise(AlertKey::host(1), &text, Instant::now());
         }
         if stopping && plan.alerts.is_empty() {
             break;

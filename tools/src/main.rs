@@ -9,6 +9,7 @@ mod config;
 mod ctl;
 mod demo;
 mod demo_progress;
+mod disk;
 mod drill_cmd;
 mod journal_cmd;
 mod replay_cmd;

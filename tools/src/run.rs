@@ -390,6 +390,8 @@ pub fn run_text(
         },
         requests: req_tx,
         stop: ops_stop.clone(),
+        // Room for the segment in use, the one prepared next and one more.
+        disk: journal_dir.map(|d| crate::disk::DiskWatch::new(d, 3 * cfg.journal.segment_bytes)),
     };
     let ops_h = spawn(Role::Ops, &plan, move |_| ctl::serve(ops_plan)).map_err(spawn_err)?;
     // The in-process exchange starts empty: it knows none of the restored orders, so the

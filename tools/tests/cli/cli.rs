@@ -601,6 +601,10 @@ fn a_full_disk_stops_the_run_safely_and_the_journal_resumes_elsewhere() {
         "a clean failure, not a signal: {err}"
     );
     assert!(err.contains("the journal could not be written"), "{err}");
+    assert!(
+        err.contains("alert: journal disk low"),
+        "alerted before it was full: {err}"
+    );
     assert!(err.contains("stopped the safe way"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let verify = ok(&["journal", "verify", j.to_str().expect("utf-8")]);
