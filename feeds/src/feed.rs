@@ -355,12 +355,23 @@ fn fetch_snapshot(
         sym.to_ascii_uppercase(),
         cfg.snapshot_limit
     );
-    let Ok(mut resp) = http.get(&path, &[]) else {
-        return;
+    // A snapshot that cannot be had (no answer within the HTTP deadline, an error status) or
+    // read is a data anomaly, said as a `malformed` status: the book stays unusable until a
+    // later one arrives (the next diff asks again), and strategies and risk see why.
+    let failed = |sink: &mut Sink<'_>, why: u64| {
+        let meta = Meta::new(cfg.venue, instrument, (cfg.clock)());
+        sink.emit(MarketEvent::Status(FeedStatus::new(
+            meta,
+            FeedState::Malformed,
+            0,
+            why,
+        )));
     };
-    if !resp.is_success() {
-        return;
-    }
+    let mut resp = match http.get(&path, &[]) {
+        Ok(r) if r.is_success() => r,
+        Ok(_) => return failed(sink, SNAPSHOT_REFUSED),
+        Err(_) => return failed(sink, SNAPSHOT_UNANSWERED),
+    };
     let recv_ns = (cfg.clock)();
     progress.snapshots.fetch_add(1, Ordering::Relaxed);
     if let Some(j) = raw {
@@ -370,8 +381,22 @@ fn fetch_snapshot(
         payload.extend_from_slice(&resp.body);
         let _ = j.append(Kind::RawSnapshot.code(), recv_ns, &payload);
     }
-    let _ = handler.on_snapshot(instrument, &mut resp.body, recv_ns, &mut |e| sink.emit(e));
+    if handler
+        .on_snapshot(instrument, &mut resp.body, recv_ns, &mut |e| sink.emit(e))
+        .is_err()
+    {
+        progress.malformed.fetch_add(1, Ordering::Relaxed);
+        failed(sink, SNAPSHOT_UNREADABLE);
+    }
 }
+
+/// Why a REST snapshot failed (the `detail2` of its `malformed` status; 1 and 2 are the book
+/// sync's own refusals: crossed, or an update id beyond the stream).
+const SNAPSHOT_UNANSWERED: u64 = 3;
+/// See [`SNAPSHOT_UNANSWERED`].
+const SNAPSHOT_REFUSED: u64 = 4;
+/// See [`SNAPSHOT_UNANSWERED`].
+const SNAPSHOT_UNREADABLE: u64 = 5;
 
 /// What re-parsing a raw frame journal produced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

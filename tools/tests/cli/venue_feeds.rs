@@ -280,18 +280,33 @@ fn raw_frame_journal_replays_the_parser_from_bytes() {
     assert!(replayed.contains("0 malformed"), "{replayed}");
 }
 
-#[test]
-fn standalone_simulator_serves_an_external_feed() {
+/// A standalone `tickwire sim` on the Binance capture, and its WS URL, REST URL and CA file.
+/// Killed when dropped (the simulator holds no state worth a clean exit).
+struct StandaloneSim {
+    child: std::process::Child,
+    ws: String,
+    rest: String,
+    ca: String,
+}
+
+impl Drop for StandaloneSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn standalone_sim(dir: &Path) -> StandaloneSim {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let sim_cfg = binance_config(tmp.path(), "", "");
-    let mut sim = Command::new(BIN)
+    let sim_cfg = binance_config(dir, "", "");
+    let mut child = Command::new(BIN)
         .args(["sim", "--config", sim_cfg.to_str().expect("utf-8")])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn sim");
-    let mut lines = BufReader::new(sim.stdout.take().expect("stdout")).lines();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let (mut ws, mut rest, mut ca) = (None, None, None);
     for line in lines.by_ref() {
         let line = line.expect("utf-8 line");
@@ -306,7 +321,19 @@ fn standalone_simulator_serves_an_external_feed() {
             _ => {}
         }
     }
-    let (ws, rest, ca) = (ws.expect("ws"), rest.expect("rest"), ca.expect("ca"));
+    StandaloneSim {
+        child,
+        ws: ws.expect("ws"),
+        rest: rest.expect("rest"),
+        ca: ca.expect("ca"),
+    }
+}
+
+#[test]
+fn standalone_simulator_serves_an_external_feed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sim = standalone_sim(tmp.path());
+    let (ws, rest, ca) = (sim.ws.clone(), sim.rest.clone(), sim.ca.clone());
     let run_cfg = tmp.path().join("external.toml");
     std::fs::write(
         &run_cfg,
@@ -339,9 +366,45 @@ min_qty = "0.00001"
         "--duration",
         "6",
     ]);
-    // The simulator holds no state worth a clean exit.
-    sim.kill().expect("stop sim");
-    let _ = sim.wait();
+    // A fresh simulator, and a REST host that never answers (nothing listens there): the
+    // snapshot that cannot be had is a data anomaly in the journal, not silence.
+    let second = tempfile::tempdir().expect("tempdir");
+    let sim2 = standalone_sim(second.path());
+    let dead_cfg = tmp.path().join("dead-rest.toml");
+    let dead = std::fs::read_to_string(&run_cfg)
+        .expect("config")
+        .replace(&ws, &sim2.ws)
+        .replace(&ca, &sim2.ca)
+        .replace(
+            &format!("rest_url = \"{rest}\""),
+            "rest_url = \"https://127.0.0.1:1\"",
+        );
+    std::fs::write(&dead_cfg, dead).expect("write");
+    let dj = tmp.path().join("DJ");
+    ok(&[
+        "run",
+        "--config",
+        dead_cfg.to_str().expect("utf-8"),
+        "--journal",
+        dj.to_str().expect("utf-8"),
+        "--duration",
+        "3",
+    ]);
+    let failed = ok(&[
+        "journal",
+        "inspect",
+        dj.to_str().expect("utf-8"),
+        "--kind",
+        "feed-status",
+        "--json",
+    ]);
+    assert!(
+        failed
+            .lines()
+            .any(|l| l.contains("\"malformed\"") && l.contains("\"detail2\":3")),
+        "{failed}"
+    );
+    drop((sim, sim2));
     assert!(out.contains("1 connect(s), 1 snapshot(s)"), "{out}");
     let books = ok(&[
         "replay",
