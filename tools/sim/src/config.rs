@@ -65,6 +65,9 @@ use toml::Table;
 use super::SimError;
 use super::fault::FaultKind;
 
+mod derive;
+pub use derive::DeriveSpec;
+
 /// Which venue protocol a simulated venue speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VenueKind {
@@ -180,7 +183,7 @@ pub struct VenueConfig {
     /// Faults to inject.
     pub faults: Vec<FaultSpec>,
     /// OKX: market data derived from another venue's captures instead of `captures`.
-    pub derive: Option<super::okx_derive::DeriveSpec>,
+    pub derive: Option<DeriveSpec>,
     /// The private (trading) side; `None` serves market data only.
     pub private: Option<PrivateConfig>,
 }
@@ -384,7 +387,7 @@ impl SimConfig {
             }
             errors.extend(v.finish());
         }
-        super::okx_derive::resolve(&mut venues, &mut errors);
+        derive::resolve(&mut venues, &mut errors);
         if venues.is_empty() && !errors.iter().any(|e| e.contains("venue")) {
             errors.push(format!(
                 "{}: at least one [[venue]] is required",
@@ -432,7 +435,7 @@ fn read_venue(v: &mut Reader<'_>, errors: &mut Vec<String>) -> Option<VenueConfi
         }
         c.name = n.to_owned();
     }
-    c.derive = super::okx_derive::read(v, kind);
+    c.derive = derive::read(v, kind);
     let captures = v.opt_str_array("captures");
     if c.derive.is_none()
         && (captures.as_ref().is_some_and(|c| c.is_empty())

@@ -29,13 +29,38 @@
 //! `start = "first-subscribe"` (default) the tape waits for the first subscription, so a client
 //! connecting after [`start`] sees the whole capture.
 //!
+//! # Layout
+//!
+//! Layers, top to bottom; each uses those below it (exceptions after the list):
+//!
+//! * `server/`: TLS certificates and the WebSocket and HTTP/1.1 connection loops, which route a
+//!   request by venue and path.
+//! * `venue.rs`: a running venue (tape thread, books, connection registry) and `PrivateSide`,
+//!   the one place that picks a venue's private protocol (construction, tape frames, closed
+//!   connections, balances, Binance's private requests).
+//! * `protocol/{binance,okx}/`: each venue's wire protocol, split the same way into `public`
+//!   (tape building, market-data subscriptions, REST snapshots) and `private` (order entry,
+//!   account pushes); OKX adds `private_rest`, `private_ws`, `auth` and `derive`.
+//! * `private.rs`: the venue-neutral private core (keys, listeners, rate windows, fault
+//!   counters over the matching engine), generic over the venue's push forms; Binance uses all
+//!   of it, OKX its engine set-up (`private::engine`).
+//! * At the bottom: `config` (with `config::derive`), `matching` (+ `matching/`), `book`,
+//!   `capture`, `tape`, `fault`, and `server::conn` (the queue a connection shares with the
+//!   tape, a leaf). None imports a protocol, server or venue module.
+//!
+//! Exceptions (none makes a module cycle): every layer uses the crate root (`SimError`,
+//! `now_ms`, the server's `Shared`); OKX's `private_rest` and `private_ws` lock the running
+//! `Venue` themselves, where Binance's private requests enter through `Venue::binance_request`;
+//! and the OKX private side keeps its own keys, listeners, rate window and fault counters
+//! (their rules differ from Binance's) beside the shared engine set-up.
+//!
 //! # Private side (Binance)
 //!
 //! Configured per venue under `[venue.private]` (see the config module): accounts with API key,
 //! secret and starting balances, maker/taker fees (negative maker = rebate), request-weight and
 //! order-rate limits, base latency, and private faults (`[[venue.private.fault]]`).
 //!
-//! * Matching (`matching.rs`, venue-neutral): the venue's account layer over tickwire's one
+//! * Matching (`matching`, venue-neutral): the venue's account layer over tickwire's one
 //!   matching engine (`tickwire-matching`, one per symbol), price-time priority against the book
 //!   the tape moves. Taking orders walk the visible levels (one fill per level) and consume them
 //!   in a private overlay until the tape rewrites the level; resting orders get a queue position
@@ -64,19 +89,17 @@
 //!
 //! # Private side (OKX)
 //!
-//! `okx_private*`: with `[venue.private]` (accounts need a `passphrase`), an
+//! `protocol::okx::private*`: with `[venue.private]` (accounts need a `passphrase`), an
 //! okx venue serves `/ws/v5/private` (`login`, `order`/`cancel-order`/`amend-order` and batch
 //! forms, the `orders` channel) and the signed `/api/v5/trade/*` and `/api/v5/account/balance`
 //! REST endpoints, matched by the shared engine against the tape's book.
 //!
 //! # Derived venue
 //!
-//! `okx_derive`: an okx venue with `derive_from = "<binance venue>"` serves that
+//! `protocol::okx::derive`: an okx venue with `derive_from = "<binance venue>"` serves that
 //! venue's capture as OKX `books`/`bbo-tbt`/`trades`, shifted by `lag_ms` and a seeded price noise
 //! of at most `noise_ticks` source ticks, with `symbol_map` naming the instruments.
 
-mod binance;
-mod binance_private;
 // Public (hidden) only so the matching benchmark can put the simulator's matching (Decimal
 // book and accounts over the one engine) beside the bare engine (`benches/benches/matching.rs`);
 // not an API.
@@ -85,20 +108,13 @@ pub mod book;
 mod capture;
 mod config;
 mod fault;
-mod http;
 #[doc(hidden)]
 pub mod matching;
-mod okx;
-mod okx_auth;
-mod okx_derive;
-mod okx_private;
-mod okx_private_rest;
-mod okx_private_ws;
 mod private;
+mod protocol;
+mod server;
 mod tape;
-mod tls;
 mod venue;
-mod ws;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -110,13 +126,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use config::{
-    AccountSpec, FaultSpec, Pace, PrivateConfig, PrivateFault, PrivateFaultKind, SimConfig,
-    StartMode, SymbolSpec, VenueConfig, VenueKind,
+    AccountSpec, DeriveSpec, FaultSpec, Pace, PrivateConfig, PrivateFault, PrivateFaultKind,
+    SimConfig, StartMode, SymbolSpec, VenueConfig, VenueKind,
 };
 pub use fault::{FaultKind, FiredFault};
-pub use okx_derive::DeriveSpec;
 
-use venue::{Books, Market, Venue};
+use protocol::binance::public as binance;
+use protocol::okx::{derive as okx_derive, public as okx};
+use server::{http, tls, ws};
+use venue::{Books, Market, PrivateSide, Venue};
 
 /// Everything that can stop the simulator from starting (or a handle call from working).
 #[derive(Debug)]
@@ -636,9 +654,7 @@ impl SimHandle {
     pub fn balances(&self, venue: &str, account: &str) -> Result<Option<Vec<Balance>>, SimError> {
         let v = self.venue(venue)?;
         let st = v.lock();
-        // OKX venues keep their engine in their own private state.
-        let engine = (st.private.as_ref().map(|p| &p.engine))
-            .or_else(|| st.okx_private.as_ref().map(|p| p.engine()));
+        let engine = st.private.as_ref().map(PrivateSide::engine);
         Ok(engine.and_then(|e| {
             let id = e.account_id(account)?;
             let b = e.balances(id)?;

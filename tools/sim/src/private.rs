@@ -12,7 +12,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 
 use super::config::{PrivateConfig, PrivateFaultKind};
 use super::matching::{AccountId, Engine, Fees};
-use super::venue::{ConnCtl, Out};
+use super::server::conn::{ConnCtl, Out};
 
 /// One API key.
 pub(crate) struct Key {
@@ -24,23 +24,35 @@ pub(crate) struct Key {
     pub account: AccountId,
 }
 
-/// How a listener wants its pushes wrapped (each venue adapter adds its own forms).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PushForm {
-    /// Binance WS-API `userDataStream.subscribe*`: `{"subscriptionId":N,"event":{..}}`.
-    BinanceSubscription(u64),
-    /// Binance `/ws/<listenKey>`: the bare event.
-    BinanceListenKey,
+/// The matching engine of a venue's private side, shared by every venue's protocol: the
+/// configured fees, the accounts (their ids in `cfg.accounts` order, returned) and the
+/// short-fill fault. The venue's protocol adds the symbols with its own trading rules.
+pub(crate) fn engine(cfg: &PrivateConfig) -> (Engine, Vec<AccountId>) {
+    let mut engine = Engine::new(Fees {
+        maker: cfg.maker_fee,
+        taker: cfg.taker_fee,
+    });
+    let ids = cfg
+        .accounts
+        .iter()
+        .map(|a| engine.add_account(&a.name, &a.balances))
+        .collect();
+    for f in &cfg.faults {
+        if let PrivateFaultKind::ShortFill(by) = f.kind {
+            engine.set_short_fill(by, f.after, f.count);
+        }
+    }
+    (engine, ids)
 }
 
 /// A connection receiving one account's user-data pushes.
-pub(crate) struct Listener {
+pub(crate) struct Listener<F> {
     /// The venue connection id.
     pub conn: u64,
     /// Whose events.
     pub account: AccountId,
-    /// Wrapping.
-    pub form: PushForm,
+    /// Wrapping, in the venue's own push forms.
+    pub form: F,
     /// The connection's queue.
     pub tx: SyncSender<Out>,
     /// The connection's control block.
@@ -56,8 +68,9 @@ struct FaultState {
     applied: u64,
 }
 
-/// The private side of a venue.
-pub(crate) struct Private {
+/// The private side of a venue; `F` is how the venue's protocol wraps a listener's pushes
+/// (Binance: WS-API subscription or listen-key stream).
+pub(crate) struct Private<F> {
     /// The configuration (fees, limits, latency, faults).
     pub cfg: PrivateConfig,
     /// Orders, fills, balances.
@@ -65,9 +78,9 @@ pub(crate) struct Private {
     /// API keys.
     pub keys: Vec<Key>,
     /// Connections receiving pushes.
-    pub listeners: Vec<Listener>,
-    /// Binance listen keys: key → account.
-    pub listen_keys: BTreeMap<String, AccountId>,
+    pub listeners: Vec<Listener<F>>,
+    /// Keys that open a push stream by URL (Binance listen keys): key → account.
+    pub stream_keys: BTreeMap<String, AccountId>,
     /// Next execution / subscription / listen-key serial.
     pub serial: u64,
     faults: Vec<FaultState>,
@@ -75,34 +88,27 @@ pub(crate) struct Private {
     order_times: BTreeMap<AccountId, VecDeque<u64>>,
 }
 
-impl Private {
+impl<F: Copy> Private<F> {
     /// Builds the private side: accounts and keys from the config; symbols are added by the
     /// venue adapter.
     pub(crate) fn new(cfg: &PrivateConfig) -> Self {
-        let mut engine = Engine::new(Fees {
-            maker: cfg.maker_fee,
-            taker: cfg.taker_fee,
-        });
-        let mut keys = Vec::new();
-        for a in &cfg.accounts {
-            let id = engine.add_account(&a.name, &a.balances);
-            keys.push(Key {
+        let (engine, ids) = engine(cfg);
+        let keys = cfg
+            .accounts
+            .iter()
+            .zip(ids)
+            .map(|(a, id)| Key {
                 api_key: a.api_key.clone(),
                 secret: a.secret.as_bytes().to_vec(),
                 account: id,
-            });
-        }
-        for f in &cfg.faults {
-            if let PrivateFaultKind::ShortFill(by) = f.kind {
-                engine.set_short_fill(by, f.after, f.count);
-            }
-        }
+            })
+            .collect();
         Self {
             cfg: cfg.clone(),
             engine,
             keys,
             listeners: Vec::new(),
-            listen_keys: BTreeMap::new(),
+            stream_keys: BTreeMap::new(),
             serial: 1,
             faults: cfg
                 .faults
@@ -184,7 +190,7 @@ impl Private {
     /// Queues `text` for every listener of `account` whose form `render` accepts (it returns
     /// the wrapped text for a form, or `None` to skip that listener). A listener whose queue is
     /// full is dropped and its connection closed (a venue drops consumers that fall behind).
-    pub(crate) fn push(&mut self, account: AccountId, render: impl Fn(PushForm) -> Option<String>) {
+    pub(crate) fn push(&mut self, account: AccountId, render: impl Fn(F) -> Option<String>) {
         self.listeners.retain(|l| {
             if l.account != account {
                 return true;

@@ -5,21 +5,22 @@
 //! is updated under the same lock that picks a frame's recipients, so a snapshot taken at any
 //! moment is exactly the state after the frames already handed to the connections.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::binance;
-use super::binance_private;
 use super::book::{BinanceBook, DiffOutcome};
-use super::config::{Pace, StartMode, VenueConfig};
+use super::config::{Pace, PrivateConfig, StartMode, VenueConfig};
 use super::fault::{FaultKind, FaultPlan, FiredFault};
-use super::matching::AccountId;
-use super::okx::{self, OkxBook};
-use super::okx_private;
-use super::private::{Listener, Private, PushForm};
-use super::tape::{BookOp, Tape};
+use super::matching::{AccountId, Engine};
+use super::private::Listener;
+use super::protocol::binance::private as binance_private;
+use super::protocol::binance::public as binance;
+use super::protocol::okx::private as okx_private;
+use super::protocol::okx::public::{self as okx, OkxBook};
+use super::server::conn::{ConnCtl, Out};
+use super::tape::{BookOp, Frame, Tape};
 
 /// Frames a `fast` connection may have queued: small, so the tape (and the book REST serves)
 /// stays close to what the client has actually been written.
@@ -37,29 +38,6 @@ pub(crate) enum Market {
 pub(crate) enum Books {
     Binance(Vec<BinanceBook>),
     Okx(Vec<Option<OkxBook>>),
-}
-
-/// What a connection's writer is told to do, in order.
-#[derive(Debug)]
-pub(crate) enum Out {
-    /// Send tape frame `i`.
-    Frame(u32),
-    /// Send a truncated copy of tape frame `i`.
-    Malformed(u32),
-    /// Close the socket abruptly.
-    Disconnect,
-    /// Send this text (private pushes: user-data events).
-    Text(Arc<str>),
-}
-
-/// Shared between a connection's thread and the tape.
-#[derive(Debug, Default)]
-pub(crate) struct ConnCtl {
-    /// Set when the tape dropped this connection (too slow) without being able to queue
-    /// `Out::Disconnect`.
-    pub kill: AtomicBool,
-    /// Items queued and not yet written.
-    pub queued: AtomicUsize,
 }
 
 struct Conn {
@@ -83,10 +61,89 @@ pub(crate) struct State {
     next_conn: u64,
     /// Capture gaps met while applying diffs (not injected ones).
     pub capture_gaps: u64,
-    /// OKX: accounts, orders and order pushes (with a `[venue.private]` config).
-    pub okx_private: Option<okx_private::Private>,
     /// The private side, when configured.
-    pub private: Option<Private>,
+    pub private: Option<PrivateSide>,
+}
+
+/// A venue's private side, by venue: the one place where the tape and the connection registry
+/// pick a venue's private protocol.
+pub(crate) enum PrivateSide {
+    /// The venue-neutral private core with Binance's push forms.
+    Binance(binance_private::Private),
+    /// OKX's accounts, orders and `orders` channel pushes.
+    Okx(okx_private::Private),
+}
+
+impl PrivateSide {
+    /// The private side of a venue with `market`'s instruments.
+    fn new(cfg: &PrivateConfig, market: &Market) -> Self {
+        match market {
+            Market::Binance(m) => Self::Binance(binance_private::new(cfg, m)),
+            Market::Okx(m) => Self::Okx(okx_private::Private::new(cfg, m)),
+        }
+    }
+
+    /// Orders, fills and balances.
+    pub(crate) fn engine(&self) -> &Engine {
+        match self {
+            Self::Binance(p) => &p.engine,
+            Self::Okx(p) => p.engine(),
+        }
+    }
+
+    /// The Binance private side, if this venue speaks Binance.
+    pub(crate) fn binance(&self) -> Option<&binance_private::Private> {
+        match self {
+            Self::Binance(p) => Some(p),
+            Self::Okx(_) => None,
+        }
+    }
+
+    /// The Binance private side, if this venue speaks Binance.
+    pub(crate) fn binance_mut(&mut self) -> Option<&mut binance_private::Private> {
+        match self {
+            Self::Binance(p) => Some(p),
+            Self::Okx(_) => None,
+        }
+    }
+
+    /// The OKX private side, if this venue speaks OKX.
+    pub(crate) fn okx(&self) -> Option<&okx_private::Private> {
+        match self {
+            Self::Okx(p) => Some(p),
+            Self::Binance(_) => None,
+        }
+    }
+
+    /// The OKX private side, if this venue speaks OKX.
+    pub(crate) fn okx_mut(&mut self) -> Option<&mut okx_private::Private> {
+        match self {
+            Self::Okx(p) => Some(p),
+            Self::Binance(_) => None,
+        }
+    }
+
+    /// Our resting orders meet the market `frame` moved (`books` already show it).
+    fn on_frame(&mut self, market: &Market, books: &Books, tape: &Tape, frame: &Frame) {
+        match (self, market, books) {
+            (Self::Binance(p), Market::Binance(m), Books::Binance(books)) => {
+                binance_private::on_frame(p, m, books, frame.op, super::now_ms());
+            }
+            (Self::Okx(p), Market::Okx(m), Books::Okx(books)) => {
+                p.on_frame(m, books, tape, frame, super::now_ms());
+            }
+            _ => {}
+        }
+    }
+
+    /// Connection `conn` closed.
+    fn drop_conn(&mut self, conn: u64) {
+        match self {
+            Self::Binance(p) => p.drop_conn(conn),
+            // The OKX private WebSocket drops its own subscriptions when it ends.
+            Self::Okx(_) => {}
+        }
+    }
 }
 
 /// A running venue.
@@ -108,24 +165,7 @@ impl Venue {
             Market::Okx(m) => Books::Okx(vec![None; m.insts.len()]),
         };
         let faults = FaultPlan::new(cfg.faults.iter().map(|f| (f.at, f.kind)).collect());
-        let okx_private = match (&market, &cfg.private) {
-            (Market::Okx(m), Some(p)) => Some(okx_private::Private::new(p, m)),
-            _ => None,
-        };
-        // OKX venues keep their private side in `okx_private`.
-        let private = cfg
-            .private
-            .as_ref()
-            .filter(|_| matches!(market, Market::Binance(_)))
-            .map(|pc| {
-                let mut p = Private::new(pc);
-                if let Market::Binance(m) = &market {
-                    for r in binance_private::symbol_rules(m) {
-                        p.engine.add_symbol(r);
-                    }
-                }
-                p
-            });
+        let private = cfg.private.as_ref().map(|pc| PrivateSide::new(pc, &market));
         Self {
             cfg,
             tape,
@@ -140,7 +180,6 @@ impl Venue {
                 fired: Vec::new(),
                 next_conn: 1,
                 capture_gaps: 0,
-                okx_private,
                 private,
             }),
             cond: Condvar::new(),
@@ -245,12 +284,44 @@ impl Venue {
         }
     }
 
+    /// Runs one Binance private request under the venue lock; `None` if the venue has no Binance
+    /// private side.
+    pub(crate) fn binance_request(
+        &self,
+        op: binance_private::Op,
+        call: &binance_private::Call,
+        now_ms: u64,
+    ) -> Option<binance_private::Outcome> {
+        let Market::Binance(market) = &self.market else {
+            return None;
+        };
+        let mut st = self.lock();
+        let State { books, private, .. } = &mut *st;
+        let (Some(p), Books::Binance(books)) =
+            (private.as_mut().and_then(PrivateSide::binance_mut), books)
+        else {
+            return None;
+        };
+        let add_weight = |w| self.add_weight(w);
+        Some(binance_private::handle(
+            p, market, books, add_weight, op, call, now_ms,
+        ))
+    }
+
     /// Makes connection `id` receive `account`'s user-data pushes in `form`; false if the
     /// connection is gone or the venue has no private side.
-    pub(crate) fn add_listener(&self, id: u64, account: AccountId, form: PushForm) -> bool {
+    pub(crate) fn add_listener(
+        &self,
+        id: u64,
+        account: AccountId,
+        form: binance_private::PushForm,
+    ) -> bool {
         let mut st = self.lock();
         let State { conns, private, .. } = &mut *st;
-        let (Some(p), Some(c)) = (private.as_mut(), conns.iter().find(|c| c.id == id)) else {
+        let (Some(p), Some(c)) = (
+            private.as_mut().and_then(PrivateSide::binance_mut),
+            conns.iter().find(|c| c.id == id),
+        ) else {
             return false;
         };
         p.listeners.push(Listener {
@@ -267,12 +338,13 @@ impl Venue {
     /// `id`; false if there was none.
     pub(crate) fn remove_listener(&self, id: u64, sub: Option<u64>) -> bool {
         let mut st = self.lock();
-        let Some(p) = st.private.as_mut() else {
+        let Some(p) = st.private.as_mut().and_then(PrivateSide::binance_mut) else {
             return false;
         };
         let before = p.listeners.len();
         p.listeners.retain(|l| {
-            l.conn != id || sub.is_some_and(|s| l.form != PushForm::BinanceSubscription(s))
+            l.conn != id
+                || sub.is_some_and(|s| l.form != binance_private::PushForm::Subscription(s))
         });
         p.listeners.len() != before
     }
@@ -482,40 +554,18 @@ impl Venue {
                 capture_gaps,
                 ..
             } = &mut *st;
-            match (books, &self.market, frame.op) {
+            match (&mut *books, &self.market, frame.op) {
                 (Books::Binance(books), Market::Binance(m), BookOp::BinanceDiff { book, diff }) => {
                     let sym = &m.symbols[book as usize];
-                    let b = &mut books[book as usize];
-                    if b.apply(&sym.diffs[diff as usize]) == DiffOutcome::Gap {
+                    if books[book as usize].apply(&sym.diffs[diff as usize]) == DiffOutcome::Gap {
                         *capture_gaps += 1;
-                    }
-                    if let Some(p) = private {
-                        let now = super::now_ms();
-                        let ev = p.engine.on_book(&sym.name, &b.book, now);
-                        binance_private::publish(p, &ev, now);
-                    }
-                }
-                (Books::Binance(_), Market::Binance(m), BookOp::BinanceTrade { book, trade }) => {
-                    if let Some(p) = private {
-                        let sym = &m.symbols[book as usize];
-                        let now = super::now_ms();
-                        let ev = p
-                            .engine
-                            .on_trade(&sym.name, sym.trades[trade as usize], now);
-                        binance_private::publish(p, &ev, now);
                     }
                 }
                 (Books::Okx(books), Market::Okx(m), op) => okx::apply(m, books, op),
                 _ => {}
             }
-            // Our resting orders meet the market the frame moved.
-            {
-                let st = &mut *st;
-                if let (Some(p), Books::Okx(books), Market::Okx(m)) =
-                    (st.okx_private.as_mut(), &st.books, &self.market)
-                {
-                    p.on_frame(m, books, &self.tape, frame, super::now_ms());
-                }
+            if let Some(p) = private {
+                p.on_frame(&self.market, books, &self.tape, frame);
             }
             let has = |k: FaultKind| due_faults.contains(&k);
             let disconnects = if has(FaultKind::Disconnect) {

@@ -1,12 +1,12 @@
-//! OKX private REST: signed trading and account endpoints (see [`super::okx_private`]).
+//! OKX private REST: signed trading and account endpoints (see [`super::private`]).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::capture;
-use super::okx_private::{OpResult, envelope_code, rest_err};
-use super::venue::{Books, Market, Venue};
+use crate::capture;
+use crate::protocol::okx::private::{OpResult, envelope_code, rest_err};
+use crate::venue::{Books, Market, PrivateSide, Venue};
 
 /// One answer: HTTP status, body, and how long to hold it (slow-ack fault).
 pub(crate) struct Answer {
@@ -41,7 +41,7 @@ pub(crate) fn route(
     if path == "/api/v5/public/instruments" {
         // Public, but only the private side knows the trading rules.
         let st = venue.lock();
-        let p = st.okx_private.as_ref()?;
+        let p = st.private.as_ref()?.okx()?;
         let q = format!("?{query}");
         let param = |k: &str| capture::query_param(&q, k).map(str::to_owned);
         return answer(200, p.instruments(&param));
@@ -60,7 +60,7 @@ pub(crate) fn route(
         return answer(405, rest_err("50000", "Method not allowed"));
     }
     let in_us = now_us();
-    let now_ms = super::now_ms();
+    let now_ms = crate::now_ms();
     let target = if query.is_empty() {
         path.to_owned()
     } else {
@@ -68,9 +68,11 @@ pub(crate) fn route(
     };
     let mut guard = venue.lock();
     let st = &mut *guard;
-    let (Some(p), Books::Okx(books), Market::Okx(m)) =
-        (st.okx_private.as_mut(), &st.books, &venue.market)
-    else {
+    let (Some(p), Books::Okx(books), Market::Okx(m)) = (
+        st.private.as_mut().and_then(PrivateSide::okx_mut),
+        &st.books,
+        &venue.market,
+    ) else {
         return answer(401, rest_err("50111", "Invalid OK-ACCESS-KEY"));
     };
     let account = match p.rest_auth(header, method, &target, body, now_ms) {

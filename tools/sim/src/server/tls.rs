@@ -13,7 +13,7 @@ use rcgen::{
 use rustls::ServerConfig;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::SimError;
+use crate::SimError;
 
 /// A generated CA and the server config presenting its leaf.
 pub(crate) struct Certs {

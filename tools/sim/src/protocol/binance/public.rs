@@ -18,12 +18,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::SimError;
-use super::book::{self, BinanceBook, Change, Diff, Snapshot};
-use super::capture::{self, File};
-use super::config::{SymbolSpec, VenueConfig};
-use super::matching::{PublicTrade, Side};
-use super::tape::{BookOp, Frame, Tape};
+use crate::SimError;
+use crate::book::{self, BinanceBook, Change, Diff, Snapshot};
+use crate::capture::{self, File};
+use crate::config::{SymbolSpec, VenueConfig};
+use crate::matching::{PublicTrade, Side};
+use crate::tape::{BookOp, Frame, Tape};
 
 /// Static per-symbol data from the capture.
 #[derive(Debug)]

@@ -1,8 +1,9 @@
 //! The REST side: HTTP/1.1 with keep-alive over TLS, one thread per connection.
 //!
 //! Binance: `GET /api/v3/depth`, `/api/v3/exchangeInfo`, `/api/v3/ping`, `/api/v3/time`, with
-//! the `x-mbx-used-weight(-1m)` headers, and the private endpoints of `binance_private` (with
-//! `X-MBX-APIKEY` and form bodies). OKX: `GET /api/v5/market/books`, `/api/v5/public/time`.
+//! the `x-mbx-used-weight(-1m)` headers, and the private endpoints of
+//! `protocol::binance::private` (with `X-MBX-APIKEY` and form bodies). OKX:
+//! `GET /api/v5/market/books`, `/api/v5/public/time`.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -11,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-use super::venue::{Books, Market, Venue};
-use super::{Shared, binance, binance_private, okx, okx_private_rest};
+use crate::Shared;
+use crate::protocol::binance::{private as binance_private, public as binance};
+use crate::protocol::okx::{private_rest as okx_private_rest, public as okx};
+use crate::venue::{Books, Market, Venue};
 
 /// Read wake-up period (to notice shutdown).
 const POLL: Duration = Duration::from_millis(100);
@@ -178,7 +181,9 @@ fn route(venue: &Venue, r: &Request) -> Answer {
             return (405, "{}".to_owned(), Vec::new(), Duration::ZERO);
         };
         let call = binance_private::Call::from_rest(r.api_key.clone(), &r.query, &r.body);
-        let o = binance_private::handle(venue, op, &call, super::now_ms());
+        let o = venue
+            .binance_request(op, &call, crate::now_ms())
+            .unwrap_or_else(binance_private::Outcome::no_private);
         let status = if o.disconnect { DROP } else { o.status };
         return (status, o.rest_body(), o.rest_headers(), o.delay);
     }
@@ -218,7 +223,7 @@ fn public_route(venue: &Venue, r: &Request) -> (u16, String, Vec<(String, String
                         Books::Okx(_) => return not_found(),
                     }
                 }
-                "/api/v3/exchangeInfo" => binance::exchange_info(m, &r.query, super::now_ms()),
+                "/api/v3/exchangeInfo" => binance::exchange_info(m, &r.query, crate::now_ms()),
                 "/api/v3/ping" => binance::Answer {
                     status: 200,
                     body: "{}".into(),
@@ -226,7 +231,7 @@ fn public_route(venue: &Venue, r: &Request) -> (u16, String, Vec<(String, String
                 },
                 "/api/v3/time" => binance::Answer {
                     status: 200,
-                    body: format!("{{\"serverTime\":{}}}", super::now_ms()),
+                    body: format!("{{\"serverTime\":{}}}", crate::now_ms()),
                     weight: 1,
                 },
                 _ => return not_found(),
@@ -249,7 +254,7 @@ fn public_route(venue: &Venue, r: &Request) -> (u16, String, Vec<(String, String
                     Books::Binance(_) => not_found(),
                 }
             }
-            "/api/v5/public/time" => (200, okx::rest_time(super::now_ms()), Vec::new()),
+            "/api/v5/public/time" => (200, okx::rest_time(crate::now_ms()), Vec::new()),
             _ => not_found(),
         },
     }

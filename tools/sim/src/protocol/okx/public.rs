@@ -17,10 +17,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::SimError;
-use super::book::{self, Book, Change, Level};
-use super::capture::{self, File};
-use super::tape::{BookOp, Frame, Tape};
+use crate::SimError;
+use crate::book::{self, Book, Change, Level};
+use crate::capture::{self, File};
+use crate::tape::{BookOp, Frame, Tape};
 
 /// Levels per side in a `books` snapshot.
 const BOOKS_DEPTH: usize = 400;

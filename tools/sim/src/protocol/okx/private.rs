@@ -1,7 +1,7 @@
 //! OKX v5 private side: accounts, order entry and order pushes, over the venue-neutral
-//! matching engine ([`super::matching`]), from FORMATS.md §2.5–2.7 and the OKX v5 docs.
+//! matching engine ([`crate::matching`]), from FORMATS.md §2.5–2.7 and the OKX v5 docs.
 //!
-//! * WebSocket `/ws/v5/private` ([`super::okx_private_ws`]): `login` (apiKey, passphrase,
+//! * WebSocket `/ws/v5/private` ([`super::private_ws`]): `login` (apiKey, passphrase,
 //!   Unix-seconds timestamp within 30 s, sign checked; codes 60004 invalid timestamp, 60005
 //!   invalid apiKey, 60006 timestamp expired, 60007 invalid sign, 60009 login failure (bad
 //!   request), 60024 wrong passphrase, 60030 repeated login, 60011 not logged in); ops `order`,
@@ -29,7 +29,7 @@
 //! the wire they take OKX's sign: `fee`/`fillFee` are negative when charged, positive for a
 //! rebate, in the received currency (base for a buy, quote for a sell).
 //!
-//! Private faults ([`super::config::PrivateFaultKind`]) as the OKX side applies them:
+//! Private faults ([`crate::config::PrivateFaultKind`]) as the OKX side applies them:
 //! `short_fill` shaves fills in the engine (reported and booked smaller); `no_fill_reports`
 //! pushes the state change of a fill with empty `fillSz`/`fillPx`/`tradeId` (REST `fills`
 //! still lists it); `duplicate_fill` pushes each fill update twice; `reject` refuses new
@@ -46,15 +46,15 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use super::book::{Book, Level};
-use super::config::{PrivateConfig, PrivateFault, PrivateFaultKind};
-use super::matching::{
-    AccountId, Amend, Engine, ExecKind, Execution, Fees, Fill, MAX_OPEN_PER_SYMBOL, NewOrder,
-    Order, OrderRef, OrderStatus, OrderType, PublicTrade, Reject, Side, SymbolRules, TimeInForce,
+use crate::book::{Book, Level};
+use crate::config::{PrivateConfig, PrivateFault, PrivateFaultKind};
+use crate::matching::{
+    AccountId, Amend, Engine, ExecKind, Execution, Fill, MAX_OPEN_PER_SYMBOL, NewOrder, Order,
+    OrderRef, OrderStatus, OrderType, PublicTrade, Reject, Side, SymbolRules, TimeInForce,
 };
-use super::okx::{Market, OkxBook};
-use super::okx_auth;
-use super::tape::{BookOp, Frame, Tape};
+use crate::protocol::okx::auth;
+use crate::protocol::okx::public::{Market, OkxBook};
+use crate::tape::{BookOp, Frame, Tape};
 
 /// OKX's order-entry limit per account: 60 requests per 2 s.
 const RATE_WINDOW_MS: u64 = 2_000;
@@ -241,10 +241,7 @@ impl Private {
     /// The private side of an OKX venue; instrument rules (tick, lot = minimum size) are the
     /// finest decimals the captures show.
     pub(crate) fn new(cfg: &PrivateConfig, market: &Market) -> Self {
-        let mut engine = Engine::new(Fees {
-            maker: cfg.maker_fee,
-            taker: cfg.taker_fee,
-        });
+        let (mut engine, ids) = crate::private::engine(cfg);
         let mut inst_names = vec![String::new(); market.insts.len()];
         for (name, &i) in &market.by_id {
             if let Some(slot) = inst_names.get_mut(i) {
@@ -275,22 +272,18 @@ impl Private {
                 min_notional: Decimal::ZERO,
             });
         }
-        let mut creds = Vec::new();
-        for a in &cfg.accounts {
-            let id = engine.add_account(&a.name, &a.balances);
-            creds.push(Creds {
+        let creds = cfg
+            .accounts
+            .iter()
+            .zip(ids)
+            .map(|(a, id)| Creds {
                 api_key: a.api_key.clone(),
                 secret: a.secret.clone(),
                 passphrase: a.passphrase.clone().unwrap_or_default(),
                 account: id,
                 uid: format!("{}", 614_488_474_791_936u64 + id as u64),
-            });
-        }
-        for f in &cfg.faults {
-            if let PrivateFaultKind::ShortFill(by) = f.kind {
-                engine.set_short_fill(by, f.after, f.count);
-            }
-        }
+            })
+            .collect();
         Self {
             engine,
             creds,
@@ -312,7 +305,7 @@ impl Private {
         }
     }
 
-    /// The matching engine (balances for [`super::SimHandle::balances`]).
+    /// The matching engine (balances for [`crate::SimHandle::balances`]).
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -335,17 +328,17 @@ impl Private {
         let Ok(secs) = ts.parse::<u64>() else {
             return Err(("60004", "Invalid timestamp"));
         };
-        if secs.saturating_mul(1000).abs_diff(now_ms) > okx_auth::WINDOW_MS {
+        if secs.saturating_mul(1000).abs_diff(now_ms) > auth::WINDOW_MS {
             return Err(("60006", "Timestamp request expired"));
         }
         let Some(c) = self.creds.iter().find(|c| c.api_key == key) else {
             return Err(("60005", "Invalid apiKey"));
         };
-        if !okx_auth::same(&c.passphrase, pass) {
+        if !auth::same(&c.passphrase, pass) {
             return Err(("60024", "Wrong passphrase"));
         }
-        let want = okx_auth::sign(&c.secret, &format!("{ts}GET/users/self/verify"));
-        if !okx_auth::same(&want, sign) {
+        let want = auth::sign(&c.secret, &format!("{ts}GET/users/self/verify"));
+        if !auth::same(&want, sign) {
             return Err(("60007", "Invalid sign"));
         }
         Ok(c.account)
@@ -383,20 +376,20 @@ impl Private {
             "50107",
             "Request header OK-ACCESS-TIMESTAMP cannot be empty.",
         )?;
-        let Some(ms) = okx_auth::parse_iso_ms(&ts) else {
+        let Some(ms) = auth::parse_iso_ms(&ts) else {
             return Err(("50112", "Invalid OK-ACCESS-TIMESTAMP"));
         };
-        if ms.abs_diff(now_ms) > okx_auth::WINDOW_MS {
+        if ms.abs_diff(now_ms) > auth::WINDOW_MS {
             return Err(("50102", "Timestamp request expired"));
         }
         let Some(c) = self.creds.iter().find(|c| c.api_key == key) else {
             return Err(("50111", "Invalid OK-ACCESS-KEY"));
         };
-        if !okx_auth::same(&c.passphrase, &pass) {
+        if !auth::same(&c.passphrase, &pass) {
             return Err(("50105", "Request header OK-ACCESS-PASSPHRASE incorrect."));
         }
-        let want = okx_auth::sign(&c.secret, &format!("{ts}{method}{path_and_query}{body}"));
-        if !okx_auth::same(&want, &sign) {
+        let want = auth::sign(&c.secret, &format!("{ts}{method}{path_and_query}{body}"));
+        if !auth::same(&want, &sign) {
             return Err(("50113", "Invalid Sign"));
         }
         Ok(c.account)

@@ -18,12 +18,12 @@ use tungstenite::http::StatusCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Bytes, Message, WebSocket};
 
-use super::Shared;
-use super::binance;
-use super::binance_private;
-use super::okx::{self, Action};
-use super::private::PushForm;
-use super::venue::{Books, ConnCtl, Out, State, Venue};
+use crate::Shared;
+use crate::protocol::binance::private as binance_private;
+use crate::protocol::binance::public as binance;
+use crate::protocol::okx::public::{self as okx, Action};
+use crate::server::conn::{ConnCtl, Out};
+use crate::venue::{Books, State, Venue};
 
 /// Longest wait on the queue before looking at the socket and the keep-alive timers.
 const POLL: Duration = Duration::from_millis(20);
@@ -86,14 +86,14 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let listen_key = pq.strip_prefix("/ws/").and_then(|k| {
             let st = venue.lock();
-            st.private.as_ref()?.listen_keys.get(k).copied()
+            st.private.as_ref()?.binance()?.stream_keys.get(k).copied()
         });
         let proto = if kind.is_binance() && pq == "/ws-api/v3" && venue.cfg.private.is_some() {
             registered = Some(venue.register(true));
             Some((Proto::BinanceApi, Vec::new()))
         } else if let (true, Some(account)) = (kind.is_binance(), listen_key) {
             let r = venue.register(true);
-            venue.add_listener(r.0, account, PushForm::BinanceListenKey);
+            venue.add_listener(r.0, account, binance_private::PushForm::ListenKey);
             registered = Some(r);
             Some((Proto::BinanceUser, Vec::new()))
         } else if kind.is_binance() {
@@ -134,7 +134,7 @@ fn run(tcp: TcpStream, tls: Arc<ServerConfig>, venue: &Venue, shared: &Shared) -
     if okx_private {
         // The private endpoint has its own loop; it takes no tape frames.
         venue.unregister(cid);
-        return super::okx_private_ws::run(ws, venue, shared, conn_id);
+        return crate::protocol::okx::private_ws::run(ws, venue, shared, conn_id);
     }
     if let Err(e) = ws.get_ref().sock.set_read_timeout(None) {
         venue.unregister(cid);
@@ -359,7 +359,7 @@ impl Conn {
                 a
             }
             Proto::Okx(o) => {
-                let super::venue::Market::Okx(m) = &venue.market else {
+                let crate::venue::Market::Okx(m) = &venue.market else {
                     return Ok(true);
                 };
                 o.on_text(text, m)
@@ -417,7 +417,7 @@ impl Conn {
             (true, "time") => {
                 let mut o = binance_private::Outcome::success(format!(
                     "{{\"serverTime\":{}}}",
-                    super::now_ms()
+                    crate::now_ms()
                 ));
                 o.used_weight = venue.add_weight(1);
                 o
@@ -442,13 +442,19 @@ impl Conn {
             (true, m) => match binance_private::Op::ws(m) {
                 Some(op) => {
                     let call = binance_private::Call::from_ws(params);
-                    binance_private::handle(venue, op, &call, super::now_ms())
+                    venue
+                        .binance_request(op, &call, crate::now_ms())
+                        .unwrap_or_else(binance_private::Outcome::no_private)
                 }
                 None => binance_private::Outcome::error(400, -1000, "Unknown method."),
             },
         };
         if let Some((account, sub)) = o.subscribe {
-            venue.add_listener(self.cid, account, PushForm::BinanceSubscription(sub));
+            venue.add_listener(
+                self.cid,
+                account,
+                binance_private::PushForm::Subscription(sub),
+            );
         }
         if o.disconnect {
             return Ok(false);
@@ -493,7 +499,7 @@ impl Conn {
                     return Ok(false);
                 }
                 if now.duration_since(self.last_ping) >= venue.cfg.ping_interval {
-                    let stamp = Bytes::from(format!("{}", super::now_ms()));
+                    let stamp = Bytes::from(format!("{}", crate::now_ms()));
                     self.ws.write(Message::Ping(stamp))?;
                     self.ws.flush()?;
                     self.last_ping = now;
@@ -514,7 +520,7 @@ impl Conn {
 /// The snapshot an OKX `books` subscriber gets first, if the tape is past the capture's
 /// snapshot (before it, the captured snapshot itself will come from the tape).
 fn okx_snapshot(venue: &Venue, st: &State, inst: &str) -> Option<String> {
-    let (super::venue::Market::Okx(m), Books::Okx(books)) = (&venue.market, &st.books) else {
+    let (crate::venue::Market::Okx(m), Books::Okx(books)) = (&venue.market, &st.books) else {
         return None;
     };
     let b = books.get(*m.by_id.get(inst)?)?.as_ref()?;

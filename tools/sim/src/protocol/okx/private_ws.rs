@@ -15,9 +15,9 @@ use rustls::{ServerConnection, StreamOwned};
 use serde_json::Value;
 use tungstenite::{Message, WebSocket};
 
-use super::Shared;
-use super::okx_private::{OpResult, RequestFaults, envelope_code, jstr};
-use super::venue::{Books, Market, Venue};
+use crate::Shared;
+use crate::protocol::okx::private::{OpResult, RequestFaults, envelope_code, jstr};
+use crate::venue::{Books, Market, PrivateSide, Venue};
 
 type Ws = WebSocket<StreamOwned<ServerConnection, TcpStream>>;
 type Res = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -73,7 +73,7 @@ pub(crate) fn run(mut ws: Ws, venue: &Venue, shared: &Shared, conn_id: String) -
         tx,
     };
     let r = serve(&mut ws, &sock, venue, shared, &mut s, &rx);
-    if let Some(p) = venue.lock().okx_private.as_mut() {
+    if let Some(p) = venue.lock().private.as_mut().and_then(PrivateSide::okx_mut) {
         p.unsubscribe(s.conn, None);
     }
     r
@@ -198,7 +198,7 @@ fn on_text(s: &mut Session, venue: &Venue, text: &str) -> Reply {
             return Reply::one(event_error(s, id, "60013", "Invalid args"));
         }
     };
-    let now_ms = super::now_ms();
+    let now_ms = crate::now_ms();
     match op {
         "login" => {
             if s.account.is_some() {
@@ -210,7 +210,7 @@ fn on_text(s: &mut Session, venue: &Venue, text: &str) -> Reply {
                 ));
             }
             let st = venue.lock();
-            let result = match &st.okx_private {
+            let result = match st.private.as_ref().and_then(PrivateSide::okx) {
                 Some(p) => p.login(&args[0], now_ms),
                 None => Err(("60005", "Invalid apiKey")),
             };
@@ -252,7 +252,7 @@ fn on_text(s: &mut Session, venue: &Venue, text: &str) -> Reply {
                 }
                 {
                     let mut st = venue.lock();
-                    if let Some(p) = st.okx_private.as_mut() {
+                    if let Some(p) = st.private.as_mut().and_then(PrivateSide::okx_mut) {
                         p.unsubscribe(s.conn, Some((inst_type, inst_id)));
                         if op == "subscribe" {
                             p.subscribe(s.conn, account, inst_type, inst_id, s.tx.clone());
@@ -285,9 +285,11 @@ fn on_text(s: &mut Session, venue: &Venue, text: &str) -> Reply {
             let new_order = matches!(op, "order" | "batch-orders");
             let mut st = venue.lock();
             let st = &mut *st;
-            let (Some(p), Books::Okx(books), Market::Okx(m)) =
-                (st.okx_private.as_mut(), &st.books, &venue.market)
-            else {
+            let (Some(p), Books::Okx(books), Market::Okx(m)) = (
+                st.private.as_mut().and_then(PrivateSide::okx_mut),
+                &st.books,
+                &venue.market,
+            ) else {
                 return Reply::one(op_reply(id, op, "60011", "Please log in", &[], in_us));
             };
             let faults: RequestFaults = p.request_faults(new_order);

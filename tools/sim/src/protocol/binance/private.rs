@@ -17,14 +17,25 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::book::{Book, Level};
-use super::config::{PrivateConfig, PrivateFaultKind};
-use super::matching::{
+use crate::book::{BinanceBook, Book, Level};
+use crate::config::{PrivateConfig, PrivateFaultKind};
+use crate::matching::{
     AccountId, Amend, ExecKind, Execution, NewOrder, Order, OrderRef, OrderStatus, OrderType,
     Reject, Side, SymbolRules, TimeInForce,
 };
-use super::private::{Private, PushForm};
-use super::venue::{Books, Market, State, Venue};
+use crate::tape::BookOp;
+
+/// The venue-neutral private core with Binance's push forms.
+pub(crate) type Private = crate::private::Private<PushForm>;
+
+/// How a listener wants its user-data pushes wrapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PushForm {
+    /// WS-API `userDataStream.subscribe*`: `{"subscriptionId":N,"event":{..}}`.
+    Subscription(u64),
+    /// `/ws/<listenKey>`: the bare event.
+    ListenKey,
+}
 
 /// A private operation, whichever transport carried it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,6 +318,15 @@ impl Outcome {
         Self::err(status, code, msg)
     }
 
+    /// The answer to a private request on a venue without a private side: its keys are unknown.
+    pub(crate) fn no_private() -> Self {
+        Self::err(
+            400,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.",
+        )
+    }
+
     /// A success answer with this result JSON.
     pub(crate) fn success(result: String) -> Self {
         Self::ok(result)
@@ -395,15 +415,51 @@ fn tif_str(t: TimeInForce) -> &'static str {
     }
 }
 
+/// The private side of a Binance venue: accounts and keys from the config, and every symbol of
+/// the market with its trading rules.
+pub(crate) fn new(cfg: &PrivateConfig, m: &super::public::Market) -> Private {
+    let mut p = Private::new(cfg);
+    for r in symbol_rules(m) {
+        p.engine.add_symbol(r);
+    }
+    p
+}
+
+/// Our resting orders meet the market a tape frame moved (`books` already show it): a depth
+/// diff moves a symbol's book, a public trade may fill orders at its price; the fills are
+/// pushed as `executionReport`s.
+pub(crate) fn on_frame(
+    p: &mut Private,
+    m: &super::public::Market,
+    books: &[BinanceBook],
+    op: BookOp,
+    now_ms: u64,
+) {
+    let ev = match op {
+        BookOp::BinanceDiff { book, .. } => {
+            let sym = &m.symbols[book as usize];
+            p.engine
+                .on_book(&sym.name, &books[book as usize].book, now_ms)
+        }
+        BookOp::BinanceTrade { book, trade } => {
+            let sym = &m.symbols[book as usize];
+            p.engine
+                .on_trade(&sym.name, sym.trades[trade as usize], now_ms)
+        }
+        _ => return,
+    };
+    publish(p, &ev, now_ms);
+}
+
 /// The trading rules of a Binance market's symbols (tick, lot, min notional): a recorded
 /// exchangeInfo's filters when it lists the symbol, else the configured or inferred ones (the
 /// same as the generated exchangeInfo).
-pub(crate) fn symbol_rules(m: &super::binance::Market) -> Vec<SymbolRules> {
+fn symbol_rules(m: &super::public::Market) -> Vec<SymbolRules> {
     m.symbols
         .iter()
         .map(|s| {
-            let (tick, lot, min_notional) = super::binance::filters(m, s);
-            let (base, quote) = super::binance::assets(m, &s.name);
+            let (tick, lot, min_notional) = super::public::filters(m, s);
+            let (base, quote) = super::public::assets(m, &s.name);
             SymbolRules {
                 symbol: s.name.clone(),
                 base,
@@ -416,22 +472,20 @@ pub(crate) fn symbol_rules(m: &super::binance::Market) -> Vec<SymbolRules> {
         .collect()
 }
 
-/// Runs one private request. `ws` selects the WS-API forms (no listen-key ops).
-pub(crate) fn handle(venue: &Venue, op: Op, call: &Call, now_ms: u64) -> Outcome {
-    let Market::Binance(market) = &venue.market else {
-        return Outcome::err(404, -1000, "Not a Binance venue.");
-    };
-    let mut st = venue.lock();
-    let State { books, private, .. } = &mut *st;
-    let (Some(p), Books::Binance(books)) = (private.as_mut(), books) else {
-        return Outcome::err(
-            400,
-            -2015,
-            "Invalid API-key, IP, or permissions for action.",
-        );
-    };
+/// Runs one private request on the venue's private side and books, which the caller holds
+/// under the venue lock; `add_weight` counts the request's weight and returns the minute's
+/// total.
+pub(crate) fn handle(
+    p: &mut Private,
+    market: &super::public::Market,
+    books: &[BinanceBook],
+    add_weight: impl FnOnce(u32) -> u64,
+    op: Op,
+    call: &Call,
+    now_ms: u64,
+) -> Outcome {
     let weight = weight_of(op, call);
-    let used = venue.add_weight(weight);
+    let used = add_weight(weight);
     let latency = p.cfg.latency;
     let mut out = if used > p.cfg.weight_per_minute {
         let mut o = Outcome::err(
@@ -550,8 +604,8 @@ fn authenticate(p: &Private, op: Op, call: &Call, now_ms: u64) -> Result<Account
 
 fn run(
     p: &mut Private,
-    market: &super::binance::Market,
-    books: &[super::book::BinanceBook],
+    market: &super::public::Market,
+    books: &[BinanceBook],
     op: Op,
     call: &Call,
     now_ms: u64,
@@ -834,18 +888,18 @@ fn run(
                 s
             });
             let key = key[..60].to_owned();
-            p.listen_keys.insert(key.clone(), account);
+            p.stream_keys.insert(key.clone(), account);
             Outcome::ok(format!("{{\"listenKey\":\"{key}\"}}"))
         }
         Op::ListenKeyKeep | Op::ListenKeyClose => {
             let Some(k) = call.get("listenKey") else {
                 return missing("listenKey");
             };
-            if p.listen_keys.get(k) != Some(&account) {
+            if p.stream_keys.get(k) != Some(&account) {
                 return Outcome::err(400, -1125, "This listenKey does not exist.");
             }
             if op == Op::ListenKeyClose {
-                p.listen_keys.remove(k);
+                p.stream_keys.remove(k);
             }
             Outcome::ok("{}".to_owned())
         }
@@ -1183,7 +1237,7 @@ fn place_json(ev: &[Execution], resp_type: &str, p: &Private) -> String {
 }
 
 /// Pushes `executionReport`s for the events to the owner's listeners.
-pub(crate) fn publish(p: &mut Private, ev: &[Execution], now_ms: u64) {
+fn publish(p: &mut Private, ev: &[Execution], now_ms: u64) {
     publish_with(p, ev, now_ms, None);
 }
 
@@ -1219,10 +1273,10 @@ fn publish_with(p: &mut Private, ev: &[Execution], now_ms: u64, cancel_client_id
         };
         for _ in 0..copies {
             p.push(e.order.account, |form| match form {
-                PushForm::BinanceSubscription(id) => {
+                PushForm::Subscription(id) => {
                     Some(format!("{{\"subscriptionId\":{id},\"event\":{report}}}"))
                 }
-                PushForm::BinanceListenKey => Some(report.clone()),
+                PushForm::ListenKey => Some(report.clone()),
             });
         }
     }
