@@ -253,6 +253,25 @@ fn the_poller_forwards_every_binance_trade_and_each_is_booked_once() {
         (engine, summary)
     });
 
+    // The simulator's tape applies the capture's snapshot shortly after the first
+    // subscription: order only once its book holds it, or on a loaded machine the buy rests
+    // on an empty book and fills as maker (another fee) when the snapshot lands.
+    let mut depth = tickwire_net::HttpClient::new(
+        &rest,
+        Arc::clone(&tls),
+        tickwire_net::HttpOptions::default(),
+    )
+    .expect("REST client");
+    wait_for(
+        "the simulator's book to hold the capture's snapshot",
+        || {
+            depth
+                .get("/api/v3/depth?symbol=TESTUSDT&limit=5", &[])
+                .is_ok_and(|r| {
+                    r.status == 200 && String::from_utf8_lossy(&r.body).contains("100.50000000")
+                })
+        },
+    );
     let t = TopOfBook {
         meta: Meta::new(VenueId::BINANCE, INST, mono_ns()),
         bid_px: px("99"),
