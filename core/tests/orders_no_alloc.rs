@@ -13,22 +13,20 @@ use tickwire_testkit::alloc::{CountingAlloc, allocations};
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn entry(seq: u64) -> OrderEntry {
-    OrderEntry {
-        id: ClientOrderId::new(StrategyId(1), seq).expect("small seq"),
-        strategy: StrategyId(1),
-        venue: VenueId::SYNTHETIC,
-        instrument: InstrumentId(0),
-        side: Side::Buy,
-        px: Px::ONE,
-        qty: Qty::ONE,
-        filled: Qty::ZERO,
-        state: OrderState::Working,
-        before_cancel: OrderState::Working,
-        venue_order_id: seq,
-        venue_filled: Qty::ZERO,
-        venue_done: None,
-        verifying: false,
-    }
+    let id = ClientOrderId::new(StrategyId(1), seq).expect("small seq");
+    let mut e = OrderEntry::new(
+        id,
+        VenueId::SYNTHETIC,
+        InstrumentId(0),
+        Side::Buy,
+        Px::ONE,
+        Qty::ONE,
+    );
+    // Acknowledged and working, as the orders in a long-running table are.
+    e.state = OrderState::Working;
+    e.before_cancel = OrderState::Working;
+    e.venue_order_id = seq;
+    e
 }
 
 #[test]

@@ -150,10 +150,30 @@ impl fmt::Display for CoreError {
 
 impl std::error::Error for CoreError {}
 
+/// The core's journal, and the append that failed, if one did.
+struct Journaling {
+    writer: Option<Writer>,
+    lost: Option<JournalError>,
+}
+
+impl Journaling {
+    /// Journals one record, unless the journal was lost. A failed append loses it: the engine
+    /// keeps processing — a fill must still move the position, and the shutdown that follows
+    /// must cancel what is open — but nothing is journaled any more (the journal cannot take
+    /// it) and the main loop stops the run at once.
+    fn append(&mut self, kind: u16, ts: u64, bytes: &[u8]) {
+        if let Some(w) = self.writer.as_mut()
+            && let Err(e) = w.append(kind, ts, bytes)
+        {
+            self.writer = None;
+            self.lost.get_or_insert(e);
+        }
+    }
+}
+
 struct Core<'e> {
     engine: &'e mut Engine,
-    journal: Option<Writer>,
-    journal_lost: Option<JournalError>,
+    journal: Journaling,
     commands: Option<Producer<OrderCommand>>,
     pending: VecDeque<OrderCommand>,
     clock: fn() -> u64,
@@ -175,17 +195,12 @@ impl Core<'_> {
             Input::Timer(_) | Input::Operator(_) | Input::Session(_) => {}
         }
         let (kind, bytes) = input.encode();
-        self.append(kind.code(), input.meta().event_time(), bytes);
+        self.journal
+            .append(kind.code(), input.meta().event_time(), bytes);
         let now = self.engine.now().max(input.meta().event_time());
         for out in self.engine.process(&input) {
-            if let Some(j) = self.journal.as_mut() {
-                let (kind, bytes) = out.encode();
-                if let Err(e) = j.append(kind.code(), now, bytes) {
-                    // As `lose_journal` (field by field: the engine's outputs are borrowed).
-                    self.journal = None;
-                    self.journal_lost.get_or_insert(e);
-                }
-            }
+            let (kind, bytes) = out.encode();
+            self.journal.append(kind.code(), now, bytes);
             if let Output::Command(cmd) = out {
                 let mut cmd = *cmd;
                 let decided = (self.clock)();
@@ -199,23 +214,6 @@ impl Core<'_> {
             }
         }
         self.flush_commands()
-    }
-
-    /// Journals one record, unless the journal was lost.
-    fn append(&mut self, kind: u16, ts: u64, bytes: &[u8]) {
-        if let Some(j) = self.journal.as_mut()
-            && let Err(e) = j.append(kind, ts, bytes)
-        {
-            self.lose_journal(e);
-        }
-    }
-
-    /// An append failed. The engine keeps processing — a fill must still move the position,
-    /// and the shutdown that follows must cancel what is open — but nothing is journaled any
-    /// more (the journal cannot take it) and the main loop stops the run at once.
-    fn lose_journal(&mut self, e: JournalError) {
-        self.journal = None;
-        self.journal_lost.get_or_insert(e);
     }
 
     /// Moves queued commands into the exec ring while it has room.
@@ -257,8 +255,10 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
     let capacity = commands.capacity();
     let mut core = Core {
         engine,
-        journal,
-        journal_lost: None,
+        journal: Journaling {
+            writer: journal,
+            lost: None,
+        },
         commands: Some(commands),
         pending: VecDeque::with_capacity(capacity),
         clock,
@@ -290,7 +290,7 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
         }
 
         let markets_done = market.iter().all(Consumer::is_finished);
-        let stopping = stop.is_set() || markets_done || core.journal_lost.is_some();
+        let stopping = stop.is_set() || markets_done || core.journal.lost.is_some();
         if !shutdown_done && (stopping || core.engine.is_shutting_down()) {
             if !core.engine.is_shutting_down() {
                 let meta = Meta::new(VenueId::SYNTHETIC, InstrumentId(u32::MAX), clock());
@@ -324,7 +324,7 @@ pub fn run_core(engine: &mut Engine, io: CoreIo) -> Result<CoreSummary, CoreErro
     }
     let mut summary = core.summary;
     summary.unsent_after_close = core.pending.len();
-    summary.journal = core.journal;
-    summary.journal_lost = core.journal_lost;
+    summary.journal = core.journal.writer;
+    summary.journal_lost = core.journal.lost;
     Ok(summary)
 }

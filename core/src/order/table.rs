@@ -227,22 +227,15 @@ mod tests {
     use super::*;
 
     fn entry(seq: u64) -> OrderEntry {
-        OrderEntry {
-            id: ClientOrderId::new(StrategyId(1), seq).expect("small seq"),
-            strategy: StrategyId(1),
-            venue: VenueId::SYNTHETIC,
-            instrument: InstrumentId(0),
-            side: Side::Buy,
-            px: Px::ONE,
-            qty: Qty::ONE,
-            filled: Qty::ZERO,
-            state: OrderState::PendingNew,
-            before_cancel: OrderState::PendingNew,
-            venue_order_id: 0,
-            venue_filled: Qty::ZERO,
-            venue_done: None,
-            verifying: false,
-        }
+        let id = ClientOrderId::new(StrategyId(1), seq).expect("small seq");
+        OrderEntry::new(
+            id,
+            VenueId::SYNTHETIC,
+            InstrumentId(0),
+            Side::Buy,
+            Px::ONE,
+            Qty::ONE,
+        )
     }
 
     #[test]
