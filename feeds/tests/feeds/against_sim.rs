@@ -111,12 +111,10 @@ fn the_feed_reads_the_simulated_binance_capture_into_the_oracle_book() {
         assert_eq!(end, tickwire_feeds::feed::FeedEnd::Stopped);
     });
     assert_eq!(progress.malformed.load(Ordering::Relaxed), 0);
-    // At least one: on a loaded machine a snapshot can reach the book sync older than the
-    // diffs it buffered meanwhile, and is then refused and fetched again (how a real venue's
-    // race is handled); the book below must come out exact either way.
-    assert!(
-        progress.snapshots.load(Ordering::Relaxed) >= 1,
-        "the book was synced from a snapshot"
+    assert_eq!(
+        progress.snapshots.load(Ordering::Relaxed),
+        1,
+        "one snapshot, then diffs"
     );
     let text = std::fs::read_to_string(data_dir().join("vectors/book_expectations.json"))
         .expect("book_expectations.json");

@@ -78,17 +78,18 @@ pub struct SyncStats {
     pub buffer_overflows: u64,
     /// Snapshots refused as impossible: crossed, or an update id far beyond the stream.
     pub bad_snapshots: u64,
-    /// Resyncs forced because every live diff was older than the book (a snapshot from the
-    /// future would otherwise freeze the book while it still looks synced).
+    /// Resyncs forced because a live diff was further behind the book than any stream lag
+    /// explains (a snapshot from the future would otherwise freeze the book while it still
+    /// looks synced).
     pub frozen_resyncs: u64,
 }
 
-/// A snapshot's update id may lead the newest buffered diff by at most this much: the updates
-/// made while the REST request was in flight. Beyond it the snapshot is not of this stream.
+/// A snapshot's update id may lead the stream (the newest buffered diff, or a live diff older
+/// than the book) by at most this much: the updates made while the REST request was in flight
+/// and the stream's own lag behind the venue's book. Beyond it the snapshot is not of this
+/// stream. Diffs that are merely late — a stream lagging far behind a fast snapshot — stay
+/// within it and are dropped as stale until the stream catches up.
 const MAX_SNAPSHOT_LEAD: u64 = 1_000_000;
-
-/// Live diffs in a row that are all older than the book before it is declared frozen.
-const MAX_STALE_IN_A_ROW: u32 = 100;
 
 /// Why a snapshot was refused (the `detail2` of its `malformed` feed status).
 const BAD_SNAPSHOT_CROSSED: u64 = 1;
@@ -124,8 +125,6 @@ pub struct BinanceBookSync {
     state: State,
     /// True once `NeedSnapshot` has been reported for the current need.
     requested: bool,
-    /// Live diffs in a row that were older than the book.
-    stale_in_a_row: u32,
     pending: Vec<Pending>,
     /// Levels of `pending`, in order: each diff's bids then its asks.
     pending_levels: Vec<Level>,
@@ -141,7 +140,6 @@ impl BinanceBookSync {
             config,
             state: State::AwaitingSnapshot,
             requested: false,
-            stale_in_a_row: 0,
             pending: Vec::with_capacity(config.max_buffered_diffs),
             pending_levels: Vec::with_capacity(config.max_buffered_levels),
             stats: SyncStats::default(),
@@ -152,7 +150,6 @@ impl BinanceBookSync {
     pub fn reset(&mut self) {
         self.state = State::AwaitingSnapshot;
         self.requested = false;
-        self.stale_in_a_row = 0;
         self.pending.clear();
         self.pending_levels.clear();
     }
@@ -331,19 +328,16 @@ impl BinanceBookSync {
         };
         if p.final_update_id <= last {
             self.stats.dropped_stale += 1;
-            self.stale_in_a_row += 1;
-            if self.stale_in_a_row >= MAX_STALE_IN_A_ROW {
-                // The stream never catches up with the book: the snapshot claimed updates the
-                // venue has not made. Resync rather than show a frozen book as live.
+            if last - p.final_update_id > MAX_SNAPSHOT_LEAD {
+                // The book claims updates the stream is nowhere near: the snapshot was not of
+                // this stream. Resync rather than show a frozen book as live.
                 self.stats.frozen_resyncs += 1;
-                self.stale_in_a_row = 0;
                 self.gap(last, p, emit);
                 self.buffer(p, bids, asks);
                 return self.request();
             }
             return SyncOutcome::Stale;
         }
-        self.stale_in_a_row = 0;
         if !continues(last, first, p.first_update_id) {
             self.gap(last, p, emit);
             self.buffer(p, bids, asks);
@@ -648,7 +642,7 @@ mod tests {
     }
 
     #[test]
-    fn a_book_that_every_diff_is_older_than_is_resynced_not_frozen() {
+    fn a_book_far_ahead_of_the_stream_is_resynced_and_a_merely_late_stream_is_not() {
         let mut m = machine(SyncConfig::default());
         let mut sink = |_| {};
         // No diff buffered yet, so nothing to compare the id with: applied...
@@ -656,16 +650,33 @@ mod tests {
             m.on_snapshot(&snap(u64::MAX - 10, &[], &[]), 1, &mut sink),
             SyncOutcome::Applied
         );
-        // ...but the stream never reaches it: after enough stale diffs, a gap and a resync.
-        let mut last = Vec::new();
-        for i in 0..MAX_STALE_IN_A_ROW as u64 {
-            last = collect(|e| {
-                m.on_depth(&diff(100 + i, 100 + i, &[], &[]), 2 + i, &mut |ev| e(ev));
-            });
-        }
-        assert_eq!(states(&last), [Some(FeedState::Gap)]);
+        // ...but the first diff shows the stream nowhere near it: a gap and a resync.
+        let evs = collect(|e| {
+            m.on_depth(&diff(100, 100, &[], &[]), 2, &mut |ev| e(ev));
+        });
+        assert_eq!(states(&evs), [Some(FeedState::Gap)]);
         assert!(!m.is_synced());
         assert_eq!(m.stats().frozen_resyncs, 1);
+
+        // A stream that lags a fast snapshot by thousands of diffs is only late: dropped
+        // as stale until it catches up, never resynced.
+        let mut m = machine(SyncConfig::default());
+        assert_eq!(
+            m.on_snapshot(&snap(50_000, &[], &[]), 1, &mut sink),
+            SyncOutcome::Applied
+        );
+        for i in 0..5_000u64 {
+            assert_eq!(
+                m.on_depth(&diff(10 + i, 10 + i, &[], &[]), 2 + i, &mut sink),
+                SyncOutcome::Stale
+            );
+        }
+        assert!(m.is_synced());
+        assert_eq!(m.stats().frozen_resyncs, 0);
+        assert_eq!(
+            m.on_depth(&diff(50_000, 50_001, &[], &[]), 9_000, &mut sink),
+            SyncOutcome::Applied
+        );
     }
 
     #[test]
